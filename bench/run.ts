@@ -1,0 +1,26 @@
+// `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named) and prints their
+// reports. Benchmarks are not tests: they measure speed and memory and never run in CI.
+
+interface Bench {
+  readonly name: string;
+  readonly summary: string;
+  /** Runs the benchmark with its own arguments; prints its report to stdout. */
+  run(argv: readonly string[]): Promise<void>;
+}
+
+const BENCHES: readonly Bench[] = [];
+
+const [name, ...rest] = process.argv.slice(2);
+if (name === "--help" || name === "-h") {
+  for (const b of BENCHES) console.log(`${b.name.padEnd(12)} ${b.summary}`);
+} else {
+  const selected = name === undefined ? BENCHES : BENCHES.filter((b) => b.name === name);
+  if (selected.length === 0) {
+    console.error(`unknown benchmark "${name}"; choose one of: ${BENCHES.map((b) => b.name).join(", ")}`);
+    process.exitCode = 2;
+  }
+  for (const b of selected) {
+    console.log(`## ${b.name}`);
+    await b.run(name === undefined ? [] : rest);
+  }
+}

@@ -1,0 +1,56 @@
+// The `llama3` command-line entry point: picks the subcommand, runs it, and is the only place that
+// turns errors into a one-line message and an exit code (2: usage, 1: any other failure). A stack
+// trace is printed only with --verbose.
+
+import { LlamaError } from "../errors.js";
+import { type CliIo, type Command, UsageError } from "./command.js";
+
+const COMMANDS: readonly Command[] = [];
+
+function helpText(): string {
+  const lines = ["usage: llama3 <command> [options]   (llama3 <command> --help for its options)", "", "commands:"];
+  for (const c of COMMANDS) lines.push(`  ${c.name.padEnd(12)} ${c.summary}`);
+  return lines.join("\n") + "\n";
+}
+
+const processIo: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stdoutBytes: (bytes) => process.stdout.write(bytes),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  },
+};
+
+/** Run the CLI with `argv` (without node and script); returns the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const verbose = argv.includes("--verbose");
+  const rest = argv.filter((a) => a !== "--verbose");
+  const [name, ...commandArgs] = rest;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout(helpText());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr(`llama3: unknown command "${name}"\n${helpText()}`);
+    return 2;
+  }
+  if (commandArgs.includes("--help") || commandArgs.includes("-h")) {
+    io.stdout(`usage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    await command.run(commandArgs, io);
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr(`llama3 ${name}: ${message.split("\n").join("\n  ")}\n`);
+    if (verbose && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
+    if (error instanceof UsageError) return 2;
+    if (!(error instanceof LlamaError) && !verbose) io.stderr("  (unexpected error; run with --verbose for details)\n");
+    return 1;
+  }
+}
