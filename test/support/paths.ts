@@ -22,6 +22,3 @@ export const PROJECT_ROOT = findRoot();
 export function fixturePath(...parts: string[]): string {
   return join(PROJECT_ROOT, "..", "shared", "fixtures", ...parts);
 }
-
-/** A fresh scratch folder for a test's files, removed by the caller or left in the OS temp dir. */
-export { mkdtempSync as makeTempDir } from "node:fs";
