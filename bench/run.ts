@@ -1,14 +1,10 @@
 // `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named) and prints their
 // reports. Benchmarks are not tests: they measure speed and memory and never run in CI.
 
-interface Bench {
-  readonly name: string;
-  readonly summary: string;
-  /** Runs the benchmark with its own arguments; prints its report to stdout. */
-  run(argv: readonly string[]): Promise<void>;
-}
+import type { Bench } from "./bench.js";
+import { loadBench } from "./load.js";
 
-const BENCHES: readonly Bench[] = [];
+const BENCHES: readonly Bench[] = [loadBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

@@ -17,8 +17,9 @@ export function parseFlags(argv: readonly string[], flags: FlagSpec, usage: stri
     const { values, positionals } = parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UsageError(`${message}\nusage: ${usage}`, { cause: error });
+    // node:util explains some errors over several lines; the first says what is wrong.
+    const message = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
+    throw new UsageError(`${message}; usage: ${usage}`, { cause: error });
   }
 }
 
@@ -31,7 +32,7 @@ export function stringFlag(args: ParsedArgs, name: string): string | undefined {
 /** A string flag that must be present. */
 export function requiredString(args: ParsedArgs, name: string, usage: string): string {
   const value = stringFlag(args, name);
-  if (value === undefined) throw new UsageError(`missing --${name}\nusage: ${usage}`);
+  if (value === undefined) throw new UsageError(`missing --${name}; usage: ${usage}`);
   return value;
 }
 

@@ -4,8 +4,10 @@
 
 import { LlamaError } from "../errors.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
+import { generateCommand } from "./generate.js";
+import { logitsCommand } from "./logits.js";
 
-const COMMANDS: readonly Command[] = [];
+const COMMANDS: readonly Command[] = [logitsCommand, generateCommand];
 
 function helpText(): string {
   const lines = ["usage: llama3 <command> [options]   (llama3 <command> --help for its options)", "", "commands:"];
@@ -35,7 +37,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.stderr(`llama3: unknown command "${name}"\n${helpText()}`);
+    io.stderr(`llama3: unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (llama3 --help)\n`);
     return 2;
   }
   if (commandArgs.includes("--help") || commandArgs.includes("-h")) {
@@ -47,10 +49,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     return 0;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    io.stderr(`llama3 ${name}: ${message.split("\n").join("\n  ")}\n`);
+    io.stderr(`llama3 ${name}: ${message.split("\n").join(" ")}\n`);
     if (verbose && error instanceof Error && error.stack !== undefined) io.stderr(`${error.stack}\n`);
     if (error instanceof UsageError) return 2;
-    if (!(error instanceof LlamaError) && !verbose) io.stderr("  (unexpected error; run with --verbose for details)\n");
+    if (!(error instanceof LlamaError) && !verbose) io.stderr(`llama3 ${name}: unexpected error; run with --verbose for details\n`);
     return 1;
   }
 }

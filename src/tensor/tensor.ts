@@ -32,3 +32,6 @@ export function zeros<D extends DType>(dtype: D, shape: readonly number[]): Tens
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/** A tensor of a floating-point dtype: what weights are made of. */
+export type FloatTensor = TensorOf<"f32"> | TensorOf<"f16"> | TensorOf<"bf16">;

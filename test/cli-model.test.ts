@@ -1,0 +1,108 @@
+// The `llama3 logits` and `llama3 generate` commands, as a user calls them: results equal the
+// library's, files hold raw float32, errors are one clear line with the right exit code.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { generateTokens } from "../src/generate/generate.js";
+import { LlamaForCausalLM } from "../src/loader/pretrained.js";
+import { runCliCaptured, runCliProcess } from "./support/cli.js";
+import { readConfigJson, tempDir, writeConfigVariant } from "./support/checkpoints.js";
+import { fixturePath } from "./support/paths.js";
+
+const MODEL = fixturePath("hf", "tiny-v512-f32-untied-norope");
+const IDS = [0, 5, 17, 42, 99];
+
+test("logits --json prints the top-K ids and logits of the last position, as the library computes them", async () => {
+  const result = await runCliCaptured(["logits", "--model", MODEL, "--ids", IDS.join(","), "--top", "5", "--json"]);
+  assert.equal(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout) as { prompt_ids: number[]; positions: { position: number; ids: number[]; logits: number[] }[] };
+  assert.deepEqual(printed.prompt_ids, IDS);
+  assert.equal(printed.positions.length, 1);
+  const model = await LlamaForCausalLM.fromPretrained(MODEL);
+  const logits = await model.forward(IDS, model.createKvCache());
+  const top = printed.positions[0]!;
+  assert.equal(top.position, IDS.length - 1);
+  assert.equal(top.ids.length, 5);
+  top.ids.forEach((id, i) => assert.equal(top.logits[i], logits[id]));
+  const best = Math.max(...logits);
+  assert.equal(top.logits[0], best);
+});
+
+test("logits --all --out writes (positions, vocab) little-endian float32", async () => {
+  const dir = tempDir("cli");
+  try {
+    const out = join(dir, "logits.f32");
+    const result = await runCliCaptured(["logits", "--model", MODEL, "--ids", IDS.join(","), "--all", "--out", out]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /wrote 2560 float32 logits \(5 x 512\)/);
+    const bytes = readFileSync(out);
+    const written = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const model = await LlamaForCausalLM.fromPretrained(MODEL);
+    assert.deepEqual(written, await model.forward(IDS, model.createKvCache(), { allLogits: true }));
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test("generate --json prints prompt and greedy ids equal to the library's", async () => {
+  const result = await runCliCaptured(["generate", "--model", MODEL, "--ids", IDS.join(","), "--max-new-tokens", "6", "--temperature", "0", "--ignore-eos", "--json"]);
+  assert.equal(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout) as { prompt_ids: number[]; generated_ids: number[] };
+  const model = await LlamaForCausalLM.fromPretrained(MODEL);
+  const expected: number[] = [];
+  for await (const id of generateTokens(model, IDS, { maxNewTokens: 6, stopTokenIds: [] })) expected.push(id);
+  assert.deepEqual(printed, { prompt_ids: IDS, generated_ids: expected });
+});
+
+test("generate stops at the config's eos id unless --ignore-eos; sampling repeats with a seed", async () => {
+  // Make the first greedy token the eos id of a copy of the model: generation must stop right there.
+  const model = await LlamaForCausalLM.fromPretrained(MODEL);
+  const first = (await generateTokens(model, IDS, { maxNewTokens: 1, stopTokenIds: [] }).next()).value as number;
+  const dir = writeConfigVariant(MODEL, { ...readConfigJson(MODEL), eos_token_id: [first] });
+  try {
+    const base = ["generate", "--model", dir, "--ids", IDS.join(","), "--max-new-tokens", "5", "--json"];
+    const stopped = JSON.parse((await runCliCaptured(base)).stdout) as { generated_ids: number[] };
+    assert.deepEqual(stopped.generated_ids, [first]);
+    const ignored = JSON.parse((await runCliCaptured([...base, "--ignore-eos"])).stdout) as { generated_ids: number[] };
+    assert.equal(ignored.generated_ids.length, 5);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+  const argv = ["generate", "--model", MODEL, "--ids", IDS.join(","), "--max-new-tokens", "8", "--temperature", "0.9", "--top-p", "0.9", "--seed", "42", "--ignore-eos", "--json"];
+  const a = await runCliCaptured(argv);
+  const b = await runCliCaptured(argv);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(a.stdout, b.stdout);
+});
+
+test("errors are one line on stderr with exit 2 for usage and 1 for failures, no stack trace", async () => {
+  const cases: [string[], number, RegExp][] = [
+    [["logits", "--ids", "1,2"], 2, /missing --model/],
+    [["logits", "--model", MODEL, "--ids", "1,x"], 2, /"x" is not a token id/],
+    [["logits", "--model", MODEL, "--ids", "1", "--bogus"], 2, /Unknown option '--bogus'/],
+    [["logits", "--model", MODEL, "--ids", "1,512"], 1, /token 1 is 512/],
+    [["logits", "--model", join(MODEL, "missing"), "--ids", "1"], 1, /no such checkpoint folder/],
+    [["generate", "--model", MODEL, "--ids", "1", "--temperature=-1"], 2, /--temperature must be between/],
+    [["frobnicate"], 2, /unknown command "frobnicate"/],
+  ];
+  for (const [argv, code, message] of cases) {
+    const result = await runCliCaptured(argv);
+    assert.equal(result.code, code, `${argv.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.split("\n").length, 2, `one line: ${result.stderr}`);
+  }
+  const verbose = await runCliCaptured(["logits", "--model", MODEL, "--ids", "1,512", "--verbose"]);
+  assert.match(verbose.stderr, /\n\s+at /);
+});
+
+test("the installed binary runs: llama3 logits --json", () => {
+  const result = runCliProcess(["logits", "--model", MODEL, "--ids", "0,5", "--top", "3", "--json"]);
+  assert.equal(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout) as { positions: { ids: number[] }[] };
+  assert.equal(printed.positions[0]!.ids.length, 3);
+  const failed = runCliProcess(["logits", "--ids", "1"]);
+  assert.equal(failed.code, 2);
+  assert.match(failed.stderr, /^llama3 logits: missing --model/);
+});

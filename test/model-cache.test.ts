@@ -1,0 +1,75 @@
+// The KV cache path: a prompt prefilled at once, in chunks, or one token at a time gives the same
+// logits; the caller owns and can rewind the cache; bad inputs are refused with ArgumentError.
+//
+// Tolerance 1e-5: these paths run the same per-row arithmetic, so they agree to float32 rounding
+// (the reference's own token-by-token vs full-sequence check is 8.6e-6 on the same models).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ArgumentError } from "../src/errors.js";
+import { LlamaForCausalLM } from "../src/loader/pretrained.js";
+import { fixturePath } from "./support/paths.js";
+import { maxAbsDiff } from "./support/golden.js";
+
+const CACHE_TOLERANCE = 1e-5;
+const PROMPT = [0, 5, 17, 42, 99, 3, 250, 7, 311, 64, 2, 480];
+
+const modelPromise = LlamaForCausalLM.fromPretrained(fixturePath("hf", "tiny-v512-bf16-untied-llama3rope"));
+
+test("prefill equals token-by-token decode at every position", async () => {
+  const model = await modelPromise;
+  const vocab = model.config.vocabSize;
+  const full = await model.forward(PROMPT, model.createKvCache(), { allLogits: true });
+  const cache = model.createKvCache();
+  for (const [pos, id] of PROMPT.entries()) {
+    const step = await model.forward([id], cache);
+    assert.equal(cache.length, pos + 1);
+    const diff = maxAbsDiff(step, full.subarray(pos * vocab, (pos + 1) * vocab));
+    assert.ok(diff <= CACHE_TOLERANCE, `position ${pos}: ${diff}`);
+  }
+});
+
+test("chunked prefill equals one prefill; last-only logits equal the last row of all logits", async () => {
+  const model = await modelPromise;
+  const vocab = model.config.vocabSize;
+  const full = await model.forward(PROMPT, model.createKvCache(), { allLogits: true });
+  const last = await model.forward(PROMPT, model.createKvCache());
+  assert.deepEqual(last, full.subarray((PROMPT.length - 1) * vocab));
+  const cache = model.createKvCache();
+  await model.forward(PROMPT.slice(0, 5), cache);
+  const chunked = await model.forward(PROMPT.slice(5), cache);
+  assert.ok(maxAbsDiff(chunked, last) <= CACHE_TOLERANCE);
+});
+
+test("a truncated cache continues as if the dropped tokens were never seen", async () => {
+  const model = await modelPromise;
+  const cache = model.createKvCache();
+  await model.forward(PROMPT, cache);
+  cache.truncate(4);
+  const rewound = await model.forward([123, 45], cache);
+  const fresh = await model.forward([...PROMPT.slice(0, 4), 123, 45], model.createKvCache());
+  assert.ok(maxAbsDiff(rewound, fresh) <= CACHE_TOLERANCE);
+  assert.equal(cache.length, 6);
+});
+
+test("a prompt longer than the internal chunk gives the same logits as a split prefill", async () => {
+  const model = await modelPromise;
+  const long = Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % model.config.vocabSize);
+  const whole = await model.forward(long, model.createKvCache());
+  const cache = model.createKvCache();
+  await model.forward(long.slice(0, 100), cache);
+  const split = await model.forward(long.slice(100), cache);
+  assert.ok(maxAbsDiff(whole, split) <= CACHE_TOLERANCE);
+});
+
+test("bad inputs are refused with ArgumentError naming the problem", async () => {
+  const model = await modelPromise;
+  await assert.rejects(model.forward([], model.createKvCache()), (e: unknown) => e instanceof ArgumentError && /at least one token/.test(e.message));
+  await assert.rejects(model.forward([1, 512], model.createKvCache()), (e: unknown) => e instanceof ArgumentError && /token 1 is 512/.test(e.message));
+  await assert.rejects(model.forward([1.5], model.createKvCache()), ArgumentError);
+  await assert.rejects(model.forward([1, 2, 3], model.createKvCache({ maxSeqLen: 2 })), (e: unknown) => e instanceof ArgumentError && /maxSeqLen 2/.test(e.message));
+  assert.throws(() => model.createKvCache({ maxSeqLen: 0 }), ArgumentError);
+  const cache = model.createKvCache();
+  await model.forward([1, 2], cache);
+  assert.throws(() => cache.truncate(3), ArgumentError);
+});
