@@ -1,0 +1,187 @@
+// The entry points of chat formatting. `applyChatTemplate` turns messages into a prompt (text and token
+// ids) with the tokenizer's Jinja chat template when it has one, else with the built-in Llama 3 or
+// Llama 3.1 format. The two paths tokenize differently, on purpose: a template's output is one string,
+// tokenized with special-token parsing and no added BOS (transformers' `apply_chat_template(...,
+// tokenize=True)`; the template writes `<|begin_of_text|>` itself), while a built-in format's segments
+// are tokenized as Meta's `ChatFormat` does, with message text kept plain. `renderChatTemplate` and
+// `formatChat` are the two paths without a tokenizer.
+
+import { ArgumentError } from "../errors.js";
+import { renderJinja } from "./jinja.js";
+import { formatLlama3 } from "./llama3-format.js";
+import { formatLlama31 } from "./llama31-format.js";
+import { normalizeMessages, type ChatMessage, type NormalizedMessage } from "./messages.js";
+import { normalizeOptions, type ChatTemplateOptions, type NormalizedChatOptions } from "./options.js";
+import { pythonLstrip, pythonStrip } from "./python-compat.js";
+import { EOM_ID, EOT_ID, segmentsToIds, segmentsToText, type ChatSegment } from "./segments.js";
+import type { ChatTokenizer } from "./tokenizer.js";
+import { toWireMessages } from "./wire.js";
+
+/** Which path formats a chat: the tokenizer's Jinja template, or a built-in format. */
+export type ChatFormatName = "template" | "llama3" | "llama3.1";
+
+/** Options of {@link applyChatTemplate}. */
+export interface ApplyChatTemplateOptions extends ChatTemplateOptions {
+  /**
+   * `"template"`: the Jinja template; `"llama3"` / `"llama3.1"`: a built-in format, even when the
+   * tokenizer has a template (useful because it keeps special-token strings typed by users as plain
+   * text). Default: `"template"` when there is a template, else `"llama3.1"` when the vocabulary has
+   * the Llama 3.1 token `<|eom_id|>`, else `"llama3"`.
+   */
+  readonly format?: ChatFormatName;
+  /** A Jinja template to use instead of the tokenizer's (transformers' `chat_template=` argument). */
+  readonly chatTemplate?: string;
+}
+
+/** Options of {@link renderChatTemplate}. */
+export interface RenderChatTemplateOptions extends ChatTemplateOptions {
+  /** Passed to the template as `bos_token`. */
+  readonly bosToken?: string;
+  /** Passed to the template as `eos_token`. */
+  readonly eosToken?: string;
+}
+
+/** A formatted chat, ready for the model. */
+export interface ChatPrompt {
+  /** The prompt as text, special tokens written as their strings. */
+  readonly text: string;
+  /** The prompt's token ids, starting with `<|begin_of_text|>` (for the Llama 3.x formats). */
+  readonly ids: number[];
+  /** The path that made it. */
+  readonly format: ChatFormatName;
+}
+
+// Variables that the options set; a caller's templateVariables may not replace them.
+const RESERVED_VARIABLES = ["messages", "tools", "add_generation_prompt"] as const;
+
+/**
+ * Formats a chat for a Llama 3.x model.
+ * @param tokenizer The model's tokenizer (its template, special tokens and encoder are used).
+ * @param messages The conversation, oldest first.
+ * @param options Generation prompt, tools, format choice (see {@link ApplyChatTemplateOptions}).
+ * @returns The prompt's text and token ids, and which format made them.
+ * @throws {ArgumentError} for invalid messages or options, naming the message index or option.
+ * @throws {ChatTemplateError} when the Jinja template does not parse, fails, or rejects the chat
+ * (`raise_exception`), with the template's message.
+ * @throws {UnsupportedError} for tools with the Llama 3 format, or non-text content parts.
+ * @throws {TokenizerError} when the vocabulary lacks a special token the built-in format needs.
+ * @example
+ * const { ids } = applyChatTemplate(tokenizer, [{ role: "user", content: "Hi" }], { addGenerationPrompt: true });
+ */
+export function applyChatTemplate(
+  tokenizer: ChatTokenizer,
+  messages: readonly ChatMessage[],
+  options: ApplyChatTemplateOptions = {},
+): ChatPrompt {
+  const template = options.chatTemplate ?? tokenizer.chatTemplate;
+  const format = options.format ?? (template !== undefined ? "template" : defaultBuiltinFormat(tokenizer));
+  if (format === "template") {
+    if (template === undefined) {
+      throw new ArgumentError(
+        'options.format: "template" asked for, but the tokenizer has no chat_template and options.chatTemplate is not set',
+      );
+    }
+    const text = renderChatTemplate(template, messages, {
+      ...options,
+      ...(tokenizer.bosToken === undefined ? {} : { bosToken: tokenizer.bosToken }),
+      ...(tokenizer.eosToken === undefined ? {} : { eosToken: tokenizer.eosToken }),
+    });
+    return { text, ids: tokenizer.encode(text, { addSpecialTokens: false, allowedSpecial: "all" }), format };
+  }
+  const segments = formatChat(messages, format, options);
+  return { text: segmentsToText(segments), ids: segmentsToIds(tokenizer, segments), format };
+}
+
+/**
+ * Renders a Jinja chat template to text, as transformers' `apply_chat_template(..., tokenize=False)`.
+ * @throws {ArgumentError} for invalid messages or options.
+ * @throws {ChatTemplateError} when the template does not parse, fails, or rejects the chat.
+ * @example
+ * renderChatTemplate(template, [{ role: "user", content: "Hi" }], { bosToken: "<|begin_of_text|>" });
+ */
+export function renderChatTemplate(
+  template: string,
+  messages: readonly ChatMessage[],
+  options: RenderChatTemplateOptions = {},
+): string {
+  const normalized = normalizeMessages(messages);
+  const opts = normalizeOptions(options);
+  const finalText = opts.continueFinalMessage ? finalMessageText(normalized) : undefined;
+  const rendered = renderJinja(template, templateVariables(normalized, opts, options), opts.now);
+  return finalText === undefined ? rendered : cutAfterFinalMessage(rendered, finalText);
+}
+
+/**
+ * Formats a chat with a built-in format, as segments (special tokens and plain text).
+ * @throws {ArgumentError} for invalid messages or options.
+ * @throws {UnsupportedError} for tools or tool messages with the Llama 3 format.
+ * @example
+ * segmentsToText(formatChat([{ role: "user", content: "Hi" }], "llama3", { addGenerationPrompt: true }));
+ */
+export function formatChat(
+  messages: readonly ChatMessage[],
+  format: "llama3" | "llama3.1",
+  options: ChatTemplateOptions = {},
+): ChatSegment[] {
+  const normalized = normalizeMessages(messages);
+  const opts = normalizeOptions(options);
+  if (opts.continueFinalMessage) finalMessageText(normalized);
+  const segments = format === "llama3" ? formatLlama3(normalized, opts) : formatLlama31(normalized, opts);
+  if (opts.continueFinalMessage) {
+    // The final message is the last thing written (no generation prompt): drop its end-of-turn token.
+    const last = segments.at(-1);
+    if (last?.kind === "special" && (last.token === EOT_ID || last.token === EOM_ID)) segments.pop();
+  }
+  return segments;
+}
+
+function defaultBuiltinFormat(tokenizer: ChatTokenizer): "llama3" | "llama3.1" {
+  // <|eom_id|> (128008) is named only in Llama 3.1 and later vocabularies; 3.0 calls it a reserved token.
+  return tokenizer.tokenToId(EOM_ID) !== undefined ? "llama3.1" : "llama3";
+}
+
+function templateVariables(
+  messages: readonly NormalizedMessage[],
+  opts: NormalizedChatOptions,
+  tokens: RenderChatTemplateOptions,
+): Record<string, unknown> {
+  for (const name of RESERVED_VARIABLES) {
+    if (name in opts.templateVariables) {
+      throw new ArgumentError(`options.templateVariables.${name}: set from the messages and options, not passable here`);
+    }
+  }
+  // Order as transformers merges them: special tokens, then the caller's keyword arguments.
+  return {
+    ...(tokens.bosToken === undefined ? {} : { bos_token: tokens.bosToken }),
+    ...(tokens.eosToken === undefined ? {} : { eos_token: tokens.eosToken }),
+    ...opts.templateVariables,
+    ...(opts.builtinTools === undefined ? {} : { builtin_tools: opts.builtinTools }),
+    ...(opts.toolsInUserMessage === undefined ? {} : { tools_in_user_message: opts.toolsInUserMessage }),
+    ...(opts.dateString === undefined ? {} : { date_string: opts.dateString }),
+    messages: toWireMessages(messages),
+    // transformers passes tools=None when there are none; templates test `tools is not none`.
+    tools: opts.tools ?? null,
+    add_generation_prompt: opts.addGenerationPrompt,
+  };
+}
+
+function finalMessageText(messages: readonly NormalizedMessage[]): string {
+  const final = messages.at(-1);
+  if (final === undefined || final.content === null || final.toolCalls !== undefined) {
+    throw new ArgumentError("options.continueFinalMessage: the final message has no text to continue (a tool call)");
+  }
+  return final.content;
+}
+
+// transformers' continue_final_message: cut the rendered chat just after the final message's text.
+function cutAfterFinalMessage(rendered: string, finalText: string): string {
+  const stripped = pythonStrip(finalText);
+  const at = rendered.lastIndexOf(stripped);
+  if (at < 0) {
+    throw new ArgumentError("options.continueFinalMessage: the final message does not appear in the rendered chat");
+  }
+  const lstripped = pythonLstrip(finalText);
+  // If the template kept the message's spacing, keep it; otherwise the template trimmed it.
+  const end = rendered.slice(at, at + lstripped.length) === finalText ? at + lstripped.length : at + stripped.length;
+  return rendered.slice(0, end);
+}
