@@ -9,6 +9,7 @@ import { referenceBackend } from "../backend/reference.js";
 import { ArgumentError } from "../errors.js";
 import { type LlamaConfig, kvDim, qDim } from "./config.js";
 import { KvCache, type KvCacheOptions } from "./kv-cache.js";
+import { type ResizeEmbeddingsOptions, resizeTokenEmbeddings } from "./resize-embeddings.js";
 import { RopeTable, ropeInverseFrequencies } from "./rope.js";
 import { type LlamaWeights, checkWeights } from "./weights.js";
 
@@ -49,16 +50,47 @@ export class LlamaModel {
   readonly backend: Backend;
   private readonly rope: RopeTable;
   private state: RunState | undefined;
+  private currentConfig: LlamaConfig;
+  private currentWeights: LlamaWeights;
 
   /**
    * @param config the model configuration
    * @param weights weights matching the config (checked)
    * @throws ShapeError when a weight's shape does not match the config
    */
-  constructor(readonly config: LlamaConfig, readonly weights: LlamaWeights, options: LlamaModelOptions = {}) {
+  constructor(config: LlamaConfig, weights: LlamaWeights, options: LlamaModelOptions = {}) {
     checkWeights(config, weights);
+    this.currentConfig = config;
+    this.currentWeights = weights;
     this.backend = options.backend ?? referenceBackend;
     this.rope = new RopeTable(ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling));
+  }
+
+  /** The model configuration (vocabSize and padTokenId change with resizeTokenEmbeddings). */
+  get config(): LlamaConfig {
+    return this.currentConfig;
+  }
+
+  /** The weights, in the layout the kernels read. */
+  get weights(): LlamaWeights {
+    return this.currentWeights;
+  }
+
+  /**
+   * Resize the vocabulary of the embedding and the output head, e.g. after adding a pad token to
+   * the tokenizer (transformers' `resize_token_embeddings`). New rows are drawn around the mean of
+   * the old ones; the pad row, if given, is zero and `config.padTokenId` records it.
+   * @param newVocabSize the tokenizer's new vocabSize
+   * @throws ArgumentError for a bad size or pad id
+   * @example
+   * tokenizer.addSpecialTokens({ padToken: "<pad>" });
+   * model.resizeTokenEmbeddings(tokenizer.vocabSize, { rng: new Rng(0), padTokenId: tokenizer.padTokenId });
+   */
+  resizeTokenEmbeddings(newVocabSize: number, options: ResizeEmbeddingsOptions): void {
+    const resized = resizeTokenEmbeddings(this.currentConfig, this.currentWeights, newVocabSize, options);
+    checkWeights(resized.config, resized.weights);
+    this.currentConfig = resized.config;
+    this.currentWeights = resized.weights;
   }
 
   /** A new, empty KV cache for this model (the caller owns it; one per sequence). */
