@@ -62,6 +62,11 @@ export class TokenizerError extends LlamaError {
   override readonly name = "TokenizerError";
 }
 
+/** Computation produced NaN or infinite values (e.g. float16 overflow, a degenerate config). */
+export class NumericalError extends LlamaError {
+  override readonly name = "NumericalError";
+}
+
 /** A caller's argument that is invalid (bad token id, bad option, cache too small...). */
 export class ArgumentError extends LlamaError {
   override readonly name = "ArgumentError";

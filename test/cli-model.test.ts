@@ -86,6 +86,11 @@ test("errors are one line on stderr with exit 2 for usage and 1 for failures, no
     [["logits", "--model", join(MODEL, "missing"), "--ids", "1"], 1, /no such checkpoint folder/],
     [["generate", "--model", MODEL, "--ids", "1", "--temperature=-1"], 2, /--temperature must be between/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
+    [["logits", "--model", MODEL, "--ids", "1", "stray"], 2, /unexpected argument "stray"/],
+    [["logits", "--model", MODEL, "--ids", "1,,2"], 2, /"" is not a token id/],
+    [["generate", "--model", MODEL, "--ids", "1", "--temperature", "0x1"], 2, /--temperature must be a number/],
+    [["generate", "--model", MODEL, "--ids", "1", "--top-k", "5"], 2, /--top-k needs sampling/],
+    [["logits", "--model", MODEL, "--ids", "1", "--out", join(MODEL, "no-such-dir", "x.f32")], 1, /cannot write logits/],
   ];
   for (const [argv, code, message] of cases) {
     const result = await runCliCaptured(argv);

@@ -7,9 +7,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, FormatError, ShapeError, UnsupportedError } from "../src/errors.js";
+import { ArgumentError, ConfigError, FormatError, NumericalError, ShapeError, UnsupportedError } from "../src/errors.js";
+import { generateTokens } from "../src/generate/generate.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { weightBytes } from "../src/model/weights.js";
 import { bf16ToF32, f32ToBf16 } from "../src/tensor/float16.js";
@@ -155,4 +156,56 @@ test("unused checkpoint tensors and unknown config keys are reported as warnings
   } finally {
     rmSync(dir, { recursive: true });
   }
+});
+
+test("generation_config.json's eos ids stop generation too (Instruct models list <|eot_id|> there)", async () => {
+  const model = await LlamaForCausalLM.fromPretrained(F32_FIXTURE);
+  const first = (await generateTokens(model, PROMPT, { maxNewTokens: 1, stopTokenIds: [] }).next()).value as number;
+  const dir = writeConfigVariant(F32_FIXTURE, readConfigJson(F32_FIXTURE));
+  try {
+    writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ bos_token_id: 0, eos_token_id: [first, 1] }));
+    const withGeneration = await LlamaForCausalLM.fromPretrained(dir);
+    assert.deepEqual([...withGeneration.config.eosTokenIds].sort((a, b) => a - b), [...new Set([1, first])].sort((a, b) => a - b));
+    const ids: number[] = [];
+    for await (const id of generateTokens(withGeneration, PROMPT, { maxNewTokens: 5 })) ids.push(id);
+    assert.deepEqual(ids, [first]);
+    writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: "x" }));
+    await assert.rejects(LlamaForCausalLM.fromPretrained(dir), (e: unknown) => e instanceof ConfigError && e.key === "eos_token_id");
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test("non-finite logits stop generation with a NumericalError instead of emitting token 0", async () => {
+  const dir = tempDir("nan");
+  try {
+    const tensors = new Map(await readAllTensors(F32_FIXTURE));
+    const norm = tensors.get("model.norm.weight")!;
+    tensors.set("model.norm.weight", { dtype: "f32", shape: norm.shape, data: new Float32Array(norm.data.length).fill(Number.NaN) } as Tensor);
+    await writeHfFolder(dir, readConfigJson(F32_FIXTURE), tensors);
+    const model = await LlamaForCausalLM.fromPretrained(dir);
+    await assert.rejects(generateTokens(model, PROMPT, { maxNewTokens: 3 }).next(), (e: unknown) => e instanceof NumericalError && /step 0/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test("Meta folders: a missing model-parallel shard is named; the assumed rope factor is reported", async () => {
+  const dir = tempDir("meta-shard");
+  try {
+    const source = fixturePath("meta", "meta-tiny-2shard");
+    copyFileSync(join(source, "params.json"), join(dir, "params.json"));
+    copyFileSync(join(source, "consolidated.01.pth"), join(dir, "consolidated.01.pth"));
+    await assert.rejects(LlamaForCausalLM.fromPretrained(dir), (e: unknown) => e instanceof FormatError && /shard 0 of 1 \(consolidated\.00\.pth\) is missing/.test(e.message));
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+  const warnings: string[] = [];
+  const scaled = await LlamaForCausalLM.fromPretrained(fixturePath("meta", "meta-tiny-scaled"), { onWarning: (m) => warnings.push(m) });
+  assert.ok(warnings.some((w) => /assuming rope factor 8/.test(w)), warnings.join("\n"));
+  assert.equal(scaled.config.ropeScaling.kind === "llama3" && scaled.config.ropeScaling.factor, 8);
+  const explicit = await LlamaForCausalLM.fromPretrained(fixturePath("meta", "meta-tiny-scaled"), { metaRopeFactor: 32 });
+  assert.equal(explicit.config.ropeScaling.kind === "llama3" && explicit.config.ropeScaling.factor, 32);
+  await assert.rejects(LlamaForCausalLM.fromPretrained(fixturePath("meta", "meta-tiny-scaled"), { metaRopeFactor: 0 }), ArgumentError);
+  await assert.rejects(LlamaForCausalLM.fromPretrained(F32_FIXTURE, { dtype: "constructor" as "auto" }), ArgumentError);
 });

@@ -50,5 +50,10 @@ test("tied models stay tied; padToMultipleOf rounds up; shrinking keeps the firs
   untied.resizeTokenEmbeddings(100, { rng: new Rng(3) });
   assert.deepEqual(floatTensorToF32(untied.weights.output), head);
   assert.throws(() => untied.resizeTokenEmbeddings(120, { rng: new Rng(4), padTokenId: 120 }), ArgumentError);
+  // A pad id inside the old vocabulary (like Llama 3.1's <|finetune_right_pad_id|>) keeps its trained row.
+  const embedding = floatTensorToF32(untied.weights.tokenEmbedding).slice();
+  untied.resizeTokenEmbeddings(101, { rng: new Rng(5), padTokenId: 4 });
+  assert.equal(untied.config.padTokenId, 4);
+  assert.deepEqual(floatTensorToF32(untied.weights.tokenEmbedding).subarray(0, 100 * untied.config.dim), embedding);
   assert.throws(() => untied.resizeTokenEmbeddings(0, { rng: new Rng(4) }), ArgumentError);
 });

@@ -11,16 +11,24 @@ export interface ParsedArgs {
   readonly positionals: readonly string[];
 }
 
-/** Parse argv strictly against `flags`; unknown flags and missing values are UsageErrors. */
-export function parseFlags(argv: readonly string[], flags: FlagSpec, usage: string): ParsedArgs {
+/**
+ * Parse argv strictly against `flags`; unknown flags, missing values and (unless `maxPositionals`
+ * allows them) positional arguments are UsageErrors.
+ */
+export function parseFlags(argv: readonly string[], flags: FlagSpec, usage: string, maxPositionals = Number.POSITIVE_INFINITY): ParsedArgs {
+  let parsed: ParsedArgs;
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    parsed = { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
     // node:util explains some errors over several lines; the first says what is wrong.
     const message = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
     throw new UsageError(`${message}; usage: ${usage}`, { cause: error });
   }
+  if (parsed.positionals.length > maxPositionals) {
+    throw new UsageError(`unexpected argument "${parsed.positionals[maxPositionals]}"; usage: ${usage}`);
+  }
+  return parsed;
 }
 
 /** A string flag's value, or undefined when absent. */
@@ -51,20 +59,23 @@ export function intFlag(args: ParsedArgs, name: string, fallback: number, min: n
   return value;
 }
 
+/** A decimal number: 0.7, -1, 1e-3 (not hex, not Infinity). */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 /** A number flag within [min, max], or `fallback` when absent. */
 export function numberFlag(args: ParsedArgs, name: string, fallback: number, min: number, max: number): number {
   const raw = stringFlag(args, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value)) throw new UsageError(`--${name} must be a number, got "${raw}"`);
+  if (!DECIMAL.test(raw.trim()) || !Number.isFinite(value)) throw new UsageError(`--${name} must be a number, got "${raw}"`);
   if (value < min || value > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
 /** Parse a comma-separated list of non-negative token ids ("128000,791,6864"). */
 export function parseIdList(raw: string, flag: string): number[] {
-  const parts = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (parts.length === 0) throw new UsageError(`--${flag} needs at least one token id`);
+  const parts = raw.split(",").map((s) => s.trim());
+  if (raw.trim() === "") throw new UsageError(`--${flag} needs at least one token id`);
   return parts.map((part) => {
     if (!/^\d+$/.test(part)) throw new UsageError(`--${flag}: "${part}" is not a token id (a non-negative integer)`);
     return Number(part);

@@ -5,14 +5,20 @@ import { generateTokens } from "../generate/generate.js";
 import type { Sampler } from "../generate/sampling.js";
 import { Rng } from "../tensor/rng.js";
 import { type ParsedArgs, booleanFlag, intFlag, numberFlag, parseFlags, parseIdList, requiredString } from "./args.js";
-import type { Command } from "./command.js";
-import { MODEL_FLAGS, loadModelFromFlags } from "./model-flags.js";
+import { type Command, UsageError } from "./command.js";
+import { MODEL_FLAGS, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
 
-const USAGE = "llama3 generate --model DIR --ids 128000,791 [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--ignore-eos] [--json] [--dtype ...]";
+const USAGE = `llama3 generate ${MODEL_FLAGS_USAGE} --ids 128000,791 [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--ignore-eos] [--json]`;
+
+const SAMPLING_FLAGS = ["top-k", "top-p", "seed"];
 
 function samplerFromFlags(args: ParsedArgs): Sampler {
   const temperature = numberFlag(args, "temperature", 0, 0, 1e6);
-  if (temperature === 0) return { kind: "greedy" };
+  if (temperature === 0) {
+    const given = SAMPLING_FLAGS.filter((flag) => args.values[flag] !== undefined);
+    if (given.length > 0) throw new UsageError(`--${given[0]} needs sampling: give --temperature above 0 (0, the default, is greedy)`);
+    return { kind: "greedy" };
+  }
   return {
     kind: "sample",
     temperature,
@@ -37,7 +43,7 @@ export const generateCommand: Command = {
       seed: { type: "string" },
       "ignore-eos": { type: "boolean" },
       json: { type: "boolean" },
-    }, USAGE);
+    }, USAGE, 0);
     const promptIds = parseIdList(requiredString(args, "ids", USAGE), "ids");
     const maxNewTokens = intFlag(args, "max-new-tokens", 32, 0, 1_000_000);
     const sampler = samplerFromFlags(args);

@@ -2,12 +2,13 @@
 // (text or JSON) and can write the raw float32 logits to a file.
 
 import { writeFile } from "node:fs/promises";
+import { LlamaError } from "../errors.js";
 import { topKIds } from "../generate/sampling.js";
 import { booleanFlag, intFlag, parseFlags, parseIdList, requiredString, stringFlag } from "./args.js";
 import type { Command } from "./command.js";
-import { MODEL_FLAGS, loadModelFromFlags } from "./model-flags.js";
+import { MODEL_FLAGS, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
 
-const USAGE = "llama3 logits --model DIR --ids 128000,791,6864 [--all] [--out FILE] [--top K] [--json] [--dtype auto|float32|bfloat16|float16]";
+const USAGE = `llama3 logits ${MODEL_FLAGS_USAGE} --ids 128000,791,6864 [--all] [--out FILE] [--top K] [--json]`;
 
 export const logitsCommand: Command = {
   name: "logits",
@@ -21,7 +22,7 @@ export const logitsCommand: Command = {
       out: { type: "string" },
       top: { type: "string" },
       json: { type: "boolean" },
-    }, USAGE);
+    }, USAGE, 0);
     const ids = parseIdList(requiredString(args, "ids", USAGE), "ids");
     const all = booleanFlag(args, "all");
     const top = intFlag(args, "top", 10, 1, 1_000_000);
@@ -31,7 +32,11 @@ export const logitsCommand: Command = {
     const logits = await model.forward(ids, model.createKvCache({ maxSeqLen: ids.length }), { allLogits: all });
     if (out !== undefined) {
       // Raw little-endian float32: (positions, vocabSize) with --all, else (vocabSize).
-      await writeFile(out, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+      try {
+        await writeFile(out, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
+      } catch (cause) {
+        throw new LlamaError(`${out}: cannot write logits: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      }
     }
     const firstPosition = all ? 0 : ids.length - 1;
     const positions = Array.from({ length: logits.length / vocabSize }, (_, row) => {

@@ -80,7 +80,6 @@ class MergedSource implements TensorSource {
     return readWholeTensor(plan.entry, plan.entry.path, (target) => this.readInto(name, target));
   }
 
-
   async readInto(name: string, target: Uint8Array): Promise<void> {
     const plan = this.plan(name);
     if (target.byteLength !== plan.entry.byteLength) throw new RangeError(`target holds ${target.byteLength} bytes; "${name}" needs ${plan.entry.byteLength}`);

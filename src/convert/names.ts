@@ -13,6 +13,10 @@ export type RotaryRows = "query" | "key" | "none";
 /** The names and layout facts of one weight. */
 export interface WeightName {
   readonly canonical: string;
+  /** The field holding it in the model's weights record (a LlamaWeights or LayerWeights key). */
+  readonly field: string;
+  /** The layer it belongs to, or undefined for the embedding, final norm and output head. */
+  readonly layer: number | undefined;
   readonly hf: string;
   readonly meta: string;
   readonly metaSplit: ShardSplit;
@@ -23,22 +27,22 @@ export interface WeightName {
 export type NameScheme = "hf" | "meta";
 
 const GLOBAL_WEIGHTS: readonly WeightName[] = [
-  { canonical: "token_embd.weight", hf: "model.embed_tokens.weight", meta: "tok_embeddings.weight", metaSplit: "dim0", rotary: "none" },
-  { canonical: "output_norm.weight", hf: "model.norm.weight", meta: "norm.weight", metaSplit: "replicated", rotary: "none" },
-  { canonical: "output.weight", hf: "lm_head.weight", meta: "output.weight", metaSplit: "dim0", rotary: "none" },
+  { canonical: "token_embd.weight", field: "tokenEmbedding", layer: undefined, hf: "model.embed_tokens.weight", meta: "tok_embeddings.weight", metaSplit: "dim0", rotary: "none" },
+  { canonical: "output_norm.weight", field: "outputNorm", layer: undefined, hf: "model.norm.weight", meta: "norm.weight", metaSplit: "replicated", rotary: "none" },
+  { canonical: "output.weight", field: "output", layer: undefined, hf: "lm_head.weight", meta: "output.weight", metaSplit: "dim0", rotary: "none" },
 ];
 
-/** Per-layer weights: [canonical suffix, HF suffix, Meta suffix, Meta split, rotary rows]. */
-const LAYER_WEIGHTS: readonly (readonly [string, string, string, ShardSplit, RotaryRows])[] = [
-  ["attn_norm", "input_layernorm", "attention_norm", "replicated", "none"],
-  ["attn_q", "self_attn.q_proj", "attention.wq", "dim0", "query"],
-  ["attn_k", "self_attn.k_proj", "attention.wk", "dim0", "key"],
-  ["attn_v", "self_attn.v_proj", "attention.wv", "dim0", "none"],
-  ["attn_output", "self_attn.o_proj", "attention.wo", "dim1", "none"],
-  ["ffn_norm", "post_attention_layernorm", "ffn_norm", "replicated", "none"],
-  ["ffn_gate", "mlp.gate_proj", "feed_forward.w1", "dim0", "none"],
-  ["ffn_up", "mlp.up_proj", "feed_forward.w3", "dim0", "none"],
-  ["ffn_down", "mlp.down_proj", "feed_forward.w2", "dim1", "none"],
+/** Per-layer weights: [canonical suffix, record field, HF suffix, Meta suffix, Meta split, rotary rows]. */
+const LAYER_WEIGHTS: readonly (readonly [string, string, string, string, ShardSplit, RotaryRows])[] = [
+  ["attn_norm", "attnNorm", "input_layernorm", "attention_norm", "replicated", "none"],
+  ["attn_q", "attnQ", "self_attn.q_proj", "attention.wq", "dim0", "query"],
+  ["attn_k", "attnK", "self_attn.k_proj", "attention.wk", "dim0", "key"],
+  ["attn_v", "attnV", "self_attn.v_proj", "attention.wv", "dim0", "none"],
+  ["attn_output", "attnOutput", "self_attn.o_proj", "attention.wo", "dim1", "none"],
+  ["ffn_norm", "ffnNorm", "post_attention_layernorm", "ffn_norm", "replicated", "none"],
+  ["ffn_gate", "ffnGate", "mlp.gate_proj", "feed_forward.w1", "dim0", "none"],
+  ["ffn_up", "ffnUp", "mlp.up_proj", "feed_forward.w3", "dim0", "none"],
+  ["ffn_down", "ffnDown", "mlp.down_proj", "feed_forward.w2", "dim1", "none"],
 ];
 
 /** Checkpoint tensors that carry no weights and are skipped on purpose. */
@@ -53,9 +57,11 @@ const IGNORED: Readonly<Record<NameScheme, RegExp>> = {
 export function weightNames(nLayers: number): WeightName[] {
   const names: WeightName[] = [GLOBAL_WEIGHTS[0]!];
   for (let i = 0; i < nLayers; i++) {
-    for (const [canonical, hf, meta, metaSplit, rotary] of LAYER_WEIGHTS) {
+    for (const [canonical, field, hf, meta, metaSplit, rotary] of LAYER_WEIGHTS) {
       names.push({
         canonical: `blk.${i}.${canonical}.weight`,
+        field,
+        layer: i,
         hf: `model.layers.${i}.${hf}.weight`,
         meta: `layers.${i}.${meta}.weight`,
         metaSplit,
@@ -77,11 +83,3 @@ export function isIgnoredTensor(scheme: NameScheme, name: string): boolean {
   return IGNORED[scheme].test(name);
 }
 
-/** Guess a checkpoint's naming scheme from its tensor names. */
-export function detectScheme(names: Iterable<string>): NameScheme | undefined {
-  for (const name of names) {
-    if (name.startsWith("model.")) return "hf";
-    if (name.startsWith("layers.") || name === "tok_embeddings.weight") return "meta";
-  }
-  return undefined;
-}

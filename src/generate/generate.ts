@@ -2,10 +2,10 @@
 // then one forward per new token, stopping at a stop id or after maxNewTokens. The model returns
 // logits; sampling.ts picks tokens; text and streaming detokenization sit above this.
 
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, NumericalError } from "../errors.js";
 import type { KvCache } from "../model/kv-cache.js";
 import type { LlamaModel } from "../model/llama.js";
-import { type Sampler, checkSampler, sampleToken } from "./sampling.js";
+import { type Sampler, checkSampler, firstNonFinite, sampleToken } from "./sampling.js";
 
 export interface GenerateTokensOptions {
   readonly maxNewTokens: number;
@@ -20,7 +20,11 @@ export interface GenerateTokensOptions {
 
 /**
  * Generate token ids after `promptIds`.
- * @returns an async iterator of new token ids, one per step
+ * @param model the model to run
+ * @param promptIds the prompt's token ids (at least one)
+ * @param options maxNewTokens, sampler (default greedy), stop ids (default the config's eos ids), cache
+ * @returns an async iterator of new token ids, one per step; a stop id is yielded, then it ends
+ * @throws ArgumentError for bad options or ids; NumericalError when the model's logits are not finite
  * @example
  * for await (const id of generateTokens(model, [128000, 791], { maxNewTokens: 8 })) console.log(id);
  */
@@ -35,6 +39,8 @@ export async function* generateTokens(model: LlamaModel, promptIds: readonly num
   if (maxNewTokens === 0) return;
   let logits = await model.forward(promptIds, cache);
   for (let step = 0; step < maxNewTokens; step++) {
+    const bad = firstNonFinite(logits);
+    if (bad >= 0) throw new NumericalError(`step ${step}: logit of token ${bad} is ${logits[bad]}; the model produced non-finite values (float16 overflow or a degenerate config?)`);
     options.onLogits?.(logits, step);
     const id = sampleToken(logits, sampler);
     yield id;

@@ -1,5 +1,8 @@
+// Samplers: greedy, temperature, top-k (ties kept, as transformers), top-p, seeded repeatability.
+
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { ArgumentError } from "../errors.js";
 import { Rng } from "../tensor/rng.js";
 import { argmax, sampleToken, topKIds } from "./sampling.js";
 
@@ -35,7 +38,31 @@ test("top-p keeps the smallest set reaching the mass", () => {
   const logits = new Float32Array([0.1, 2.0, 1.9, -1]);
   const r = new Rng(9);
   const seen = new Set<number>();
-  // p(1) = 0.46 < 0.5, so ids 1 and 2 are kept; never 0 or 3.
+  // p(1) = 0.4752 < 0.5, so ids 1 and 2 are kept; never 0 or 3.
   for (let i = 0; i < 500; i++) seen.add(sampleToken(logits, { kind: "sample", temperature: 1, topP: 0.5, rng: r }));
   assert.deepEqual([...seen].sort(), [1, 2]);
+});
+
+test("top-k keeps every id tied with the k-th logit, as transformers' TopKLogitsWarper", () => {
+  const logits = new Float32Array([2, 2, 1]);
+  const r = new Rng(11);
+  const counts = [0, 0, 0];
+  for (let i = 0; i < 2000; i++) counts[sampleToken(logits, { kind: "sample", temperature: 1, topK: 1, rng: r })]!++;
+  // Both ids with logit 2 survive top-k 1 and share the mass evenly (0.5 each, 4 sd = 0.045).
+  assert.equal(counts[2], 0);
+  assert.ok(Math.abs(counts[0]! / 2000 - 0.5) < 0.045, `${counts}`);
+});
+
+test("top-k then top-p: top-p's mass is measured within the top-k survivors", () => {
+  // softmax over the top-2 [2.0, 1.9] is [0.525, 0.475]: top-p 0.5 keeps only id 1.
+  const logits = new Float32Array([0.1, 2.0, 1.9, -1]);
+  const r = new Rng(12);
+  for (let i = 0; i < 200; i++) assert.equal(sampleToken(logits, { kind: "sample", temperature: 1, topK: 2, topP: 0.5, rng: r }), 1);
+});
+
+test("sampleToken refuses bad sampler parameters", () => {
+  const logits = new Float32Array([0, 1]);
+  for (const bad of [{ temperature: 0 }, { temperature: -1 }, { temperature: 1, topK: -1 }, { temperature: 1, topP: 0 }, { temperature: 1, topP: 1.5 }]) {
+    assert.throws(() => sampleToken(logits, { kind: "sample", rng: new Rng(0), ...bad }), ArgumentError, JSON.stringify(bad));
+  }
 });

@@ -19,11 +19,17 @@ export type Sampler =
       readonly rng: Rng;
     };
 
-/** Index of the largest logit; the first one on ties (as torch.argmax). */
+/** Index of the largest logit; the first one on ties (as torch.argmax). Logits must be finite. */
 export function argmax(logits: Float32Array): number {
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
   return best;
+}
+
+/** Index of the first NaN or infinite logit, or -1 when all are finite. */
+export function firstNonFinite(logits: Float32Array): number {
+  for (let i = 0; i < logits.length; i++) if (!Number.isFinite(logits[i]!)) return i;
+  return -1;
 }
 
 /** Past this k, a full sort beats insertion into a sorted list of k. */
@@ -52,7 +58,10 @@ export function topKIds(logits: Float32Array, k: number): number[] {
   return ids;
 }
 
-/** Check a sampler's parameters. @throws ArgumentError naming the bad one */
+/**
+ * Check a sampler's parameters.
+ * @throws ArgumentError naming the bad one (temperature <= 0, negative or fractional topK, topP outside (0, 1])
+ */
 export function checkSampler(sampler: Sampler): void {
   if (sampler.kind === "greedy") return;
   if (!(sampler.temperature > 0) || !Number.isFinite(sampler.temperature)) throw new ArgumentError(`temperature must be > 0 for sampling, got ${sampler.temperature}`);
@@ -60,11 +69,27 @@ export function checkSampler(sampler: Sampler): void {
   if (sampler.topP !== undefined && !(sampler.topP > 0 && sampler.topP <= 1)) throw new ArgumentError(`topP must be in (0, 1], got ${sampler.topP}`);
 }
 
-/** Choose the next token from `logits` (vocabSize). */
+/**
+ * The top-k candidates, largest first: every id whose logit is at least the k-th largest, so ids
+ * tied with the k-th are kept, as transformers' TopKLogitsWarper (`scores < topk[-1]` are removed).
+ */
+function topKCandidates(logits: Float32Array, k: number): number[] {
+  const top = topKIds(logits, k);
+  if (k >= logits.length) return top;
+  const threshold = logits[top[k - 1]!]!;
+  for (let id = 0; id < logits.length; id++) if (logits[id] === threshold && !top.includes(id)) top.push(id);
+  return top;
+}
+
+/**
+ * Choose the next token from `logits` (vocabSize), which must be finite.
+ * @throws ArgumentError for a sampler with bad parameters
+ */
 export function sampleToken(logits: Float32Array, sampler: Sampler): number {
+  checkSampler(sampler);
   if (sampler.kind === "greedy") return argmax(logits);
   const k = sampler.topK === undefined || sampler.topK === 0 ? logits.length : Math.min(sampler.topK, logits.length);
-  const candidates = topKIds(logits, k);
+  const candidates = topKCandidates(logits, k);
   const maxLogit = logits[candidates[0]!]!;
   const weights = candidates.map((id) => Math.exp((logits[id]! - maxLogit) / sampler.temperature));
   const total = weights.reduce((a, b) => a + b, 0);

@@ -1,10 +1,10 @@
 // Reading a small JSON file (config.json, params.json, an index) with errors that name the file.
 
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { FormatError } from "../errors.js";
 
 /** Largest JSON config file read (config files are a few KB; this only stops absurd inputs). */
-const MAX_JSON_FILE_BYTES = 64 * 1024 * 1024;
+export const MAX_JSON_FILE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Parse a JSON file.
@@ -13,8 +13,9 @@ const MAX_JSON_FILE_BYTES = 64 * 1024 * 1024;
 export async function readJsonFile(path: string): Promise<unknown> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_JSON_FILE_BYTES) throw new FormatError(path, `file is ${size} bytes; JSON files over ${MAX_JSON_FILE_BYTES} (MAX_JSON_FILE_BYTES) are refused`);
     const bytes = await readFile(path);
-    if (bytes.byteLength > MAX_JSON_FILE_BYTES) throw new FormatError(path, `file is ${bytes.byteLength} bytes; JSON files over ${MAX_JSON_FILE_BYTES} are refused`);
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (error) {
     if (error instanceof FormatError) throw error;

@@ -29,20 +29,10 @@ export interface LoadedWeights {
   readonly unusedTensors: readonly string[];
 }
 
-type LayerKey = keyof LayerWeights;
-
-const LAYER_KEYS: Readonly<Record<string, LayerKey>> = {
-  attn_norm: "attnNorm", attn_q: "attnQ", attn_k: "attnK", attn_v: "attnV", attn_output: "attnOutput",
-  ffn_norm: "ffnNorm", ffn_gate: "ffnGate", ffn_up: "ffnUp", ffn_down: "ffnDown",
-};
-
-function expectedShape(config: LlamaConfig, canonical: string): number[] {
+/** The shape a weight must have: its field's shape in expectedShapes (norms are all (dim)). */
+function expectedShape(config: LlamaConfig, weight: WeightName): number[] {
   const shapes = expectedShapes(config);
-  if (canonical === "token_embd.weight") return shapes.tokenEmbedding;
-  if (canonical === "output.weight") return shapes.output;
-  if (canonical === "output_norm.weight") return shapes.norm;
-  const key = LAYER_KEYS[canonical.split(".")[2]!]!;
-  return key === "attnNorm" || key === "ffnNorm" ? shapes.norm : shapes[key];
+  return weight.field.endsWith("Norm") ? shapes.norm : shapes[weight.field as keyof typeof shapes];
 }
 
 /**
@@ -61,7 +51,7 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
       const hint = weight.canonical === "output.weight" ? " (set tie_word_embeddings: true if the output head shares the embedding)" : "";
       throw new FormatError(path, `missing tensor "${name}"${hint}`);
     }
-    const expected = expectedShape(config, weight.canonical);
+    const expected = expectedShape(config, weight);
     if (!sameShape(expected, entry.shape)) throw new ShapeError(name, expected, entry.shape, entry.path);
     if (!isFloatDType(entry.dtype)) throw new UnsupportedError(`${entry.path}: tensor "${name}" has dtype ${entry.dtype}; weights must be f32, f16 or bf16`);
   }
@@ -73,27 +63,21 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
     return castFloat(scheme === "meta" ? toHalvesLayout(stored, weight, config) : stored, dtype);
   };
   const layers: Record<string, FloatTensor | Float32Array>[] = Array.from({ length: config.nLayers }, () => ({}));
-  let tokenEmbedding: FloatTensor | undefined;
-  let output: FloatTensor | undefined;
-  let outputNorm: Float32Array | undefined;
+  const globals: Record<string, FloatTensor | Float32Array> = {};
   for (const weight of names) {
     const tensor = await read(weight);
-    const parts = weight.canonical.split(".");
-    if (parts[0] === "blk") {
-      const key = LAYER_KEYS[parts[2]!]!;
-      layers[Number(parts[1])]![key] = key === "attnNorm" || key === "ffnNorm" ? floatTensorToF32(tensor) : tensor;
-    } else if (weight.canonical === "token_embd.weight") tokenEmbedding = tensor;
-    else if (weight.canonical === "output.weight") output = tensor;
-    else outputNorm = floatTensorToF32(tensor);
+    const value = weight.field.endsWith("Norm") ? floatTensorToF32(tensor) : tensor;
+    if (weight.layer === undefined) globals[weight.field] = value;
+    else layers[weight.layer]![weight.field] = value;
   }
   const used = new Set(names.map((w) => nameIn(scheme, w)));
   const unusedTensors = [...source.entries.keys()].filter((name) => !used.has(name) && !isIgnoredTensor(scheme, name));
   return {
     weights: {
-      tokenEmbedding: tokenEmbedding!,
+      tokenEmbedding: globals["tokenEmbedding"] as FloatTensor,
       layers: layers as unknown as LayerWeights[],
-      outputNorm: outputNorm!,
-      output: output ?? tokenEmbedding!,
+      outputNorm: globals["outputNorm"] as Float32Array,
+      output: (globals["output"] ?? globals["tokenEmbedding"]) as FloatTensor,
     },
     unusedTensors,
   };

@@ -10,36 +10,43 @@ import type { Backend } from "../backend/backend.js";
 import { mergeMetaShards } from "../convert/meta-shards.js";
 import { type NameScheme, weightNames } from "../convert/names.js";
 import { ArgumentError, FormatError } from "../errors.js";
+import { parseGenerationConfig } from "../model/generation-config.js";
 import { openPytorchCheckpoint } from "../io/pytorch/checkpoint.js";
 import { openSafetensorsCheckpoint } from "../io/safetensors-checkpoint.js";
 import type { TensorSource } from "../io/tensor-source.js";
 import type { LlamaConfig } from "../model/config.js";
-import { parseHfConfig } from "../model/hf-config.js";
+import { type ParsedConfig, parseHfConfig } from "../model/hf-config.js";
 import { LlamaModel } from "../model/llama.js";
 import { parseMetaParams } from "../model/meta-params.js";
-import type { FloatDType } from "../tensor/dtype.js";
+import { TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
 import { readJsonFile } from "./json-file.js";
 import { loadWeights } from "./load-weights.js";
 
 /** Weight element types as transformers' `torch_dtype` names them. */
 export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16";
 
-const DTYPE_OPTIONS: Readonly<Record<DTypeOption, FloatDType | "auto">> = {
-  auto: "auto", float32: "f32", bfloat16: "bf16", float16: "f16",
-};
+/** Every DTypeOption, for validation and help texts. */
+export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16"];
+
+/** Meta shard files: consolidated.00.pth, consolidated.01.pth, ... */
+const META_SHARD_FILE = /^consolidated\.(\d+)\.pth$/;
 
 export interface FromPretrainedOptions {
   /**
    * Element type of the weights in memory. "float32" (the default, as in transformers) widens
-   * 16-bit checkpoints; "auto" keeps the stored type (2 bytes per parameter for bf16);
-   * "bfloat16"/"float16" narrow. Activations are computed in float32 in every case.
+   * 16-bit checkpoints; "auto" uses the config's torch_dtype, or the stored type when the config
+   * names none (2 bytes per parameter for a bf16 model); "bfloat16"/"float16" narrow. Activations
+   * are computed in float32 in every case.
    */
   readonly dtype?: DTypeOption;
   /** Kernels to run on (default: the reference backend). */
   readonly backend?: Backend;
   /** Receives non-fatal findings: unknown config keys, unused checkpoint tensors. */
   readonly onWarning?: (message: string) => void;
-  /** Meta folders only: the llama3 rope scaling factor params.json cannot state (8 for 3.1, 32 for 3.2). */
+  /**
+   * Meta folders only: the llama3 rope scaling factor, which params.json cannot state (Llama 3.1
+   * uses 8, 3.2 uses 32). Default: 32 for the 3.2 1B/3B shapes, else 8, with a warning.
+   */
   readonly metaRopeFactor?: number;
 }
 
@@ -60,12 +67,13 @@ export class LlamaForCausalLM extends LlamaModel {
   static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<LlamaForCausalLM> {
     const layout = await detectLayout(dir);
     const warn = options.onWarning ?? ((): void => {});
+    const dtypeOption = options.dtype ?? "float32";
+    if (!DTYPE_OPTIONS.includes(dtypeOption)) throw new ArgumentError(`dtype must be one of ${DTYPE_OPTIONS.join(", ")}; got ${JSON.stringify(dtypeOption)}`);
     const { config, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
     try {
-      const dtype = DTYPE_OPTIONS[options.dtype ?? "float32"];
-      if (dtype === undefined) throw new ArgumentError(`dtype must be one of ${Object.keys(DTYPE_OPTIONS).join(", ")}; got ${JSON.stringify(options.dtype)}`);
-      const autoDType = dtype === "auto" && config.storedDType !== undefined ? config.storedDType : dtype;
-      const { weights, unusedTensors } = await loadWeights(source, config, { scheme, dtype: autoDType, path: dir });
+      // "auto" is the config's torch_dtype when it names one (as transformers), else the stored dtype.
+      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
+      const { weights, unusedTensors } = await loadWeights(source, config, { scheme, dtype, path: dir });
       if (unusedTensors.length > 0) warn(`${dir}: ${unusedTensors.length} checkpoint tensors are not used: ${unusedTensors.slice(0, 5).join(", ")}${unusedTensors.length > 5 ? ", ..." : ""}`);
       return new LlamaForCausalLM(config, weights, options.backend === undefined ? {} : { backend: options.backend });
     } finally {
@@ -94,26 +102,49 @@ interface OpenedCheckpoint {
   readonly scheme: NameScheme;
 }
 
+function reportParsed(parsed: ParsedConfig, path: string, warn: (message: string) => void): LlamaConfig {
+  if (parsed.unknownKeys.length > 0) warn(`${path}: unknown keys ignored: ${parsed.unknownKeys.join(", ")}`);
+  parsed.warnings.forEach(warn);
+  return parsed.config;
+}
+
 async function openHf(dir: string, warn: (message: string) => void): Promise<OpenedCheckpoint> {
   const path = join(dir, "config.json");
-  const { config, unknownKeys } = parseHfConfig(await readJsonFile(path), path);
-  if (unknownKeys.length > 0) warn(`${path}: unknown keys ignored: ${unknownKeys.join(", ")}`);
+  let config = reportParsed(parseHfConfig(await readJsonFile(path), path), path, warn);
+  // generate() stops on generation_config.json's eos ids too (Instruct models list <|eot_id|> there).
+  const generationPath = join(dir, "generation_config.json");
+  if (existsSync(generationPath)) {
+    const { eosTokenIds } = parseGenerationConfig(await readJsonFile(generationPath), generationPath);
+    config = { ...config, eosTokenIds: [...new Set([...config.eosTokenIds, ...eosTokenIds])] };
+  }
   return { config, source: await openSafetensorsCheckpoint(dir), scheme: "hf" };
 }
 
 async function openMeta(dir: string, warn: (message: string) => void, ropeFactor: number | undefined): Promise<OpenedCheckpoint> {
   const path = join(dir, "params.json");
-  const { config, unknownKeys } = parseMetaParams(await readJsonFile(path), path, ropeFactor === undefined ? {} : { ropeFactor });
-  if (unknownKeys.length > 0) warn(`${path}: unknown keys ignored: ${unknownKeys.join(", ")}`);
-  const files = (await readdir(dir)).filter((f) => /^consolidated\.\d+\.pth$/.test(f)).sort();
-  if (files.length === 0) throw new FormatError(dir, "params.json found but no consolidated.NN.pth checkpoint files");
+  const config = reportParsed(parseMetaParams(await readJsonFile(path), path, ropeFactor === undefined ? {} : { ropeFactor }), path, warn);
+  const files = await metaShardFiles(dir);
   const shards: TensorSource[] = [];
+  const splits = new Map(weightNames(config.nLayers).map((w) => [w.meta, w.metaSplit]));
   try {
     for (const file of files) shards.push(await openPytorchCheckpoint(join(dir, file)));
+    return { config, source: mergeMetaShards(shards, (name) => splits.get(name) ?? "replicated"), scheme: "meta" };
   } catch (error) {
     await Promise.all(shards.map((s) => s.close()));
     throw error;
   }
-  const splits = new Map(weightNames(config.nLayers).map((w) => [w.meta, w.metaSplit]));
-  return { config, source: mergeMetaShards(shards, (name) => splits.get(name) ?? "replicated"), scheme: "meta" };
+}
+
+/** consolidated.00.pth ... consolidated.NN.pth in shard order, all present. */
+async function metaShardFiles(dir: string): Promise<string[]> {
+  const numbered = (await readdir(dir)).flatMap((file) => {
+    const match = META_SHARD_FILE.exec(file);
+    return match === null ? [] : [{ file, index: Number(match[1]) }];
+  });
+  if (numbered.length === 0) throw new FormatError(dir, "params.json found but no consolidated.NN.pth checkpoint files");
+  numbered.sort((a, b) => a.index - b.index);
+  numbered.forEach(({ index }, i) => {
+    if (index !== i) throw new FormatError(dir, `model-parallel shard ${i} of ${numbered.length} (consolidated.${String(i).padStart(2, "0")}.pth) is missing`);
+  });
+  return numbered.map((n) => n.file);
 }

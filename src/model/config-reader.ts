@@ -95,6 +95,17 @@ export class ConfigReader {
     return value;
   }
 
+  /** A token id or a list of them (HF's eos_token_id); empty when absent or null. */
+  optionalIdList(key: string): number[] {
+    const value = this.raw(key);
+    if (value === undefined || value === null) return [];
+    const list: unknown[] = Array.isArray(value) ? value : [value];
+    if (!list.every((id): id is number => typeof id === "number" && Number.isInteger(id) && id >= 0)) {
+      throw this.error(key, `must be a token id or a list of token ids, got ${JSON.stringify(value)}`);
+    }
+    return list;
+  }
+
   /** A nested object, or undefined when absent or null. */
   optionalObject(key: string): ConfigReader | undefined {
     const value = this.raw(key);
@@ -103,7 +114,7 @@ export class ConfigReader {
     return new ConfigReader(value, this.path, `${this.prefix}${key}.`);
   }
 
-  /** A required value to be refused unless equal to one of `allowed`, with an explanation. */
+  /** A ConfigError about `key` (prefixed and located like the reader's own errors), for the caller to throw. */
   fail(key: string, message: string): ConfigError {
     return this.error(key, message);
   }

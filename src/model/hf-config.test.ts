@@ -1,6 +1,9 @@
+// Parsing config.json and params.json: camelCase fields, transformers' defaults, and one typed error
+// per missing, malformed or unsupported key.
+
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, UnsupportedError } from "../errors.js";
+import { ArgumentError, ConfigError, UnsupportedError } from "../errors.js";
 import { parseHfConfig } from "./hf-config.js";
 import { metaHiddenDim, parseMetaParams } from "./meta-params.js";
 
@@ -58,9 +61,9 @@ test("defaults follow transformers: kv heads = heads, head_dim = hidden / heads,
   assert.equal(config.tieWordEmbeddings, false);
 });
 
-test("reports unknown keys without failing", () => {
-  const { unknownKeys } = parseHfConfig({ ...LLAMA_32_1B, my_extra_key: 1 });
-  assert.deepEqual(unknownKeys, ["my_extra_key"]);
+test("reports unknown keys without failing, nested rope keys included", () => {
+  const { unknownKeys } = parseHfConfig({ ...LLAMA_32_1B, my_extra_key: 1, rope_scaling: { ...LLAMA_32_1B.rope_scaling, low_freq_factr: 1 } });
+  assert.deepEqual(unknownKeys, ["my_extra_key", "rope_scaling.low_freq_factr"]);
 });
 
 const WITHOUT = (key: string): Record<string, unknown> => {
@@ -82,6 +85,7 @@ const CONFIG_ERRORS: readonly [string, unknown, string, RegExp][] = [
   ["negative eps", { ...LLAMA_32_1B, rms_norm_eps: -1 }, "rms_norm_eps", /positive/],
   ["eos as a string", { ...LLAMA_32_1B, eos_token_id: "128001" }, "eos_token_id", /token id/],
   ["unknown dtype", { ...LLAMA_32_1B, torch_dtype: "int4" }, "torch_dtype", /unknown dtype/],
+  ["a dtype named like an Object property", { ...LLAMA_32_1B, torch_dtype: "constructor" }, "torch_dtype", /unknown dtype/],
   ["llama3 rope without factor", { ...LLAMA_32_1B, rope_scaling: { rope_type: "llama3", low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }, "rope_scaling.factor", /missing/],
   ["high freq factor not above low", { ...LLAMA_32_1B, rope_scaling: { ...LLAMA_32_1B.rope_scaling, high_freq_factor: 1 } }, "rope_scaling.high_freq_factor", /greater/],
   ["rope_scaling and rope_parameters disagree", { ...LLAMA_32_1B, rope_parameters: { rope_type: "default" } }, "rope_parameters", /disagrees/],
@@ -110,6 +114,8 @@ const UNSUPPORTED: readonly [string, unknown, RegExp][] = [
   ["another activation", { ...LLAMA_32_1B, hidden_act: "gelu" }, /hidden_act "gelu"/],
   ["linear rope scaling", { ...LLAMA_32_1B, rope_scaling: { type: "linear", factor: 2 } }, /rope_type "linear"/],
   ["yarn rope scaling", { ...LLAMA_32_1B, rope_scaling: { rope_type: "yarn", factor: 2 } }, /rope_type "yarn"/],
+  ["partial rotary", { ...LLAMA_32_1B, rope_scaling: { ...LLAMA_32_1B.rope_scaling, partial_rotary_factor: 0.5 } }, /partial_rotary_factor 0.5/],
+  ["quantized checkpoint", { ...LLAMA_32_1B, quantization_config: { quant_method: "bitsandbytes" } }, /quantization_config/],
 ];
 
 for (const [what, json, message] of UNSUPPORTED) {
@@ -130,6 +136,26 @@ test("Meta params.json: MLP width derived as meta-llama/llama3 FeedForward does"
   const { config } = parseMetaParams({ dim: 64, n_layers: 2, n_heads: 4, n_kv_heads: 2, vocab_size: 512, multiple_of: 32, ffn_dim_multiplier: 1.3, norm_eps: 1e-5, rope_theta: 500000.0, use_scaled_rope: true });
   assert.equal(config.headDim, 16);
   assert.deepEqual(config.ropeScaling, { kind: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 });
-  assert.throws(() => parseMetaParams({ dim: 64 }, "p.json"), (e: unknown) => e instanceof ConfigError && e.key === "n_heads");
+  assert.throws(() => parseMetaParams({ dim: 64 }, "p.json"), (e: unknown) => e instanceof ConfigError && e.key === "n_layers");
   assert.throws(() => parseMetaParams({ dim: 64, vision_chunk_size: 560 }, "p.json"), UnsupportedError);
+});
+
+test("Meta params.json: the rope factor params.json cannot state", () => {
+  const base = { n_heads: 32, n_kv_heads: 8, vocab_size: 128256, multiple_of: 256, ffn_dim_multiplier: 1.5, norm_eps: 1e-5, rope_theta: 500000.0, use_scaled_rope: true };
+  // Llama 3.2 1B's shape: factor 32, with a warning saying it was assumed.
+  const small = parseMetaParams({ ...base, dim: 2048, n_layers: 16 }, "p.json");
+  assert.equal(small.config.ropeScaling.kind === "llama3" && small.config.ropeScaling.factor, 32);
+  assert.match(small.warnings.join(), /Llama 3\.2 1B shape: assuming rope factor 32/);
+  // Any other shape: Meta's hard-coded 8 (Llama 3.1), with a warning.
+  const other = parseMetaParams({ ...base, dim: 4096, n_layers: 32 }, "p.json");
+  assert.equal(other.config.ropeScaling.kind === "llama3" && other.config.ropeScaling.factor, 8);
+  assert.match(other.warnings.join(), /assuming rope factor 8/);
+  // Given explicitly: used, no warning; nonsense refused.
+  const given = parseMetaParams({ ...base, dim: 2048, n_layers: 16 }, "p.json", { ropeFactor: 8 });
+  assert.equal(given.config.ropeScaling.kind === "llama3" && given.config.ropeScaling.factor, 8);
+  assert.deepEqual(given.warnings, []);
+  for (const bad of [0, -8, Number.NaN, Infinity]) {
+    assert.throws(() => parseMetaParams({ ...base, dim: 2048, n_layers: 16 }, "p.json", { ropeFactor: bad }), ArgumentError, String(bad));
+  }
+  assert.equal(parseMetaParams({ ...base, dim: 2048, n_layers: 16, use_scaled_rope: false }).config.ropeScaling.kind, "none");
 });

@@ -6,14 +6,15 @@
 // model: keys that define the math are required; features Llama 3 does not use are refused.
 
 import { ConfigError, UnsupportedError } from "../errors.js";
-import type { FloatDType } from "../tensor/dtype.js";
+import { type FloatDType, TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
 import type { LlamaConfig, RopeScaling } from "./config.js";
-import { ConfigReader, type JsonObject } from "./config-reader.js";
+import { ConfigReader, isJsonObject } from "./config-reader.js";
 
-/** A parsed config and the keys it had that llama3-ts does not know (reported, not fatal). */
+/** A parsed config, the keys it had that llama3-ts does not know, and other findings (reported, not fatal). */
 export interface ParsedConfig {
   readonly config: LlamaConfig;
   readonly unknownKeys: readonly string[];
+  readonly warnings: readonly string[];
 }
 
 /** Keys transformers writes that do not change the forward pass. */
@@ -22,12 +23,11 @@ const IGNORED_KEYS = [
   "_name_or_path", "output_attentions", "output_hidden_states", "return_dict", "is_decoder",
   "tie_encoder_decoder", "chunk_size_feed_forward", "pruned_heads", "problem_type", "id2label",
   "label2id", "task_specific_params", "finetuning_task", "tokenizer_class", "prefix",
-  "quantization_config_ignored", "cache_implementation", "layer_types", "num_logits_to_keep",
+  "cache_implementation", "num_logits_to_keep",
 ];
 
-const TORCH_DTYPES: Readonly<Record<string, FloatDType>> = {
-  float32: "f32", float: "f32", bfloat16: "bf16", float16: "f16", half: "f16",
-};
+/** torch dtype names as config.json may spell them (torch.float and torch.half are aliases). */
+const CONFIG_DTYPES: ReadonlyMap<string, FloatDType> = new Map([...TORCH_FLOAT_DTYPES, ["float", "f32"], ["half", "f16"]]);
 
 /**
  * Parse the JSON object of a config.json.
@@ -37,11 +37,10 @@ const TORCH_DTYPES: Readonly<Record<string, FloatDType>> = {
  * @throws ConfigError for a missing or malformed key; UnsupportedError for a model llama3-ts cannot run
  */
 export function parseHfConfig(json: unknown, path?: string): ParsedConfig {
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new ConfigError("(root)", "config.json must hold a JSON object", path === undefined ? {} : { path });
-  }
-  const r = new ConfigReader(json as JsonObject, path);
+  if (!isJsonObject(json)) throw new ConfigError("(root)", "config.json must hold a JSON object", path === undefined ? {} : { path });
+  const r = new ConfigReader(json, path);
   checkArchitecture(r);
+  if (r.has("quantization_config")) throw new UnsupportedError(`${where(path)}quantized checkpoints (quantization_config) are not supported yet`);
 
   const dim = r.int("hidden_size", 1);
   const nHeads = r.int("num_attention_heads", 1);
@@ -58,9 +57,9 @@ export function parseHfConfig(json: unknown, path?: string): ParsedConfig {
     if (r.optionalBoolean(key, false)) throw new UnsupportedError(`${where(path)}${key}: true is not supported (Llama 3 has no biases)`);
   }
 
-  const { ropeTheta, ropeScaling } = parseRope(r, path);
+  const { ropeTheta, ropeScaling, unknownRopeKeys } = parseRope(r, path);
   const storedDType = parseDType(r);
-  const eosTokenIds = parseEos(r);
+  const eosTokenIds = r.optionalIdList("eos_token_id");
   const config: LlamaConfig = {
     dim,
     hiddenDim: r.int("intermediate_size", 1),
@@ -80,7 +79,7 @@ export function parseHfConfig(json: unknown, path?: string): ParsedConfig {
     storedDType,
   };
   r.ignore(...IGNORED_KEYS);
-  return { config, unknownKeys: r.unknownKeys() };
+  return { config, unknownKeys: [...r.unknownKeys(), ...unknownRopeKeys], warnings: [] };
 }
 
 function where(path: string | undefined): string {
@@ -106,24 +105,14 @@ function parseDType(r: ConfigReader): FloatDType | undefined {
   for (const key of ["dtype", "torch_dtype"]) {
     const name = r.optionalString(key);
     if (name === undefined) continue;
-    const dtype = TORCH_DTYPES[name.replace(/^torch\./, "")];
+    const dtype = CONFIG_DTYPES.get(name.replace(/^torch\./, ""));
     if (dtype === undefined) throw r.fail(key, `unknown dtype "${name}" (expected float32, bfloat16 or float16)`);
     found ??= dtype;
   }
   return found;
 }
 
-function parseEos(r: ConfigReader): number[] {
-  const value = r.raw("eos_token_id");
-  if (value === undefined || value === null) return [];
-  const list = Array.isArray(value) ? value : [value];
-  if (!list.every((id) => typeof id === "number" && Number.isInteger(id) && id >= 0)) {
-    throw r.fail("eos_token_id", `must be a token id or a list of token ids, got ${JSON.stringify(value)}`);
-  }
-  return list as number[];
-}
-
-function parseRope(r: ConfigReader, path: string | undefined): { ropeTheta: number; ropeScaling: RopeScaling } {
+function parseRope(r: ConfigReader, path: string | undefined): { ropeTheta: number; ropeScaling: RopeScaling; unknownRopeKeys: string[] } {
   const scaling = r.optionalObject("rope_scaling");
   const parameters = r.optionalObject("rope_parameters");
   let ropeTheta: number | undefined = r.has("rope_theta") ? r.number("rope_theta", { positive: true }) : undefined;
@@ -139,13 +128,16 @@ function parseRope(r: ConfigReader, path: string | undefined): { ropeTheta: numb
   if (fromScaling !== undefined && fromParameters !== undefined && JSON.stringify(fromScaling) !== JSON.stringify(fromParameters)) {
     throw r.fail("rope_parameters", "disagrees with rope_scaling; give one of them");
   }
-  return { ropeTheta, ropeScaling: fromParameters ?? fromScaling ?? { kind: "none" } };
+  const unknownRopeKeys = [...(scaling?.unknownKeys() ?? []), ...(parameters?.unknownKeys() ?? [])];
+  return { ropeTheta, ropeScaling: fromParameters ?? fromScaling ?? { kind: "none" }, unknownRopeKeys };
 }
 
 function parseRopeScaling(s: ConfigReader, path: string | undefined): RopeScaling {
   // Older configs name the kind "type"; transformers reads "rope_type" first.
   const ropeType = s.optionalString("rope_type") ?? s.optionalString("type");
-  s.ignore("rope_theta", "partial_rotary_factor");
+  s.ignore("rope_theta");
+  const partial = s.optionalNumber("partial_rotary_factor", 1, { positive: true });
+  if (partial !== 1) throw new UnsupportedError(`${where(path)}${s.prefix}partial_rotary_factor ${partial} is not supported (Llama rotates whole heads)`);
   if (ropeType === undefined) throw s.fail("rope_type", "missing");
   if (ropeType === "default") return { kind: "none" };
   if (ropeType !== "llama3") {

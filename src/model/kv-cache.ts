@@ -25,12 +25,20 @@ export class KvCache {
   /** per layer (capacity, kvDim) */
   private valueRows: Float32Array[] = [];
 
+  /**
+   * @param config the model's config (its layers and kv width size the cache)
+   * @param options.maxSeqLen most positions this cache may hold (default config.maxPositionEmbeddings)
+   * @throws ArgumentError for a maxSeqLen that is not a positive integer
+   * @example
+   * const cache = new KvCache(model.config, { maxSeqLen: 4096 });
+   */
   constructor(config: LlamaConfig, options: KvCacheOptions = {}) {
     const maxSeqLen = options.maxSeqLen ?? config.maxPositionEmbeddings;
     if (!Number.isInteger(maxSeqLen) || maxSeqLen < 1) throw new ArgumentError(`maxSeqLen must be a positive integer, got ${maxSeqLen}`);
     this.nLayers = config.nLayers;
     this.kvDim = kvDim(config);
     this.maxSeqLen = maxSeqLen;
+    this.reserve(Math.min(maxSeqLen, INITIAL_CAPACITY));
   }
 
   /** Number of positions cached; the next token's position. */
@@ -63,18 +71,24 @@ export class KvCache {
     this.capacity = capacity;
   }
 
-  /** All key rows of a layer: (capacity, kvDim). */
+  /** All key rows of a layer: (capacity, kvDim). For the forward pass; rows past `length` are scratch. */
   keys(layer: number): Float32Array {
     return this.keyRows[layer]!;
   }
 
-  /** All value rows of a layer: (capacity, kvDim). */
+  /** All value rows of a layer: (capacity, kvDim). For the forward pass; rows past `length` are scratch. */
   values(layer: number): Float32Array {
     return this.valueRows[layer]!;
   }
 
-  /** Mark `nTokens` more positions as filled (after every layer wrote them). */
+  /**
+   * Mark `nTokens` more positions as filled. For the forward pass, after every layer wrote them.
+   * @throws ArgumentError when that would pass the reserved capacity
+   */
   advance(nTokens: number): void {
+    if (!Number.isInteger(nTokens) || nTokens < 0 || this.filled + nTokens > this.capacity) {
+      throw new ArgumentError(`cannot advance a cache of ${this.filled} positions (capacity ${this.capacity}) by ${nTokens}`);
+    }
     this.filled += nTokens;
   }
 }

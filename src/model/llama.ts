@@ -93,7 +93,11 @@ export class LlamaModel {
     this.currentWeights = resized.weights;
   }
 
-  /** A new, empty KV cache for this model (the caller owns it; one per sequence). */
+  /**
+   * A new, empty KV cache for this model (the caller owns it; one per sequence).
+   * @param options.maxSeqLen most positions it may hold (default: the config's maxPositionEmbeddings)
+   * @throws ArgumentError for a maxSeqLen that is not a positive integer
+   */
   createKvCache(options: KvCacheOptions = {}): KvCache {
     return new KvCache(this.config, options);
   }
@@ -114,7 +118,7 @@ export class LlamaModel {
     this.checkInput(tokens, cache);
     const vocabSize = this.config.vocabSize;
     const allLogits = options.allLogits ?? false;
-    const logits = new Float32Array((allLogits ? tokens.length : 1) * vocabSize);
+    const logits = new Float32Array((allLogits ? tokens.length : 1) * vocabSize); // (nTokens or 1, vocabSize)
     for (let start = 0; start < tokens.length; start += MAX_CHUNK_TOKENS) {
       const chunk = tokens.slice(start, start + MAX_CHUNK_TOKENS);
       const isLast = start + chunk.length === tokens.length;
@@ -137,7 +141,7 @@ export class LlamaModel {
     const att = s.att.subarray(0, n * qDim(config)); // (n, nHeads, headDim)
     const gate = s.gate.subarray(0, n * hiddenDim); // (n, hiddenDim)
     const up = s.up.subarray(0, n * hiddenDim); // (n, hiddenDim)
-    const kvRows = kvDim(config);
+    const kvWidth = kvDim(config);
 
     cache.reserve(startPos + n);
     this.rope.ensure(startPos + n);
@@ -149,8 +153,8 @@ export class LlamaModel {
       // Attention: new keys and values go straight into the cache rows of their positions.
       const keys = cache.keys(l); // (capacity, nKvHeads, headDim)
       const values = cache.values(l); // (capacity, nKvHeads, headDim)
-      const newKeys = keys.subarray(startPos * kvRows, (startPos + n) * kvRows); // (n, nKvHeads, headDim)
-      const newValues = values.subarray(startPos * kvRows, (startPos + n) * kvRows); // (n, nKvHeads, headDim)
+      const newKeys = keys.subarray(startPos * kvWidth, (startPos + n) * kvWidth); // (n, nKvHeads, headDim)
+      const newValues = values.subarray(startPos * kvWidth, (startPos + n) * kvWidth); // (n, nKvHeads, headDim)
       b.rmsNorm(xb, x, layer.attnNorm, n, normEps);
       b.matmul(q, xb, layer.attnQ, n);
       b.matmul(newKeys, xb, layer.attnK, n);

@@ -27,7 +27,12 @@ export interface ResizeEmbeddingsOptions {
   readonly meanResizing?: boolean;
   /** Standard deviation of new rows when meanResizing is false (transformers' initializer_range, 0.02). */
   readonly initializerRange?: number;
-  /** A pad token id whose embedding row is set to zero and recorded in the config (Llama 3 docs' advice). */
+  /**
+   * The pad token id, recorded in config.padTokenId. When it is one of the new rows, its embedding
+   * row is zero (as `nn.Embedding(..., padding_idx)` initialises it, which the Llama 3 docs
+   * recommend); a pad id inside the old vocabulary (e.g. Llama 3.1's <|finetune_right_pad_id|>)
+   * keeps its trained row.
+   */
   readonly padTokenId?: number;
 }
 
@@ -40,7 +45,7 @@ export function paddedVocabSize(requested: number, padToMultipleOf: number | und
 }
 
 /** One resized (vocab, dim) matrix. */
-function resizeMatrix(old: FloatTensor, newRows: number, options: ResizeEmbeddingsOptions): FloatTensor {
+function resizeMatrix(old: FloatTensor, newRows: number, options: ResizeEmbeddingsOptions, zeroRow: number | undefined): FloatTensor {
   const [oldRows, dim] = old.shape as [number, number];
   const values = floatTensorToF32(old); // (oldRows, dim)
   const out = new Float32Array(newRows * dim); // (newRows, dim)
@@ -53,7 +58,7 @@ function resizeMatrix(old: FloatTensor, newRows: number, options: ResizeEmbeddin
       for (let j = 0; j < dim; j++) out[r * dim + j] = mean[j]! + std[j]! * options.rng.normal();
     }
   }
-  if (options.padTokenId !== undefined) out.fill(0, options.padTokenId * dim, (options.padTokenId + 1) * dim);
+  if (zeroRow !== undefined) out.fill(0, zeroRow * dim, (zeroRow + 1) * dim);
   return castFloat({ dtype: "f32", shape: [newRows, dim], data: out }, old.dtype);
 }
 
@@ -86,11 +91,12 @@ export function resizeTokenEmbeddings(config: LlamaConfig, weights: LlamaWeights
   if (pad !== undefined && (!Number.isInteger(pad) || pad < 0 || pad >= vocabSize)) {
     throw new ArgumentError(`padTokenId ${pad} is outside the new vocabulary [0, ${vocabSize})`);
   }
-  const tokenEmbedding = resizeMatrix(weights.tokenEmbedding, vocabSize, options);
+  const zeroRow = pad !== undefined && pad >= config.vocabSize ? pad : undefined;
+  const tokenEmbedding = resizeMatrix(weights.tokenEmbedding, vocabSize, options, zeroRow);
+  // An untied head keeps a sampled row for the pad id (transformers' padding_idx concerns the
+  // embedding only); a tied head shares the zero row, so the pad token's logit is always 0.
   const tied = weights.output === weights.tokenEmbedding;
-  // The output head has no pad row to zero: a zero row would only fix that logit at 0.
-  const { padTokenId: _, ...headOptions } = options;
-  const output = tied ? tokenEmbedding : resizeMatrix(weights.output, vocabSize, headOptions);
+  const output = tied ? tokenEmbedding : resizeMatrix(weights.output, vocabSize, options, undefined);
   return {
     config: { ...config, vocabSize, padTokenId: pad ?? config.padTokenId },
     weights: { ...weights, tokenEmbedding, output },

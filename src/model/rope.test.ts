@@ -1,3 +1,6 @@
+// Rotary tables: inverse frequencies with and without the Llama 3.1 scaling, against values
+// computed independently in numpy float32, and the cos/sin table.
+
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { RopeTable, ropeInverseFrequencies } from "./rope.js";

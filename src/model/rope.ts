@@ -41,10 +41,8 @@ function applyLlama3Scaling(inv: Float32Array, s: Extract<RopeScaling, { kind: "
 /** cos/sin of pos * invFreq[i] for positions [0, capacity), grown by doubling as positions are asked for. */
 export class RopeTable {
   private capacity = 0;
-  /** (capacity, headDim / 2) */
-  private cosTable = new Float32Array(0);
-  /** (capacity, headDim / 2) */
-  private sinTable = new Float32Array(0);
+  private cosTable = new Float32Array(0); // (capacity, headDim / 2)
+  private sinTable = new Float32Array(0); // (capacity, headDim / 2)
   readonly half: number;
 
   constructor(readonly inverseFrequencies: Float32Array) {
@@ -55,8 +53,8 @@ export class RopeTable {
   ensure(nPositions: number): void {
     if (nPositions <= this.capacity) return;
     const capacity = Math.max(nPositions, this.capacity * 2, 64);
-    const cos = new Float32Array(capacity * this.half);
-    const sin = new Float32Array(capacity * this.half);
+    const cos = new Float32Array(capacity * this.half); // (capacity, headDim / 2)
+    const sin = new Float32Array(capacity * this.half); // (capacity, headDim / 2)
     cos.set(this.cosTable);
     sin.set(this.sinTable);
     for (let pos = this.capacity; pos < capacity; pos++) {

@@ -6,7 +6,8 @@ import type { FloatDType } from "./dtype.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "./float16.js";
 import type { FloatTensor } from "./tensor.js";
 
-function toF32(t: FloatTensor): Float32Array {
+/** The elements of a float tensor as float32 (the same array for an f32 tensor). */
+export function floatTensorToF32(t: FloatTensor): Float32Array {
   switch (t.dtype) {
     case "f32": return t.data;
     case "bf16": return bf16ArrayToF32(t.data);
@@ -17,15 +18,10 @@ function toF32(t: FloatTensor): Float32Array {
 /** The tensor in `dtype`: the same object when it already is, else a new tensor. */
 export function castFloat(t: FloatTensor, dtype: FloatDType): FloatTensor {
   if (t.dtype === dtype) return t;
-  const f32 = toF32(t);
+  const f32 = floatTensorToF32(t);
   switch (dtype) {
     case "f32": return { dtype, shape: t.shape, data: f32 };
     case "bf16": return { dtype, shape: t.shape, data: f32ArrayToBf16(f32) };
     case "f16": return { dtype, shape: t.shape, data: f32ArrayToF16(f32) };
   }
-}
-
-/** The elements of a float tensor as float32 (the same array for an f32 tensor). */
-export function floatTensorToF32(t: FloatTensor): Float32Array {
-  return toF32(t);
 }

@@ -8,6 +8,11 @@ export type DType = "f64" | "f32" | "f16" | "bf16" | "i64" | "i32" | "i16" | "i8
 /** The floating-point types a model's weights may be computed from. */
 export type FloatDType = "f32" | "f16" | "bf16";
 
+/** PyTorch's names of the float dtypes (torch_dtype values, dtype options), and what they mean here. */
+export const TORCH_FLOAT_DTYPES: ReadonlyMap<string, FloatDType> = new Map([
+  ["float32", "f32"], ["bfloat16", "bf16"], ["float16", "f16"],
+]);
+
 /** Bytes per element of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = {
   f64: 8, f32: 4, f16: 2, bf16: 2,

@@ -1,3 +1,6 @@
+// Bit-exact bf16/f16 conversion: every 16-bit pattern round-trips, and narrowing rounds to nearest
+// even, overflows and keeps subnormals as PyTorch does.
+
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./float16.js";

@@ -48,9 +48,4 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** Fill an array with normal numbers of the given standard deviation. */
-  fillNormal(out: Float32Array, std = 1): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = this.normal() * std;
-    return out;
-  }
 }

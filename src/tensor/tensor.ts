@@ -2,7 +2,7 @@
 // No math. Weights keep their stored element type (see dtype.ts); kernels dispatch on `dtype`.
 
 import { ShapeError } from "../errors.js";
-import { type ArrayOf, type DType, allocArray } from "./dtype.js";
+import type { ArrayOf, DType } from "./dtype.js";
 
 /** A dense row-major tensor whose elements are `data` (16-bit floats as raw bits). */
 export type Tensor = { [D in DType]: { readonly dtype: D; readonly shape: readonly number[]; readonly data: ArrayOf<D> } }[DType];
@@ -21,11 +21,6 @@ export function numel(shape: readonly number[]): number {
 export function makeTensor<D extends DType>(dtype: D, shape: readonly number[], data: ArrayOf<D>, name = "tensor"): TensorOf<D> {
   if (data.length !== numel(shape)) throw new ShapeError(name, shape, [data.length]);
   return { dtype, shape: [...shape], data } as unknown as TensorOf<D>;
-}
-
-/** A zero-filled tensor. */
-export function zeros<D extends DType>(dtype: D, shape: readonly number[]): TensorOf<D> {
-  return makeTensor(dtype, shape, allocArray(dtype, numel(shape)));
 }
 
 /** True when two shapes are equal. */

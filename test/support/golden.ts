@@ -54,17 +54,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /**
- * Absolute tolerance on logits against the goldens. Two correct float32 implementations differ only
- * by summation order and transcendental rounding; the reference's own consistency checks put that at
- * ~1e-5 on short prompts and up to ~5e-4 on 512-token prompts (fixtures README, `checks`), and we
- * measure at most ~6e-5. A real defect (wrong rotary layout or scaling, norm eps, GQA head mapping, a
- * missing residual) moves logits by 1e-1 or more, so 1e-3 separates the two with margin on both sides.
+ * Absolute tolerance on logits against the goldens (the issue's bar is 1e-3; we hold 5e-4).
+ * Two correct float32 implementations differ by summation order and transcendental rounding: the
+ * reference run's own float32-vs-float64 gap on these fixtures (`checks` in the goldens) is at most
+ * 2.5e-4 over all positions of a 512-token prompt, and we measure at most 5.7e-5 (we accumulate in
+ * float64, so we sit near the float64 result). Subtle defects sit just above: rms_norm_eps 1e-6
+ * instead of 1e-5 moves logits by 1.1e-3 to 4.3e-3, a wrong rope factor by 3.2e-3; gross ones (rotary
+ * layout, GQA mapping, a missing residual) by 1e-1 or more.
  */
-export const GOLDEN_TOLERANCE = 1e-3;
+export const GOLDEN_TOLERANCE = 5e-4;
 
-/** Top-k ids agree, except that ids whose golden logits are within the tolerance may swap places. */
+/**
+ * Top-k ids agree, except that ids whose golden logits are within the tolerance may swap places;
+ * our logit of each golden top-k id is within the tolerance of the golden one.
+ */
 function assertSameTopIds(actualIds: number[], actualLogits: Float32Array, golden: { ids: readonly number[]; logits: readonly number[] }, where: string): void {
   golden.ids.forEach((id, rank) => {
+    const diff = Math.abs(actualLogits[id]! - golden.logits[rank]!);
+    assert.ok(diff < GOLDEN_TOLERANCE, `${where}: logit of id ${id} differs by ${diff}`);
     if (actualIds[rank] === id) return;
     // A swap is acceptable only between near-equal logits: our logit for the golden id must be
     // within tolerance of the golden one and of the logit we ranked there.
@@ -75,7 +82,7 @@ function assertSameTopIds(actualIds: number[], actualLogits: Float32Array, golde
 }
 
 /**
- * Check a model against one golden result: final-position logits within GOLDEN_GOLDEN_TOLERANCE, top-10
+ * Check a model against one golden result: final-position logits within GOLDEN_TOLERANCE, top-10
  * ids at every position, and greedy tokens while the golden top-1/top-2 margin exceeds the tolerance.
  */
 export async function checkAgainstGolden(model: LlamaModel, result: GoldenResult, where: string): Promise<void> {

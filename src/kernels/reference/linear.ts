@@ -32,7 +32,7 @@ export function matmul(out: Float32Array, x: Float32Array, w: FloatTensor, nToke
  */
 export function embed(out: Float32Array, table: FloatTensor, ids: readonly number[]): void {
   const dim = table.shape[1]!;
-  const row = new Float32Array(dim);
+  const row = new Float32Array(dim); // (dim) one table row as float32
   ids.forEach((id, t) => {
     widenRange(table, id * dim, dim, row);
     out.set(row, t * dim);
