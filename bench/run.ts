@@ -3,8 +3,9 @@
 
 import type { Bench } from "./bench.js";
 import { loadBench } from "./load.js";
+import { tokenizerBench } from "./tokenizer.js";
 
-const BENCHES: readonly Bench[] = [loadBench];
+const BENCHES: readonly Bench[] = [loadBench, tokenizerBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

@@ -4,10 +4,12 @@
 
 import { LlamaError } from "../errors.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
+import { detokenizeCommand } from "./detokenize.js";
 import { generateCommand } from "./generate.js";
 import { logitsCommand } from "./logits.js";
+import { tokenizeCommand } from "./tokenize.js";
 
-const COMMANDS: readonly Command[] = [logitsCommand, generateCommand];
+const COMMANDS: readonly Command[] = [logitsCommand, generateCommand, tokenizeCommand, detokenizeCommand];
 
 function helpText(): string {
   const lines = ["usage: llama3 <command> [options]   (llama3 <command> --help for its options)", "", "commands:"];
