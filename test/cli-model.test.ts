@@ -1,5 +1,6 @@
 // The `llama3 logits` and `llama3 generate` commands, as a user calls them: results equal the
-// library's, files hold raw float32, errors are one clear line with the right exit code.
+// library's, files hold raw float32, text prompts go through the tokenizer, errors are one clear
+// line with the right exit code.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -7,6 +8,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { generateTokens } from "../src/generate/generate.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
+import { Tokenizer } from "../src/tokenizer/index.js";
 import { runCliCaptured, runCliProcess } from "./support/cli.js";
 import { readConfigJson, tempDir, writeConfigVariant } from "./support/checkpoints.js";
 import { fixturePath } from "./support/paths.js";
@@ -110,4 +112,30 @@ test("the installed binary runs: llama3 logits --json", () => {
   const failed = runCliProcess(["logits", "--ids", "1"]);
   assert.equal(failed.code, 2);
   assert.match(failed.stderr, /^llama3 logits: missing --model/);
+});
+
+test("generate --prompt: text in, streamed text out; --chat wraps it as a user turn", async () => {
+  // The tied fixture has the real Llama 3 vocabulary but no tokenizer files: the bundled one is used.
+  const model = fixturePath("hf", "tiny-v128256-f32-tied-norope");
+  const result = await runCliCaptured(["generate", "--model", model, "--prompt", "Hello world", "--max-new-tokens", "4", "--ignore-eos", "--json"]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /using the bundled Llama 3 tokenizer/);
+  const printed = JSON.parse(result.stdout) as { prompt_ids: number[]; generated_ids: number[]; text: string };
+  const tokenizer = await Tokenizer.bundled();
+  assert.deepEqual(printed.prompt_ids, tokenizer.encode("Hello world"));
+  assert.equal(printed.prompt_ids[0], 128000);
+  const llama = await LlamaForCausalLM.fromPretrained(model);
+  const expected: number[] = [];
+  for await (const id of generateTokens(llama, printed.prompt_ids, { maxNewTokens: 4, stopTokenIds: [] })) expected.push(id);
+  assert.deepEqual(printed.generated_ids, expected);
+  assert.equal(printed.text, tokenizer.decode(expected, { skipSpecialTokens: true }));
+  const streamed = await runCliCaptured(["generate", "--model", model, "--prompt", "Hello world", "--max-new-tokens", "4", "--ignore-eos"]);
+  assert.equal(streamed.stdout, `${printed.text}\n`);
+
+  const chat = await runCliCaptured(["generate", "--model", model, "--prompt", "Hi", "--chat", "--system", "Be brief.", "--max-new-tokens", "1", "--json"]);
+  const chatIds = (JSON.parse(chat.stdout) as { prompt_ids: number[] }).prompt_ids;
+  assert.equal(tokenizer.decode(chatIds), "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+  const bad = await runCliCaptured(["generate", "--model", model, "--ids", "1", "--prompt", "x"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /exactly one of --ids and --prompt/);
 });
