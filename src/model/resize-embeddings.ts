@@ -33,7 +33,7 @@ export interface ResizeEmbeddingsOptions {
    * recommend); a pad id inside the old vocabulary (e.g. Llama 3.1's <|finetune_right_pad_id|>)
    * keeps its trained row.
    */
-  readonly padTokenId?: number;
+  readonly padTokenId?: number | undefined;
 }
 
 /** The final vocabulary size for a requested one. */
