@@ -4,7 +4,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTensor } from "../tensor/tensor.js";
-import { compareCodePoints, parseHeader, referenceOrder, serializeHeader } from "./safetensors-format.js";
+import { compareCodePoints } from "../json.js";
+import { parseHeader, referenceOrder, serializeHeader } from "./safetensors-format.js";
 import { writeSafetensors } from "./safetensors-writer.js";
 
 const dir = await mkdtemp(join(tmpdir(), "llama3-ts-st-format-"));

@@ -13,6 +13,7 @@
 
 import { endianness } from "node:os";
 import { FormatError, UnsupportedError } from "../errors.js";
+import { compareCodePoints } from "../json.js";
 import { DTYPE_BYTES, type DType } from "../tensor/dtype.js";
 
 /** Bytes of the little-endian u64 header length that opens every safetensors file. */
@@ -286,19 +287,6 @@ export function encodeHeaderLength(headerByteLength: number): Uint8Array {
   const prefix = new Uint8Array(HEADER_LENGTH_BYTES);
   new DataView(prefix.buffer).setBigUint64(0, BigInt(headerByteLength), true);
   return prefix;
-}
-
-/** Orders strings by Unicode code point, as Rust compares `String`s and Python sorts `str`s. */
-export function compareCodePoints(a: string, b: string): number {
-  const ia = a[Symbol.iterator]();
-  const ib = b[Symbol.iterator]();
-  for (;;) {
-    const ca = ia.next();
-    const cb = ib.next();
-    if (ca.done === true || cb.done === true) return (ca.done === true ? 0 : 1) - (cb.done === true ? 0 : 1);
-    const diff = (ca.value.codePointAt(0) ?? 0) - (cb.value.codePointAt(0) ?? 0);
-    if (diff !== 0) return diff;
-  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -9,7 +9,8 @@
 // plus a newline, with `{"metadata": {"total_size": N}, "weight_map": {...}}`).
 
 import { FormatError } from "../errors.js";
-import { compareCodePoints, describeJson } from "./safetensors-format.js";
+import { compareCodePoints, isJsonObject } from "../json.js";
+import { describeJson } from "./safetensors-format.js";
 
 /** The index file of a sharded checkpoint (transformers `SAFE_WEIGHTS_INDEX_NAME`). */
 export const INDEX_FILE_NAME = "model.safetensors.index.json";
@@ -52,9 +53,9 @@ export function parseIndex(path: string, text: string): SafetensorsIndex {
   } catch (cause) {
     throw new FormatError(path, `index is not valid JSON${cause instanceof Error ? `: ${cause.message}` : ""}`, { cause });
   }
-  if (!isObject(json)) throw new FormatError(path, `index is not a JSON object (got ${describeJson(json)})`);
+  if (!isJsonObject(json)) throw new FormatError(path, `index is not a JSON object (got ${describeJson(json)})`);
   const { metadata, weight_map: weightMapJson } = json;
-  if (!isObject(weightMapJson)) {
+  if (!isJsonObject(weightMapJson)) {
     throw new FormatError(path, `"weight_map" must be an object of tensor name -> shard file (got ${weightMapJson === undefined ? "nothing" : describeJson(weightMapJson)})`);
   }
   const weightMap = new Map<string, string>();
@@ -69,7 +70,7 @@ export function parseIndex(path: string, text: string): SafetensorsIndex {
   if (weightMap.size === 0) throw new FormatError(path, `"weight_map" lists no tensors`);
   let totalSize: number | undefined;
   if (metadata !== undefined && metadata !== null) {
-    if (!isObject(metadata)) throw new FormatError(path, `"metadata" must be an object (got ${describeJson(metadata)})`);
+    if (!isJsonObject(metadata)) throw new FormatError(path, `"metadata" must be an object (got ${describeJson(metadata)})`);
     const size = metadata["total_size"];
     if (size !== undefined) {
       if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
@@ -129,10 +130,6 @@ export function planShards<T extends { readonly byteLength: number }>(tensors: r
 
 function isBareFileName(name: string): boolean {
   return name !== "" && name !== "." && name !== ".." && !/[/\\\0]/.test(name);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A JSON string as Python's json.dumps writes it with ensure_ascii: only printable ASCII left as is. */

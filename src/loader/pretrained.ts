@@ -19,7 +19,7 @@ import { type ParsedConfig, parseHfConfig } from "../model/hf-config.js";
 import { LlamaModel } from "../model/llama.js";
 import { parseMetaParams } from "../model/meta-params.js";
 import { TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
-import { readJsonFile } from "./json-file.js";
+import { readJsonFile } from "../json.js";
 import { loadWeights } from "./load-weights.js";
 
 /** Weight element types as transformers' `torch_dtype` names them. */

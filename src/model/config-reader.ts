@@ -3,12 +3,8 @@
 // expected; the keys read are remembered so that unknown keys can be reported.
 
 import { ConfigError } from "../errors.js";
+import { type JsonObject, isJsonObject } from "../json.js";
 
-export type JsonObject = { readonly [key: string]: unknown };
-
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 /** Reads keys of one JSON object, remembering which were read. */
 export class ConfigReader {

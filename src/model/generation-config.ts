@@ -4,7 +4,8 @@
 // defaults (temperature, top_p) are read by the generation layer, not here.
 
 import { ConfigError } from "../errors.js";
-import { ConfigReader, isJsonObject } from "./config-reader.js";
+import { isJsonObject } from "../json.js";
+import { ConfigReader } from "./config-reader.js";
 
 export interface GenerationDefaults {
   /** Ids that end generation; empty when the file names none. */

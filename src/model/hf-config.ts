@@ -8,7 +8,8 @@
 import { ConfigError, UnsupportedError } from "../errors.js";
 import { type FloatDType, TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
 import type { LlamaConfig, RopeScaling } from "./config.js";
-import { ConfigReader, isJsonObject } from "./config-reader.js";
+import { isJsonObject } from "../json.js";
+import { ConfigReader } from "./config-reader.js";
 
 /** A parsed config, the keys it had that llama3-ts does not know, and other findings (reported, not fatal). */
 export interface ParsedConfig {

@@ -7,7 +7,8 @@
 
 import type { LlamaConfig } from "./config.js";
 import { ArgumentError, ConfigError, UnsupportedError } from "../errors.js";
-import { ConfigReader, isJsonObject } from "./config-reader.js";
+import { isJsonObject } from "../json.js";
+import { ConfigReader } from "./config-reader.js";
 import type { ParsedConfig } from "./hf-config.js";
 
 /** Llama 3 special token ids (fixed by Meta's tokenizer: 128000 + index of the special token). */

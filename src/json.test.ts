@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FormatError } from "../errors.js";
-import { MAX_JSON_FILE_BYTES, readJsonFile } from "./json-file.js";
+import { FormatError } from "./errors.js";
+import { MAX_JSON_FILE_BYTES, readJsonFile } from "./json.js";
 
 test("readJsonFile: one typed error per malformed input, naming the file", async () => {
   const dir = mkdtempSync(join(tmpdir(), "llama3-ts-json-"));
@@ -18,6 +18,7 @@ test("readJsonFile: one typed error per malformed input, naming the file", async
     const cases: [string, string, RegExp][] = [
       ["invalid JSON", file("bad.json", '{"a": 1,}'), /invalid JSON/],
       ["not UTF-8", file("latin1.json", new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x7d])), /cannot read/],
+      ["a folder", dir, /not a regular file/],
       ["missing file", join(dir, "absent.json"), /cannot read/],
     ];
     const huge = file("huge.json", "");
