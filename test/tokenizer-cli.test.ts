@@ -80,12 +80,12 @@ test("tokenize --jsonl: one JSON string per line in, one id array per line out; 
   assert.match(broken.stderr, /line 2: expected a JSON string/);
 });
 
-test("tokenize usage errors exit with code 2", async () => {
+test("tokenize usage errors exit with code 2, failures to read with code 1", async () => {
   assert.equal((await cli(["tokenize"])).code, 2);
   assert.equal((await cli(["tokenize", "a", "b"])).code, 2);
   assert.equal((await cli(["tokenize", "--file", "x", "text"])).code, 2);
   assert.equal((await cli(["tokenize", "--bogus", "x"])).code, 2);
-  assert.equal((await cli(["tokenize", ...M, "--file", join(metaDir, "no-such-file.txt")])).code, 2);
+  assert.equal((await cli(["tokenize", ...M, "--file", join(metaDir, "no-such-file.txt")])).code, 1);
   assert.equal((await cli(["tokenize", "--model", join(metaDir, "missing"), "x"])).code, 1);
 });
 

@@ -30,8 +30,11 @@ const processIo: CliIo = {
 
 /** Run the CLI with `argv` (without node and script); returns the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  const verbose = argv.includes("--verbose");
-  const rest = argv.filter((a) => a !== "--verbose");
+  // Flags after "--" are the command's operands (text to tokenize may be "--verbose").
+  const end = argv.indexOf("--");
+  const flags = end < 0 ? argv : argv.slice(0, end);
+  const verbose = flags.includes("--verbose");
+  const rest = [...flags.filter((a) => a !== "--verbose"), ...(end < 0 ? [] : argv.slice(end))];
   const [name, ...commandArgs] = rest;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.stdout(helpText());
@@ -42,7 +45,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     io.stderr(`llama3: unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (llama3 --help)\n`);
     return 2;
   }
-  if (commandArgs.includes("--help") || commandArgs.includes("-h")) {
+  const commandFlags = end < 0 ? commandArgs : commandArgs.slice(0, commandArgs.indexOf("--"));
+  if (commandFlags.includes("--help") || commandFlags.includes("-h")) {
     io.stdout(`usage: ${command.usage}\n`);
     return 0;
   }

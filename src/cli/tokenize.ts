@@ -38,7 +38,7 @@ async function readInput(file: string | undefined, io: CliIo): Promise<{ text: s
   try {
     bytes = source === "<stdin>" ? await io.readStdin() : new Uint8Array(await readFile(source));
   } catch (error) {
-    throw new UsageError(`cannot read --file ${source}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new FormatError(source, `cannot read --file: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
   return { text: strictUtf8(bytes, source), source };
 }
@@ -86,7 +86,8 @@ const JSONL_BATCH = 1024;
 
 /** The JSON string of every line (a final newline ends the last line; CRLF is accepted). */
 function parseJsonl(text: string, source: string): string[] {
-  const lines = text.split("\n");
+  // A byte-order mark starts some UTF-8 files: it marks the encoding, not the first line's JSON.
+  const lines = (text.startsWith("\uFEFF") ? text.slice(1) : text).split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   return lines.map((raw, index) => parseJsonlLine(raw.endsWith("\r") ? raw.slice(0, -1) : raw, index + 1, source));
 }
