@@ -8,6 +8,13 @@
 // splitOnAddedTokensReference is its regex twin (alternation sorted longest first, which makes the
 // leftmost-first regex pick the longest token at the leftmost position).
 
+/**
+ * Most ids an added-token list may use past the BPE vocabulary: an added token's id is a BPE id
+ * (same text) or below nBpe + MAX_ADDED_TOKENS. Llama 3 adds 256; the largest vocabularies in use add
+ * a few thousand. Stops an id such as 2^53 from making `vocabSize` (and an embedding resize) absurd.
+ */
+export const MAX_ADDED_TOKENS = 1 << 16;
+
 /** One added token. */
 export interface AddedToken {
   readonly id: number;

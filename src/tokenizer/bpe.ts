@@ -10,7 +10,8 @@
 //   hash probe instead of hashing byte strings. Short pieces use tiktoken's array loop (rescan for
 //   the minimum after each merge); long ones a linked list and a binary heap keyed by (rank, start)
 //   with lazy invalidation, O(n log n), whose (rank, start) order is the same "lowest rank, then
-//   leftmost" choice. Runs of 10 000 identical bytes stay fast.
+//   leftmost" choice. Runs of 10 000 identical bytes stay fast (bpe.test.ts counts the steps; the
+//   speed itself is measured by `npm run bench -- tokenizer`).
 // Hugging Face's merges-list BPE gives the same result on Llama 3; the whole-piece shortcut
 // (`ignore_merges`) lives in the encoder, not here.
 
@@ -125,6 +126,16 @@ const NO_RANK = 0x7fffffff;
 // ranks are < 2^21 and pieces < 2^32 bytes, and orders by rank first, then start.
 const START_SPAN = 4294967296;
 
+/**
+ * Scratch memory a BytePairEncoder keeps between pieces. Buffers grown past it for a longer piece
+ * are dropped once that piece is encoded, so one huge input does not stay attached to the encoder
+ * (a 16 MB piece kept ~470 MB here). Pieces up to 2048 bytes reuse their buffers.
+ */
+export const MAX_RETAINED_SCRATCH_BYTES = 64 * 1024;
+/** Scratch bytes per piece byte: ids, ranks, next, prev (4 bytes each) + a heap entry (8 + 4). */
+const SCRATCH_BYTES_PER_BYTE = 28;
+const INITIAL_SCRATCH_LENGTH = 256;
+
 /** The fast BPE for one vocabulary; keeps scratch buffers, so one instance per encoder. */
 export class BytePairEncoder {
   private readonly pairs: PairTable;
@@ -133,13 +144,17 @@ export class BytePairEncoder {
   private readonly bytePairs = new Int32Array(256 * 256);
   /** Pieces up to this many bytes use the array loop, longer ones the heap. */
   private readonly heapFrom: number;
-  private ids = new Int32Array(256);
-  private ranks = new Int32Array(256);
-  private next = new Int32Array(256);
-  private prev = new Int32Array(256);
-  private heapKeys = new Float64Array(256);
-  private heapEnds = new Int32Array(256);
+  private ids = new Int32Array(INITIAL_SCRATCH_LENGTH);
+  private ranks = new Int32Array(INITIAL_SCRATCH_LENGTH);
+  private next = new Int32Array(INITIAL_SCRATCH_LENGTH);
+  private prev = new Int32Array(INITIAL_SCRATCH_LENGTH);
+  // The heap can outgrow the piece: a merge pushes up to two pairs while the two it made stale stay
+  // in the heap until popped, so it holds up to n - 1 + (merges so far) < 2n entries ("ma" repeated
+  // reaches 1.5n with Llama 3's ranks). It grows on demand.
+  private heapKeys = new Float64Array(INITIAL_SCRATCH_LENGTH);
+  private heapEnds = new Int32Array(INITIAL_SCRATCH_LENGTH);
   private heapSize = 0;
+  private stepCount = 0;
 
   /**
    * @param table the vocabulary; all 256 single bytes must be tokens
@@ -162,23 +177,48 @@ export class BytePairEncoder {
     this.heapFrom = heapFrom;
   }
 
+  /**
+   * Elementary steps done so far: parts scanned by the array loop plus heap pushes and pops. A
+   * deterministic measure of the algorithm's work for tests (speed belongs to `npm run bench`).
+   */
+  get steps(): number {
+    return this.stepCount;
+  }
+
+  /** Bytes of scratch buffers currently held (at most MAX_RETAINED_SCRATCH_BYTES between calls). */
+  get scratchBytes(): number {
+    return 16 * this.ids.length + 12 * this.heapKeys.length;
+  }
+
   /** Append the ids of `bytes[0, n)` to `out`. */
   encode(bytes: Uint8Array, n: number, out: number[]): void {
     if (n === 0) return;
-    if (this.ids.length < n) this.grow(n);
+    if (this.ids.length < n) this.allocate(n);
     if (n < this.heapFrom) this.encodeShort(bytes, n, out);
     else this.encodeLong(bytes, n, out);
+    if (this.scratchBytes > MAX_RETAINED_SCRATCH_BYTES) this.allocate(INITIAL_SCRATCH_LENGTH);
   }
 
-  private grow(n: number): void {
-    let size = this.ids.length;
+  /** Scratch for pieces of `n` bytes: a power of two while it may be kept, else exactly n. */
+  private allocate(n: number): void {
+    let size = INITIAL_SCRATCH_LENGTH;
     while (size < n) size *= 2;
+    if (size * SCRATCH_BYTES_PER_BYTE > MAX_RETAINED_SCRATCH_BYTES) size = n; // dropped after this piece
     this.ids = new Int32Array(size);
     this.ranks = new Int32Array(size);
     this.next = new Int32Array(size);
     this.prev = new Int32Array(size);
     this.heapKeys = new Float64Array(size);
     this.heapEnds = new Int32Array(size);
+  }
+
+  private growHeap(): void {
+    const keys = new Float64Array(2 * this.heapKeys.length);
+    const ends = new Int32Array(2 * this.heapEnds.length);
+    keys.set(this.heapKeys);
+    ends.set(this.heapEnds);
+    this.heapKeys = keys;
+    this.heapEnds = ends;
   }
 
   /** tiktoken's loop: ids[k] is part k, ranks[k] the merge of parts k and k+1. */
@@ -196,6 +236,7 @@ export class BytePairEncoder {
           best = k;
         }
       }
+      this.stepCount += m;
       if (best < 0) break;
       ids[best] = bestRank;
       for (let k = best + 1; k + 1 < m; k++) {
@@ -255,6 +296,8 @@ export class BytePairEncoder {
   }
 
   private push(key: number, pairEnd: number): void {
+    if (this.heapSize === this.heapKeys.length) this.growHeap();
+    this.stepCount++;
     const { heapKeys, heapEnds } = this;
     let i = this.heapSize++;
     while (i > 0) {
@@ -269,6 +312,7 @@ export class BytePairEncoder {
   }
 
   private pop(): void {
+    this.stepCount++;
     const { heapKeys, heapEnds } = this;
     const size = --this.heapSize;
     const key = heapKeys[size]!;

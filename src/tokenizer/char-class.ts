@@ -17,7 +17,19 @@ export const CLASS_NEWLINE = 4;
 export const CLASS_HIGH_SURROGATE = 5;
 
 let bmpTable: Uint8Array | undefined;
-const astralCache = new Map<number, number>();
+/** Supplementary code points per block of the astral class table: 2^8. */
+const ASTRAL_BLOCK_BITS = 8;
+const ASTRAL_BLOCK_SIZE = 1 << ASTRAL_BLOCK_BITS;
+/**
+ * Classes of supplementary-plane code points seen so far, in blocks allocated on first use, each
+ * entry the class + 1 (0: not classified yet). Bounded by construction: at most 4096 blocks of 256
+ * bytes (MAX_ASTRAL_TABLE_BYTES = 1 MiB of entries, plus a typed-array header per block), where a
+ * Map entry per code point seen reached ~30 MB. Text with emoji touches a handful of blocks.
+ */
+const astralBlocks: Array<Uint8Array | undefined> = new Array<Uint8Array | undefined>(0x100000 >> ASTRAL_BLOCK_BITS);
+let astralBlockCount = 0;
+/** The astral table's size once every supplementary code point has been seen: one byte each. */
+export const MAX_ASTRAL_TABLE_BYTES = 0x100000;
 const LETTER = /^\p{L}$/u;
 const NUMBER = /^\p{N}$/u;
 
@@ -50,14 +62,26 @@ function buildBmpTable(): Uint8Array {
   return table;
 }
 
-/** The class of a supplementary-plane code point (>= 0x10000). */
+/** The class of a supplementary-plane code point (0x10000..0x10ffff). */
 export function astralClass(cp: number): number {
-  let cls = astralCache.get(cp);
-  if (cls === undefined) {
-    const ch = String.fromCodePoint(cp);
-    // No supplementary code point is White_Space.
-    cls = LETTER.test(ch) ? CLASS_LETTER : NUMBER.test(ch) ? CLASS_NUMBER : CLASS_OTHER;
-    astralCache.set(cp, cls);
+  const offset = cp - 0x10000;
+  const index = offset & (ASTRAL_BLOCK_SIZE - 1);
+  let block = astralBlocks[offset >> ASTRAL_BLOCK_BITS];
+  if (block === undefined) {
+    block = new Uint8Array(ASTRAL_BLOCK_SIZE);
+    astralBlocks[offset >> ASTRAL_BLOCK_BITS] = block;
+    astralBlockCount++;
   }
+  const known = block[index]!;
+  if (known !== 0) return known - 1;
+  const ch = String.fromCodePoint(cp);
+  // No supplementary code point is White_Space.
+  const cls = LETTER.test(ch) ? CLASS_LETTER : NUMBER.test(ch) ? CLASS_NUMBER : CLASS_OTHER;
+  block[index] = cls + 1;
   return cls;
+}
+
+/** Bytes held by the astral class table (at most MAX_ASTRAL_TABLE_BYTES). */
+export function astralTableBytes(): number {
+  return astralBlockCount * ASTRAL_BLOCK_SIZE;
 }

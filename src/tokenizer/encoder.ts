@@ -7,7 +7,7 @@
 //   two-generation cache of BPE results per piece, UTF-8 written into a reused buffer, and the
 //   id-based BytePairEncoder. bpe.test.ts holds them equal.
 
-import { BytePairEncoder, bytePairEncodeReference } from "./bpe.js";
+import { BytePairEncoder, bytePairEncodeReference, MAX_RETAINED_SCRATCH_BYTES } from "./bpe.js";
 import { byteKey, utf8Encode } from "./byte-level.js";
 import { splitReference } from "./pattern.js";
 import { PieceCache } from "./piece-cache.js";
@@ -17,6 +17,8 @@ import type { TokenTable } from "./token-table.js";
 
 /** Pieces longer than this (UTF-16 units) are not cached: long runs rarely repeat exactly. */
 const PIECE_CACHE_MAX_LENGTH = 256;
+/** Initial size of the UTF-8 scratch buffer; it grows for longer pieces (see MAX_RETAINED_SCRATCH_BYTES). */
+const INITIAL_UTF8_BYTES = 1024;
 
 /** The fast ordinary-text encoder for one vocabulary. */
 export class OrdinaryEncoder {
@@ -27,12 +29,18 @@ export class OrdinaryEncoder {
   /** Built on the first piece that needs merging (the pair table takes tens of ms). */
   private bpe: BytePairEncoder | undefined;
   private cache: PieceCache | undefined;
-  private bytes = new Uint8Array(1024);
+  /** UTF-8 of the piece being merged; one grown past MAX_RETAINED_SCRATCH_BYTES is dropped after use. */
+  private bytes = new Uint8Array(INITIAL_UTF8_BYTES);
   private loneSurrogate = false;
 
   constructor(table: TokenTable) {
     this.table = table;
     this.textIndex = new TokenTextIndex(table);
+  }
+
+  /** Bytes of scratch buffers held between calls (UTF-8 and BPE), each at most MAX_RETAINED_SCRATCH_BYTES. */
+  get scratchBytes(): number {
+    return this.bytes.length + (this.bpe?.scratchBytes ?? 0);
   }
 
   /**
@@ -63,13 +71,16 @@ export class OrdinaryEncoder {
       this.bpe ??= new BytePairEncoder(this.table);
       this.bpe.encode(this.bytes, n, out);
     }
+    if (this.bytes.length > MAX_RETAINED_SCRATCH_BYTES) this.bytes = new Uint8Array(INITIAL_UTF8_BYTES);
     this.cache ??= new PieceCache();
     if (j - i <= PIECE_CACHE_MAX_LENGTH) this.cache.set(text, i, j, hash, out, from);
   }
 
   /** UTF-8 of `text[start, end)` into `this.bytes`; lone surrogates as U+FFFD. Returns the length. */
   private utf8Into(text: string, start: number, end: number): number {
-    if (this.bytes.length < 3 * (end - start)) this.bytes = new Uint8Array(2 * 3 * (end - start));
+    const needed = 3 * (end - start);
+    // Room to grow while the buffer may be kept; exactly what this piece needs when it will be dropped.
+    if (this.bytes.length < needed) this.bytes = new Uint8Array(2 * needed <= MAX_RETAINED_SCRATCH_BYTES ? 2 * needed : needed);
     const out = this.bytes;
     let n = 0;
     this.loneSurrogate = false;

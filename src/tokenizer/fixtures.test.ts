@@ -10,6 +10,7 @@ import { fixturePath } from "../../test/support/paths.js";
 import { BytePairEncoder } from "./bpe.js";
 import { parseTiktokenBpe } from "./load-tiktoken.js";
 import { bundledTokenizerDir } from "./pretrained.js";
+import { pythonStrip } from "./python-strip.test.util.js";
 import { llama3SpecialTokenNames } from "./special-tokens.js";
 import { Tokenizer } from "./tokenizer.js";
 
@@ -93,7 +94,7 @@ function encodeCase(tok: Tokenizer, c: Case): number[] {
   return ids;
 }
 
-/** Meta's ChatFormat (llama/tokenizer.py), built from encode calls with Meta's defaults. */
+/** Meta's ChatFormat (llama/tokenizer.py), built from encode calls with Meta's defaults (Python's strip). */
 function encodeMessage(tok: Tokenizer, m: Message): number[] {
   const plain = (s: string): number[] => tok.encode(s, { addSpecialTokens: false, allowedSpecial: "none" });
   return [
@@ -101,7 +102,7 @@ function encodeMessage(tok: Tokenizer, m: Message): number[] {
     ...plain(m.role),
     tok.tokenToId("<|end_header_id|>")!,
     ...plain("\n\n"),
-    ...plain(m.content.trim()),
+    ...plain(pythonStrip(m.content)),
     tok.tokenToId("<|eot_id|>")!,
   ];
 }
@@ -197,4 +198,15 @@ test("the bundled tokenizer.json and Meta's tokenizer.model hold the same vocabu
   assert.deepEqual(hf.specialTokens, meta.specialTokens);
   assert.deepEqual(hf.eosTokenIds, meta.eosTokenIds);
   assert.ok(hf.chatTemplate?.includes("<|start_header_id|>"));
+});
+
+test("Meta's ChatFormat strips message content with Python's str.strip(), not JavaScript's trim()", () => {
+  // Python: " \x1c\x85 hi \u3000\t".strip() == "hi"; "\ufeffhi\ufeff".strip() keeps both U+FEFF.
+  assert.equal(pythonStrip(" \x1c\x85 hi \u3000\t"), "hi");
+  assert.equal(pythonStrip("\ufeffhi\ufeff"), "\ufeffhi\ufeff");
+  assert.equal(pythonStrip("\x1f\r\n"), "");
+  const tok = variants[0]!.tokenizer;
+  const ids = encodeMessage(tok, { role: "user", content: "\ufeffhi\x1c" });
+  const content = tok.encode("\ufeffhi", { addSpecialTokens: false, allowedSpecial: "none" });
+  assert.deepEqual(ids.slice(-1 - content.length, -1), content);
 });

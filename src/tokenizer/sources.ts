@@ -1,6 +1,8 @@
 // Turns the parsed tokenizer files of either distribution into one description, TokenizerData, that
 // the Tokenizer class is built from:
-// - Hugging Face: tokenizer.json (+ tokenizer_config.json, + generation_config.json's eos ids);
+// - Hugging Face: tokenizer.json (+ tokenizer_config.json, + chat_template.jinja). Not
+//   generation_config.json: its eos_token_id list belongs to the model's config (src/model), and
+//   callers merge it with the tokenizer's own stop ids;
 // - Meta: tokenizer.model (tiktoken ranks) + Llama 3's 256 special tokens, named for 3.0 or 3.1+,
 //   with Meta's conventions: BOS <|begin_of_text|>, EOS <|end_of_text|>, encode adds BOS.
 // Policy decisions that both share live here, in one place.
@@ -8,7 +10,7 @@
 import { FormatError } from "../errors.js";
 import type { AddedToken } from "./added-tokens.js";
 import { byteLevelToBytes } from "./byte-level.js";
-import { parseHfTokenizerJson } from "./load-hf.js";
+import { checkAddedToken, parseHfTokenizerJson } from "./load-hf.js";
 import { parseTiktokenBpe } from "./load-tiktoken.js";
 import {
   BEGIN_OF_TEXT,
@@ -17,7 +19,7 @@ import {
   type SpecialTokenNames,
 } from "./special-tokens.js";
 import type { TokenTable } from "./token-table.js";
-import { parseGenerationConfigEos, parseTokenizerConfig } from "./tokenizer-config.js";
+import { parseTokenizerConfig } from "./tokenizer-config.js";
 
 /** Everything a Tokenizer is made of, independent of the file format it came from. */
 export interface TokenizerData {
@@ -29,8 +31,6 @@ export interface TokenizerData {
   /** Ids `encode` puts before / after the text when addSpecialTokens is true. */
   readonly prefixIds: readonly number[];
   readonly suffixIds: readonly number[];
-  /** Stop ids beyond the EOS token and the Llama 3 stop tokens (generation_config.json). */
-  readonly extraStopIds: readonly number[];
   readonly chatTemplates: ReadonlyMap<string, string>;
   readonly cleanUpTokenizationSpaces: boolean;
   /** Default for allowedSpecial: true means "none" (special-token text is plain text). */
@@ -47,8 +47,6 @@ export interface HfSourceFiles {
   readonly tokenizerJsonPath: string;
   readonly tokenizerConfig?: string | undefined;
   readonly tokenizerConfigPath?: string | undefined;
-  readonly generationConfig?: string | undefined;
-  readonly generationConfigPath?: string | undefined;
   /** A chat_template.jinja beside the config: newer transformers save the template there. */
   readonly chatTemplateFile?: string | undefined;
 }
@@ -72,8 +70,10 @@ export function dataFromHuggingFace(files: HfSourceFiles): TokenizerData {
     if (sameContent !== undefined && sameContent.id !== token.id) {
       throw new FormatError(configPath, `added_tokens_decoder: ${JSON.stringify(token.content)} is id ${token.id} but ${sameContent.id} in ${files.tokenizerJsonPath}`);
     }
-    if (existing === undefined) added.set(token.id, token); // transformers adds these at load time too
-    else if (existing.content !== token.content) {
+    if (existing === undefined) {
+      checkAddedToken(token, file.table, `added_tokens_decoder[${JSON.stringify(String(token.id))}]`, configPath);
+      added.set(token.id, token); // transformers adds these at load time too
+    } else if (existing.content !== token.content) {
       throw new FormatError(configPath, `added_tokens_decoder: id ${token.id} is ${JSON.stringify(token.content)} but ${JSON.stringify(existing.content)} in ${files.tokenizerJsonPath}`);
     }
   }
@@ -120,10 +120,6 @@ export function dataFromHuggingFace(files: HfSourceFiles): TokenizerData {
     padToken,
     prefixIds,
     suffixIds,
-    extraStopIds:
-      files.generationConfig === undefined
-        ? []
-        : parseGenerationConfigEos(files.generationConfig, files.generationConfigPath ?? "generation_config.json"),
     chatTemplates,
     cleanUpTokenizationSpaces: config?.cleanUpTokenizationSpaces ?? false,
     splitSpecialTokens: config?.splitSpecialTokens ?? false,
@@ -149,7 +145,6 @@ export function dataFromTiktoken(text: string, path: string, names: SpecialToken
     padToken: undefined,
     prefixIds: [table.size], // <|begin_of_text|>, Meta's encode(bos=True)
     suffixIds: [],
-    extraStopIds: [],
     chatTemplates: new Map(),
     cleanUpTokenizationSpaces: false,
     splitSpecialTokens: false,

@@ -1,21 +1,14 @@
-// Reader for Hugging Face `tokenizer_config.json` (transformers' PreTrainedTokenizerBase init kwargs)
-// and the `eos_token_id` of `generation_config.json`: the wire keys are read here, once, into
-// camelCase. Special-token fields may be a string or a serialised AddedToken (`{"content": ...}`);
-// `chat_template` may be a string or a list of `{name, template}`. Unknown keys are reported as
-// warnings; keys with no effect on tokenization are accepted silently.
+// Reader for Hugging Face `tokenizer_config.json` (transformers' PreTrainedTokenizerBase init kwargs):
+// the wire keys are read here, once, into camelCase. Special-token fields may be a string or a
+// serialised AddedToken (`{"content": ...}`); `chat_template` may be a string or a list of
+// `{name, template}`. Unknown keys are reported as warnings; keys with no effect on tokenization are
+// accepted silently. (generation_config.json is src/model's, generation-config.ts: the tokenizer
+// does not read it.)
 
 import { FormatError } from "../errors.js";
+import { isJsonObject, parseJsonText } from "../json.js";
 import type { AddedToken } from "./added-tokens.js";
-import {
-  expectArray,
-  expectObject,
-  expectString,
-  expectTokenId,
-  isObject,
-  optionalBoolean,
-  parseJson,
-  typeName,
-} from "./json-fields.js";
+import { expectArray, expectObject, expectString, MAX_TOKEN_ID, optionalBoolean, typeName } from "./json-fields.js";
 
 /** The parts of tokenizer_config.json that matter to the tokenizer. */
 export interface TokenizerConfig {
@@ -51,7 +44,7 @@ const KNOWN_KEYS = new Set([
  * @throws FormatError naming the file and key when a field has the wrong type
  */
 export function parseTokenizerConfig(text: string, path: string): TokenizerConfig {
-  const root = expectObject(parseJson(text, path), "the top level", path);
+  const root = expectObject(parseJsonText(text, path), "the top level", path);
   const warnings = Object.keys(root)
     .filter((k) => !KNOWN_KEYS.has(k))
     .map((k) => `${path}: unknown key "${k}" ignored`);
@@ -76,7 +69,7 @@ export function parseTokenizerConfig(text: string, path: string): TokenizerConfi
 function tokenField(value: unknown, key: string, path: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "string") return value;
-  if (isObject(value)) return expectString(value["content"], `${key}.content`, path);
+  if (isJsonObject(value)) return expectString(value["content"], `${key}.content`, path);
   throw new FormatError(path, `${key} must be a string or an AddedToken object, got ${typeName(value)}`);
 }
 
@@ -98,26 +91,12 @@ function addedTokensDecoder(value: unknown, path: string): AddedToken[] {
   const table = expectObject(value, "added_tokens_decoder", path);
   return Object.keys(table).map((key) => {
     const field = `added_tokens_decoder[${JSON.stringify(key)}]`;
-    if (!/^\d+$/.test(key)) throw new FormatError(path, `${field}: key must be a token id`);
+    if (!/^\d+$/.test(key)) throw new FormatError(path, `${field}: key must be a token id (decimal digits)`);
+    const id = Number(key); // transformers reads it with int(); Number of a long key is huge or Infinity
+    if (id > MAX_TOKEN_ID) throw new FormatError(path, `${field}: id ${key} is over MAX_TOKEN_ID = ${MAX_TOKEN_ID}`);
     const entry = expectObject(table[key], field, path);
-    return {
-      id: Number(key),
-      content: expectString(entry["content"], `${field}.content`, path),
-      special: optionalBoolean(entry["special"], `${field}.special`, path) ?? false,
-    };
+    const content = expectString(entry["content"], `${field}.content`, path);
+    if (content === "") throw new FormatError(path, `${field}.content is empty`);
+    return { id, content, special: optionalBoolean(entry["special"], `${field}.special`, path) ?? false };
   });
-}
-
-/**
- * The stop ids of a generation_config.json (`eos_token_id`: an id or a list of ids), or [] when
- * the key is absent.
- *
- * @throws FormatError for malformed JSON or a malformed eos_token_id
- */
-export function parseGenerationConfigEos(text: string, path: string): number[] {
-  const root = expectObject(parseJson(text, path), "the top level", path);
-  const value = root["eos_token_id"];
-  if (value === undefined || value === null) return [];
-  if (typeof value === "number") return [expectTokenId(value, "eos_token_id", path)];
-  return expectArray(value, "eos_token_id", path).map((id, k) => expectTokenId(id, `eos_token_id[${k}]`, path));
 }

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { fixturePath } from "../../test/support/paths.js";
 import { ArgumentError, TokenizerError } from "../errors.js";
 import { BYTE_TO_CHAR } from "./byte-level.js";
-import { Tokenizer } from "./tokenizer.js";
+import { MAX_CACHED_MATCHERS, Tokenizer } from "./tokenizer.js";
 
 const modelText = readFileSync(fixturePath("meta", "meta-tiny-scaled", "tokenizer.model"), "utf8");
 const meta31 = Tokenizer.fromTiktoken(modelText, { specialTokenNames: "3.1" });
@@ -121,4 +121,79 @@ test("addSpecialTokens: a new pad token gets id 128256 and is known to encode an
   assert.throws(() => tok.addSpecialTokens({ padToken: "" }), ArgumentError);
   // The other instance is unaffected.
   assert.equal(meta31.vocabSize, 128256);
+});
+
+test("public API arguments are checked at run time: wrong types are ArgumentErrors, not silent defaults", () => {
+  const tok = meta31;
+  // Calls a JavaScript caller can make that TypeScript would refuse.
+  const loose = tok as unknown as {
+    encode(text: unknown, options?: unknown): number[];
+    decode(ids: unknown, options?: unknown): string;
+    createDecodeStream(options?: unknown): unknown;
+    addSpecialTokens(tokens: unknown): number;
+  };
+  const cases: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
+    ["encode(123)", () => loose.encode(123), /encode: text must be a string, got 123/],
+    ["encode(undefined)", () => loose.encode(undefined), /text must be a string/],
+    ["encode options null", () => loose.encode("a", null), /options must be an object/],
+    ["encode HF-style option name", () => loose.encode("a", { add_special_tokens: false }), /unknown option "add_special_tokens"/],
+    ["addSpecialTokens not boolean", () => loose.encode("a", { addSpecialTokens: "no" }), /addSpecialTokens must be a boolean/],
+    ["allowedSpecial ALL", () => loose.encode("a", { allowedSpecial: "ALL" }), /allowedSpecial must be "all", "none", a Set or an array/],
+    ["allowedSpecial number", () => loose.encode("a", { allowedSpecial: 1 }), /allowedSpecial must be/],
+    ["allowedSpecial holds a number", () => loose.encode("a", { allowedSpecial: [128009] }), /allowedSpecial holds 128009, not a string/],
+    ["allowedSpecial unknown name", () => loose.encode("a", { allowedSpecial: ["<|eot|>"] }), /"<\|eot\|>", which is not a special token/],
+    ["decode(string)", () => loose.decode("9906"), /decode: ids must be an array of token ids, got "9906"/],
+    ["decode hole", () => loose.decode([9906, , 1917]), /decode: ids\[1\] must be a token id \(a number\), got undefined/],
+    ["decode string id", () => loose.decode([9906, "1917"]), /ids\[1\] must be a token id \(a number\), got "1917"/],
+    ["decode option", () => loose.decode([9906], { skipSpecialTokens: 1 }), /skipSpecialTokens must be a boolean/],
+    ["stream option", () => loose.createDecodeStream({ skip_special_tokens: true }), /unknown option "skip_special_tokens"/],
+    ["pad token number", () => loose.addSpecialTokens({ padToken: 5 }), /padToken must be a string, got 5/],
+    ["additional not array", () => loose.addSpecialTokens({ additionalSpecialTokens: "<a>" }), /additionalSpecialTokens must be an array/],
+    ["additional holds null", () => loose.addSpecialTokens({ additionalSpecialTokens: ["<a>", null] }), /additionalSpecialTokens\[1\] must be a string/],
+    ["addSpecialTokens(null)", () => loose.addSpecialTokens(null), /options must be an object/],
+  ];
+  for (const [name, run, message] of cases) {
+    assert.throws(run, (e: unknown) => e instanceof ArgumentError && message.test(e.message), name);
+  }
+  // Nothing was added by the refused calls (checked before any change); the stream checks its ids.
+  assert.equal(tok.vocabSize, 128256);
+  const stream = tok.createDecodeStream();
+  assert.throws(() => stream.push(undefined as unknown as number), ArgumentError);
+  // A typed array of ids (tiktoken's JS output) decodes like the array.
+  assert.equal(tok.decode(Uint32Array.of(9906, 1917) as unknown as number[]), "Hello world");
+});
+
+test("allowedSpecial: an array equals the same Set; a Set is read at each call, not by identity", () => {
+  const tok = meta31;
+  const text = "a<|eot_id|>b<|start_header_id|>c";
+  const opts = (allowedSpecial: ReadonlySet<string> | readonly string[]) => ({ addSpecialTokens: false, allowedSpecial });
+  const names = new Set(["<|eot_id|>"]);
+  const withSet = tok.encode(text, opts(names));
+  assert.deepEqual(tok.encode(text, opts(["<|eot_id|>"])), withSet);
+  assert.deepEqual(tok.encode(text, opts(["<|eot_id|>", "<|eot_id|>"])), withSet);
+  assert.ok(withSet.includes(128009) && !withSet.includes(128006));
+  names.add("<|start_header_id|>");
+  const both = tok.encode(text, opts(names));
+  assert.ok(both.includes(128009) && both.includes(128006));
+  assert.deepEqual(tok.encode(text, opts(["<|start_header_id|>", "<|eot_id|>"])), both);
+  assert.deepEqual(tok.encode(text, opts([])), tok.encode(text, { addSpecialTokens: false, allowedSpecial: "none" }));
+});
+
+test("allowedSpecial matchers are cached per distinct set of names, in a bounded cache", () => {
+  const tok = Tokenizer.fromTiktoken(modelText);
+  // The cache is private; read its size through the object for this test only.
+  const cached = (): number => (tok as unknown as { matchers: Map<string, unknown> }).matchers.size;
+  tok.encode("x<|eot_id|>", { allowedSpecial: new Set(["<|eot_id|>"]) });
+  tok.encode("x<|eot_id|>", { allowedSpecial: ["<|eot_id|>"] });
+  tok.encode("x<|eot_id|>", { allowedSpecial: new Set(["<|eot_id|>"]) });
+  assert.equal(cached(), 1); // one matcher for the three equal sets (it was rebuilt per call)
+  for (let k = 0; k < 3 * MAX_CACHED_MATCHERS; k++) {
+    const name = `<|reserved_special_token_${10 + k}|>`;
+    assert.deepEqual(tok.encode(`a${name}`, { addSpecialTokens: false, allowedSpecial: [name] }).slice(-1), [tok.tokenToId(name)]);
+  }
+  assert.equal(cached(), MAX_CACHED_MATCHERS);
+  // A new special token invalidates them all.
+  tok.addSpecialTokens({ additionalSpecialTokens: ["<tool>"] });
+  assert.equal(cached(), 0);
+  assert.deepEqual(tok.encode("<tool>", { addSpecialTokens: false, allowedSpecial: ["<tool>"] }), [128256]);
 });

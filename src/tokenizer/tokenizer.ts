@@ -13,15 +13,35 @@
 // - Merging is by rank (tiktoken). HF's merges-list BPE differs only where two overlapping pairs
 //   form the same token at once and HF's merge order (shorter left part first) disagrees with
 //   "leftmost"; the vectors and fuzzing have not found such a case in Llama 3.
+// - No input chunking. Meta's llama/tokenizer.py (meta-llama/llama3 `Tokenizer.encode`) cuts its
+//   input before calling tiktoken: into slices of TIKTOKEN_MAX_ENCODE_CHARS = 400_000 code points,
+//   each cut again wherever a run of consecutive whitespace or consecutive non-whitespace characters
+//   (Python's isspace) grows past MAX_NO_WHITESPACES_CHARS = 25_000, and encodes the slices
+//   separately, so pieces end at the cuts and the ids there differ. We follow tiktoken and HF, which
+//   do not chunk: `allowedSpecial: "none"` equals Meta's `encode` on every input without such a run
+//   and of at most 400,000 code points (longer inputs differ only where a 400,000 cut falls inside a
+//   piece). The chunking works around a tiktoken stack overflow (openai/tiktoken#195) that our
+//   scanner and O(n log n) BPE do not have.
 // - Like HF, encode with addSpecialTokens adds BOS even when the text already starts with
 //   "<|begin_of_text|>" (double BOS). Chat templates that render BOS themselves must pass
 //   `addSpecialTokens: false`.
-// - decode does not apply HF's clean_up_tokenization_spaces unless asked (the config value is in
-//   `cleanUpTokenizationSpaces` for callers who want HF's exact default).
+// - decode does not apply HF's clean_up_tokenization_spaces unless asked (default off, which is
+//   Meta's and tiktoken's exact text). HF's `decode` defaults to the config's value, which the Llama 3
+//   tokenizer_config.json sets to true, so HF turns "a , b" into "a, b"; the config value is in
+//   `cleanUpTokenizationSpaces` for callers who want HF's output:
+//   `decode(ids, { cleanUpTokenizationSpaces: tok.cleanUpTokenizationSpaces })`.
+// - allowedSpecial naming a string that is not a special token of this tokenizer is an
+//   ArgumentError. tiktoken ignores such names (they can never match), HF has no such option; we
+//   refuse because a misspelt or wrong-generation name (<|eom_id|> on Llama 3.0) would otherwise
+//   silently leave that token as text. There is no `disallowedSpecial` (tiktoken's default raises
+//   when special-token text appears): "none" encodes it as text, as Meta's `encode` does.
 // - Out-of-range ids are an error (HF silently drops them).
+// - Arguments are checked at run time (for JavaScript callers): a wrong type is an ArgumentError,
+//   never a silent default (encode(123) used to return [BOS]).
 
 import { ArgumentError, TokenizerError } from "../errors.js";
 import { type AddedToken, AddedTokenMatcher } from "./added-tokens.js";
+import { checkOptions, checkTokenString, describe, isTypedArray, optionalBoolean } from "./arguments.js";
 import { byteLevelToBytes, bytesToByteLevel, utf8Encode } from "./byte-level.js";
 import { cleanUpTokenizationSpaces, DecodeStream, type DecodeStreamOptions } from "./decode-stream.js";
 import { OrdinaryEncoder } from "./encoder.js";
@@ -30,8 +50,11 @@ import { dataFromHuggingFace, dataFromTiktoken, type HfSourceFiles, type Tokeniz
 import { LLAMA3_STOP_TOKENS, type SpecialTokenNames } from "./special-tokens.js";
 import type { TokenTable } from "./token-table.js";
 
-/** Which special tokens written as text become their ids: all, none (plain text), or these. */
-export type AllowedSpecial = "all" | "none" | ReadonlySet<string>;
+/**
+ * Which special tokens written as text become their ids: all, none (plain text), or the named ones
+ * (a Set, or an array as tiktoken's JS API takes them).
+ */
+export type AllowedSpecial = "all" | "none" | ReadonlySet<string> | readonly string[];
 
 /** Options of `encode`. */
 export interface EncodeOptions {
@@ -39,7 +62,8 @@ export interface EncodeOptions {
   readonly addSpecialTokens?: boolean;
   /**
    * Special-token strings in the text that become their ids. Default "all" (HF behaviour; "none"
-   * when tokenizer_config.json sets split_special_tokens); "none" is Meta's `encode`.
+   * when tokenizer_config.json sets split_special_tokens); "none" is Meta's `encode`. Every name in
+   * a set or array must be a special token of this tokenizer.
    */
   readonly allowedSpecial?: AllowedSpecial;
 }
@@ -65,6 +89,17 @@ export interface SpecialTokensToAdd {
   /** More special tokens, each added unless it already is a token. */
   readonly additionalSpecialTokens?: readonly string[];
 }
+
+/**
+ * Matchers kept per distinct allowedSpecial value ("all", "none", each set of names): each holds a
+ * trie and a 64 KiB start table, too costly to rebuild per call. Oldest first out past this.
+ */
+export const MAX_CACHED_MATCHERS = 16;
+
+const ENCODE_OPTION_KEYS: ReadonlySet<string> = new Set(["addSpecialTokens", "allowedSpecial"]);
+const DECODE_OPTION_KEYS: ReadonlySet<string> = new Set(["skipSpecialTokens", "cleanUpTokenizationSpaces"]);
+const STREAM_OPTION_KEYS: ReadonlySet<string> = new Set(["skipSpecialTokens"]);
+const ADD_TOKENS_KEYS: ReadonlySet<string> = new Set(["padToken", "additionalSpecialTokens"]);
 
 interface AddedEntry {
   readonly token: AddedToken;
@@ -104,17 +139,16 @@ export class Tokenizer {
   private readonly addedByContent = new Map<string, AddedToken>();
   private readonly prefixIds: readonly number[];
   private readonly suffixIds: readonly number[];
-  private readonly extraStopIds: readonly number[];
-  private readonly defaultAllowed: AllowedSpecial;
+  private readonly defaultAllowed: "all" | "none";
   private pad: SpecialToken | undefined;
-  private readonly matcherCache = new Map<"all" | "none", AddedTokenMatcher | undefined>();
+  /** By "all", "none" or the JSON of the sorted allowed names; undefined: nothing to match. */
+  private readonly matchers = new Map<string, AddedTokenMatcher | undefined>();
 
   private constructor(data: TokenizerData) {
     this.table = data.table;
     for (const token of data.addedTokens) this.register(token);
     this.prefixIds = data.prefixIds;
     this.suffixIds = data.suffixIds;
-    this.extraStopIds = data.extraStopIds;
     this.bosToken = data.bosToken;
     this.bosTokenId = this.requireId(data.bosToken, data.source);
     this.eosToken = data.eosToken;
@@ -187,9 +221,13 @@ export class Tokenizer {
     return this.pad?.id;
   }
 
-  /** All ids that end generation: EOS, the Llama 3 stop tokens present, generation_config's. */
+  /**
+   * The tokenizer's own stop ids: its EOS and whichever of Llama 3's stop tokens (<|end_of_text|>,
+   * <|eom_id|>, <|eot_id|>) it has as special tokens. A model folder's generation_config.json may
+   * name more; the model loader reads that (`model.config.eosTokenIds`) and callers merge the two.
+   */
   get eosTokenIds(): readonly number[] {
-    const ids = new Set([this.eosTokenId, ...this.extraStopIds]);
+    const ids = new Set([this.eosTokenId]);
     for (const name of LLAMA3_STOP_TOKENS) {
       const token = this.addedByContent.get(name);
       if (token?.special === true) ids.add(token.id);
@@ -226,13 +264,17 @@ export class Tokenizer {
    * @param text any string; lone surrogates are encoded as U+FFFD
    * @param options addSpecialTokens (default true: BOS), allowedSpecial (default "all")
    * @returns the ids
-   * @throws ArgumentError when allowedSpecial names a string that is not a special token
+   * @throws ArgumentError when `text` is not a string, an option is unknown or of the wrong type, or
+   *   allowedSpecial names a string that is not a special token
    * @example tok.encode("<|eot_id|>", { addSpecialTokens: false }) // [128009]
    * @example tok.encode("<|eot_id|>", { addSpecialTokens: false, allowedSpecial: "none" }) // [27, 91, 68, 354, 851, 91, 29]
+   * @example tok.encode("<|eot_id|>", { addSpecialTokens: false, allowedSpecial: ["<|eot_id|>"] }) // [128009]
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
+    if (typeof text !== "string") throw new ArgumentError(`encode: text must be a string, got ${describe(text)}`);
+    checkOptions(options, ENCODE_OPTION_KEYS, "encode");
+    const addSpecial = optionalBoolean(options.addSpecialTokens, "encode: addSpecialTokens") ?? true;
     const ids: number[] = [];
-    const addSpecial = options.addSpecialTokens ?? true;
     if (addSpecial) for (const id of this.prefixIds) ids.push(id);
     const matcher = this.matcherFor(options.allowedSpecial ?? this.defaultAllowed);
     const encoder = (this.encoderCache ??= new OrdinaryEncoder(this.table));
@@ -252,19 +294,26 @@ export class Tokenizer {
   /**
    * Token ids to text. Bytes that are not valid UTF-8 become U+FFFD (HF's errors="replace").
    *
-   * @throws TokenizerError naming the index and value of an id that is not an integer in the vocabulary
+   * @param ids an array of ids (a typed array, such as tiktoken's Uint32Array, is accepted too)
+   * @throws ArgumentError when `ids` is not an array, one of them is not a number (a hole in a sparse
+   *   array included) or an option is wrong; TokenizerError naming the index and value of a number
+   *   that is not an integer id in the vocabulary
    * @example tok.decode([128000, 9906], { skipSpecialTokens: true }) // "Hello"
    */
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
-    const skip = options.skipSpecialTokens ?? false;
+    if (!Array.isArray(ids) && !isTypedArray(ids)) throw new ArgumentError(`decode: ids must be an array of token ids, got ${describe(ids)}`);
+    checkOptions(options, DECODE_OPTION_KEYS, "decode");
+    const skip = optionalBoolean(options.skipSpecialTokens, "decode: skipSpecialTokens") ?? false;
+    const cleanUp = optionalBoolean(options.cleanUpTokenizationSpaces, "decode: cleanUpTokenizationSpaces") ?? false;
     const parts: Uint8Array[] = [];
     let total = 0;
-    ids.forEach((id, index) => {
-      const bytes = this.bytesForDecode(id, skip, `decode: ids[${index}]`);
-      if (bytes === undefined) return;
+    // An index loop, not forEach: forEach skips the holes of a sparse array ([9906, , 1917]).
+    for (let index = 0; index < ids.length; index++) {
+      const bytes = this.bytesForDecode(ids[index], skip, `decode: ids[${index}]`);
+      if (bytes === undefined) continue;
       parts.push(bytes);
       total += bytes.length;
-    });
+    }
     const all = new Uint8Array(total);
     let at = 0;
     for (const p of parts) {
@@ -272,7 +321,7 @@ export class Tokenizer {
       at += p.length;
     }
     const text = batchDecoder.decode(all);
-    return options.cleanUpTokenizationSpaces === true ? cleanUpTokenizationSpaces(text) : text;
+    return cleanUp ? cleanUpTokenizationSpaces(text) : text;
   }
 
   /**
@@ -286,7 +335,8 @@ export class Tokenizer {
    * text += stream.flush();
    */
   createDecodeStream(options: DecodeStreamOptions = {}): DecodeStream {
-    const skip = options.skipSpecialTokens ?? false;
+    checkOptions(options, STREAM_OPTION_KEYS, "createDecodeStream");
+    const skip = optionalBoolean(options.skipSpecialTokens, "createDecodeStream: skipSpecialTokens") ?? false;
     return new DecodeStream((id, index) => this.bytesForDecode(id, skip, `decode stream: id #${index}`));
   }
 
@@ -324,22 +374,29 @@ export class Tokenizer {
    * embedding matrix must then be resized to `vocabSize` by the caller.
    *
    * @returns how many new ids were created
-   * @throws ArgumentError for an empty token string
+   * @throws ArgumentError for an empty token string or a value that is not a string (checked before
+   *   anything is added)
    * @example tok.addSpecialTokens({ padToken: "<pad>" }); tok.padTokenId // 128256
    */
   addSpecialTokens(tokens: SpecialTokensToAdd): number {
+    checkOptions(tokens, ADD_TOKENS_KEYS, "addSpecialTokens");
+    const { padToken, additionalSpecialTokens = [] } = tokens;
+    if (padToken !== undefined) checkTokenString(padToken, "addSpecialTokens: padToken");
+    if (!Array.isArray(additionalSpecialTokens)) {
+      throw new ArgumentError(`addSpecialTokens: additionalSpecialTokens must be an array of strings, got ${describe(additionalSpecialTokens)}`);
+    }
+    additionalSpecialTokens.forEach((content: unknown, k) => checkTokenString(content, `addSpecialTokens: additionalSpecialTokens[${k}]`));
     let created = 0;
     const addOne = (content: string): number => {
-      if (content === "") throw new ArgumentError("addSpecialTokens: a token cannot be the empty string");
       const existing = this.tokenToId(content);
       const id = existing ?? this.vocabSize;
       if (existing === undefined) created++;
       if (!this.addedByContent.has(content)) this.register({ id, content, special: true });
       return id;
     };
-    if (tokens.padToken !== undefined) this.pad = { id: addOne(tokens.padToken), content: tokens.padToken };
-    for (const content of tokens.additionalSpecialTokens ?? []) addOne(content);
-    this.matcherCache.clear();
+    if (padToken !== undefined) this.pad = { id: addOne(padToken), content: padToken };
+    for (const content of additionalSpecialTokens) addOne(content);
+    this.matchers.clear();
     return created;
   }
 
@@ -359,7 +416,8 @@ export class Tokenizer {
   }
 
   /** Bytes of `id` for decoding; undefined for a skipped special token. */
-  private bytesForDecode(id: number, skipSpecial: boolean, where: string): Uint8Array | undefined {
+  private bytesForDecode(id: number | undefined, skipSpecial: boolean, where: string): Uint8Array | undefined {
+    if (typeof id !== "number") throw new ArgumentError(`${where} must be a token id (a number), got ${describe(id)}`);
     const added = this.added.get(id);
     if (added !== undefined) return skipSpecial && added.token.special ? undefined : added.bytes;
     if (this.isBpeId(id)) return this.table.bytes(id);
@@ -368,21 +426,35 @@ export class Tokenizer {
   }
 
   private matcherFor(allowed: AllowedSpecial): AddedTokenMatcher | undefined {
-    // "all" and "none" are cached; a caller's Set may change between calls, so it is not.
-    if (typeof allowed === "string" && this.matcherCache.has(allowed)) return this.matcherCache.get(allowed);
-    if (typeof allowed !== "string") {
-      for (const content of allowed) {
-        if (this.addedByContent.get(content)?.special !== true) {
-          throw new ArgumentError(`encode: allowedSpecial names ${JSON.stringify(content)}, which is not a special token`);
-        }
-      }
-    }
+    // Cached by value, not by object: a caller's Set may change between calls.
+    const names = allowed === "all" || allowed === "none" ? allowed : this.allowedNames(allowed);
+    const key = typeof names === "string" ? names : JSON.stringify(names);
+    const cached = this.matchers.get(key);
+    if (cached !== undefined || this.matchers.has(key)) return cached;
+    const allowedSet = typeof names === "string" ? undefined : new Set(names);
     const usable = [...this.addedByContent.values()].filter(
-      (t) => !t.special || allowed === "all" || (allowed !== "none" && allowed.has(t.content)),
+      (t) => !t.special || names === "all" || allowedSet?.has(t.content) === true,
     );
     const matcher = usable.length === 0 ? undefined : new AddedTokenMatcher(usable);
-    if (typeof allowed === "string") this.matcherCache.set(allowed, matcher);
+    if (this.matchers.size >= MAX_CACHED_MATCHERS) this.matchers.delete(this.matchers.keys().next().value!);
+    this.matchers.set(key, matcher);
     return matcher;
+  }
+
+  /** The special-token names of an allowedSpecial set or array, checked, sorted, without repeats. */
+  private allowedNames(allowed: unknown): string[] {
+    if (!(allowed instanceof Set) && !Array.isArray(allowed)) {
+      throw new ArgumentError(`encode: allowedSpecial must be "all", "none", a Set or an array of special-token strings, got ${describe(allowed)}`);
+    }
+    const names = new Set<string>();
+    for (const content of allowed as Iterable<unknown>) {
+      if (typeof content !== "string") throw new ArgumentError(`encode: allowedSpecial holds ${describe(content)}, not a string`);
+      if (this.addedByContent.get(content)?.special !== true) {
+        throw new ArgumentError(`encode: allowedSpecial names ${JSON.stringify(content)}, which is not a special token`);
+      }
+      names.add(content);
+    }
+    return [...names].sort();
   }
 }
 
