@@ -24,15 +24,23 @@ const SPECIALS_31_EXTRA: ReadonlyArray<readonly [string, number]> = [
 /** A character-level fake of the Llama 3 tokenizer. */
 export class FakeChatTokenizer implements ChatTokenizer {
   readonly chatTemplate: string | undefined;
+  readonly chatTemplates: ReadonlyMap<string, string>;
   readonly bosToken = "<|begin_of_text|>";
   readonly eosToken = "<|end_of_text|>";
   private readonly specials: ReadonlyMap<string, number>;
   /** Every encode call, to check how callers ask for special-token handling. */
   readonly calls: { text: string; options: ChatEncodeOptions | undefined }[] = [];
 
-  /** `names`: "3.1" has <|eom_id|> and <|python_tag|>; "3.0" calls them reserved tokens. */
-  constructor(options: { chatTemplate?: string; names?: "3.0" | "3.1" } = {}) {
-    this.chatTemplate = options.chatTemplate;
+  /**
+   * `names`: "3.1" has <|eom_id|> and <|python_tag|>; "3.0" calls them reserved tokens.
+   * `chatTemplates`: named templates, as the real Tokenizer has them for a list-form `chat_template`;
+   * `chatTemplate` is the one named "default", as there.
+   */
+  constructor(options: { chatTemplate?: string; chatTemplates?: Readonly<Record<string, string>>; names?: "3.0" | "3.1" } = {}) {
+    const templates = new Map(Object.entries(options.chatTemplates ?? {}));
+    if (options.chatTemplate !== undefined) templates.set("default", options.chatTemplate);
+    this.chatTemplates = templates;
+    this.chatTemplate = templates.get("default");
     const names = options.names ?? "3.1";
     this.specials = new Map(names === "3.1" ? [...SPECIALS_30, ...SPECIALS_31_EXTRA] : SPECIALS_30);
   }

@@ -9,6 +9,7 @@ import { PROJECT_ROOT } from "../../test/support/paths.js";
 import { ArgumentError, TokenizerError } from "../errors.js";
 import { applyChatTemplate, formatChat, renderChatTemplate } from "./apply.js";
 import type { ChatMessage } from "./messages.js";
+import type { ChatTemplateOptions } from "./options.js";
 import { segmentsToText } from "./segments.js";
 
 const LLAMA33 = readFileSync(join(PROJECT_ROOT, "test", "fixtures", "chat", "llama-3.3-70b-instruct.jinja"), "utf8");
@@ -117,5 +118,84 @@ describe("options", () => {
     const probe = "{{ tools is none }}|{{ tools is defined }}";
     assert.equal(renderChatTemplate(probe, HI), "true|true");
     assert.equal(renderChatTemplate(probe, HI, { tools: [] }), "false|true");
+  });
+});
+
+// transformers' apply_chat_template(documents=...): the variable is always passed, None when not given.
+// Expected strings from jinja2 semantics: `documents is not none` is false for None, so the `else`
+// branch renders; with documents, the loop writes each one; `tojson` is json.dumps(documents).
+describe("documents", () => {
+  const RAG =
+    "{% if documents is not none %}{% for d in documents %}[{{ d.title }}: {{ d.text }}]{% endfor %}" +
+    "{{ documents | tojson }}{% else %}no documents{% endif %}";
+  const docs = [
+    { title: "A", text: "x" },
+    { title: "B", text: "y" },
+  ];
+
+  test("None when not given, the list when given", () => {
+    assert.equal(renderChatTemplate(RAG, HI), "no documents");
+    const expected = '[A: x][B: y][{"title": "A", "text": "x"}, {"title": "B", "text": "y"}]';
+    assert.equal(renderChatTemplate(RAG, HI, { documents: docs }), expected);
+    const tokenizer = new FakeChatTokenizer({ chatTemplate: RAG });
+    assert.equal(applyChatTemplate(tokenizer, HI, { documents: docs }).text.slice(0, 12), "[A: x][B: y]");
+  });
+
+  test("are checked like tools, and are a reserved variable", () => {
+    const bad = [1] as unknown as [];
+    assert.throws(() => renderChatTemplate(RAG, HI, { documents: bad }), /options\.documents\[0\]: expected an object/);
+    assert.throws(() => renderChatTemplate(RAG, HI, { templateVariables: { documents: [] } }), /templateVariables\.documents/);
+  });
+
+  test("the built-in formats and the Llama templates ignore them", () => {
+    const options = { documents: docs, dateString: "26 Jul 2024" } as const;
+    const builtin = (o: ChatTemplateOptions): string => segmentsToText(formatChat(HI, "llama3.1", o));
+    assert.equal(builtin(options), builtin({ dateString: "26 Jul 2024" }));
+    assert.equal(renderChatTemplate(LLAMA33, HI, options), renderChatTemplate(LLAMA33, HI, { dateString: "26 Jul 2024" }));
+  });
+});
+
+// transformers' get_chat_template for a list-form chat_template: the template passed in, else the
+// one named by chat_template=, else "tool_use" when tools is not None and it exists, else "default",
+// else ValueError listing sorted(names).
+describe("choosing among named templates", () => {
+  const templates = {
+    default: "D:{{ messages[0].content }}",
+    tool_use: "T:{% if tools is none %}none{% else %}{{ tools | length }}{% endif %}",
+  };
+  const tokenizer = new FakeChatTokenizer({ chatTemplates: templates });
+  const tool = { type: "function", function: { name: "f" } };
+
+  test('"tool_use" when tools are given (an empty list too: it is not None), else "default"', () => {
+    assert.equal(applyChatTemplate(tokenizer, HI).text, "D:Hi");
+    assert.equal(applyChatTemplate(tokenizer, HI, { tools: [tool] }).text, "T:1");
+    assert.equal(applyChatTemplate(tokenizer, HI, { tools: [] }).text, "T:0");
+    const noToolUse = new FakeChatTokenizer({ chatTemplates: { default: templates.default, other: "O" } });
+    assert.equal(applyChatTemplate(noToolUse, HI, { tools: [tool] }).text, "D:Hi");
+  });
+
+  test("options.templateName picks one; chatTemplate still wins over the tokenizer's", () => {
+    assert.equal(applyChatTemplate(tokenizer, HI, { tools: [tool], templateName: "default" }).text, "D:Hi");
+    assert.equal(applyChatTemplate(tokenizer, HI, { templateName: "tool_use" }).text, "T:none");
+    assert.equal(applyChatTemplate(tokenizer, HI, { tools: [tool], chatTemplate: "C" }).text, "C");
+  });
+
+  test("no template can be chosen: an ArgumentError listing the names", () => {
+    const isListing =
+      (names: string) =>
+      (err: unknown): boolean =>
+        err instanceof ArgumentError && err.message.includes(names);
+    const onlyToolUse = new FakeChatTokenizer({ chatTemplates: { tool_use: "T", rag: "R" } });
+    assert.throws(() => applyChatTemplate(onlyToolUse, HI), isListing('"rag", "tool_use"'));
+    assert.equal(applyChatTemplate(onlyToolUse, HI, { tools: [tool] }).text, "T");
+    assert.throws(() => applyChatTemplate(tokenizer, HI, { templateName: "rag" }), isListing('"default", "tool_use"'));
+    assert.throws(() => applyChatTemplate(new FakeChatTokenizer(), HI, { templateName: "rag" }), /has no chat templates/);
+  });
+
+  test("contradictory options are ArgumentErrors; a built-in format needs no template", () => {
+    assert.throws(() => applyChatTemplate(tokenizer, HI, { templateName: "default", chatTemplate: "C" }), /set one, not both/);
+    assert.throws(() => applyChatTemplate(tokenizer, HI, { templateName: "default", format: "llama3" }), /options\.templateName/);
+    const onlyToolUse = new FakeChatTokenizer({ chatTemplates: { tool_use: "T" } });
+    assert.equal(applyChatTemplate(onlyToolUse, HI, { format: "llama3.1" }).format, "llama3.1");
   });
 });

@@ -7,13 +7,14 @@
 // `formatChat` are the two paths without a tokenizer.
 
 import { ArgumentError } from "../errors.js";
+import { END_OF_MESSAGE, END_OF_TURN } from "../tokenizer/special-tokens.js";
 import { renderJinja } from "./jinja.js";
 import { formatLlama3 } from "./llama3-format.js";
 import { formatLlama31 } from "./llama31-format.js";
 import { normalizeMessages, type ChatMessage, type NormalizedMessage } from "./messages.js";
 import { normalizeOptions, type ChatTemplateOptions, type NormalizedChatOptions } from "./options.js";
 import { pythonLstrip, pythonStrip } from "./python-compat.js";
-import { EOM_ID, EOT_ID, segmentsToIds, segmentsToText, type ChatSegment } from "./segments.js";
+import { segmentsToIds, segmentsToText, type ChatSegment } from "./segments.js";
 import type { ChatTokenizer } from "./tokenizer.js";
 import { toWireMessages } from "./wire.js";
 
@@ -31,6 +32,12 @@ export interface ApplyChatTemplateOptions extends ChatTemplateOptions {
   readonly format?: ChatFormatName;
   /** A Jinja template to use instead of the tokenizer's (transformers' `chat_template=` argument). */
   readonly chatTemplate?: string;
+  /**
+   * Which of the tokenizer's named templates to use (transformers' `chat_template="tool_use"`), for a
+   * `tokenizer_config.json` whose `chat_template` is a list of `{name, template}`. Default, as in
+   * transformers: `"tool_use"` when `tools` are given and the tokenizer has it, else `"default"`.
+   */
+  readonly templateName?: string;
 }
 
 /** Options of {@link renderChatTemplate}. */
@@ -52,7 +59,7 @@ export interface ChatPrompt {
 }
 
 // Variables that the options set; a caller's templateVariables may not replace them.
-const RESERVED_VARIABLES = ["messages", "tools", "add_generation_prompt"] as const;
+const RESERVED_VARIABLES = ["messages", "tools", "documents", "add_generation_prompt"] as const;
 
 /**
  * Formats a chat for a Llama 3.x model.
@@ -60,9 +67,11 @@ const RESERVED_VARIABLES = ["messages", "tools", "add_generation_prompt"] as con
  * @param messages The conversation, oldest first.
  * @param options Generation prompt, tools, format choice (see {@link ApplyChatTemplateOptions}).
  * @returns The prompt's text and token ids, and which format made them.
- * @throws {ArgumentError} for invalid messages or options, naming the message index or option.
- * @throws {ChatTemplateError} when the Jinja template does not parse, fails, or rejects the chat
- * (`raise_exception`), with the template's message.
+ * @throws {ArgumentError} for invalid messages or options, naming the message index or option, and
+ * when the tokenizer has named templates but none can be chosen (no `"default"`, or no
+ * `options.templateName` among them; the message lists the names).
+ * @throws {ChatTemplateError} when the Jinja template does not parse, fails, rejects the chat
+ * (`raise_exception`, with the template's message) or runs past a rendering limit.
  * @throws {UnsupportedError} for tools with the Llama 3 format, or non-text content parts.
  * @throws {TokenizerError} when the vocabulary lacks a special token the built-in format needs.
  * @example
@@ -73,9 +82,11 @@ export function applyChatTemplate(
   messages: readonly ChatMessage[],
   options: ApplyChatTemplateOptions = {},
 ): ChatPrompt {
-  const template = options.chatTemplate ?? tokenizer.chatTemplate;
-  const format = options.format ?? (template !== undefined ? "template" : defaultBuiltinFormat(tokenizer));
+  const templates = tokenizerTemplates(tokenizer);
+  const explicit = options.chatTemplate !== undefined || options.templateName !== undefined;
+  const format = options.format ?? (explicit || templates.size > 0 ? "template" : defaultBuiltinFormat(tokenizer));
   if (format === "template") {
+    const template = chooseTemplate(templates, options);
     if (template === undefined) {
       throw new ArgumentError(
         'options.format: "template" asked for, but the tokenizer has no chat_template and options.chatTemplate is not set',
@@ -87,6 +98,9 @@ export function applyChatTemplate(
       ...(tokenizer.eosToken === undefined ? {} : { eosToken: tokenizer.eosToken }),
     });
     return { text, ids: tokenizer.encode(text, { addSpecialTokens: false, allowedSpecial: "all" }), format };
+  }
+  if (options.templateName !== undefined) {
+    throw new ArgumentError(`options.templateName: picks a Jinja template, but options.format is "${format}"`);
   }
   const segments = formatChat(messages, format, options);
   return { text: segmentsToText(segments), ids: segmentsToIds(tokenizer, segments), format };
@@ -130,14 +144,49 @@ export function formatChat(
   if (opts.continueFinalMessage) {
     // The final message is the last thing written (no generation prompt): drop its end-of-turn token.
     const last = segments.at(-1);
-    if (last?.kind === "special" && (last.token === EOT_ID || last.token === EOM_ID)) segments.pop();
+    if (last?.kind === "special" && (last.token === END_OF_TURN || last.token === END_OF_MESSAGE)) segments.pop();
   }
   return segments;
 }
 
+// The tokenizer's templates by name; a tokenizer that gives only `chatTemplate` has it as "default".
+function tokenizerTemplates(tokenizer: ChatTokenizer): ReadonlyMap<string, string> {
+  const templates = new Map(tokenizer.chatTemplates ?? []);
+  if (tokenizer.chatTemplate !== undefined && !templates.has("default")) templates.set("default", tokenizer.chatTemplate);
+  return templates;
+}
+
+// transformers' `get_chat_template`: a template passed in, else the one named, else "tool_use" when
+// tools are given and it exists, else "default"; undefined when the tokenizer has no template at all.
+function chooseTemplate(templates: ReadonlyMap<string, string>, options: ApplyChatTemplateOptions): string | undefined {
+  const names = [...templates.keys()].sort().map((n) => JSON.stringify(n)).join(", ");
+  if (options.chatTemplate !== undefined) {
+    if (options.templateName !== undefined) {
+      throw new ArgumentError("options.chatTemplate and options.templateName: set one, not both");
+    }
+    return options.chatTemplate;
+  }
+  if (options.templateName !== undefined) {
+    const named = templates.get(options.templateName);
+    if (named === undefined) {
+      const has = templates.size === 0 ? "has no chat templates" : `has the chat templates ${names}`;
+      throw new ArgumentError(`options.templateName: no template named ${JSON.stringify(options.templateName)}; the tokenizer ${has}`);
+    }
+    return named;
+  }
+  if (templates.size === 0) return undefined;
+  const withTools = options.tools !== undefined;
+  const chosen = (withTools ? templates.get("tool_use") : undefined) ?? templates.get("default");
+  if (chosen === undefined) {
+    const wanted = withTools ? '"tool_use" or "default"' : '"default"';
+    throw new ArgumentError(`the tokenizer has no chat template named ${wanted}; choose one of ${names} with options.templateName`);
+  }
+  return chosen;
+}
+
 function defaultBuiltinFormat(tokenizer: ChatTokenizer): "llama3" | "llama3.1" {
   // <|eom_id|> (128008) is named only in Llama 3.1 and later vocabularies; 3.0 calls it a reserved token.
-  return tokenizer.tokenToId(EOM_ID) !== undefined ? "llama3.1" : "llama3";
+  return tokenizer.tokenToId(END_OF_MESSAGE) !== undefined ? "llama3.1" : "llama3";
 }
 
 function templateVariables(
@@ -159,8 +208,10 @@ function templateVariables(
     ...(opts.toolsInUserMessage === undefined ? {} : { tools_in_user_message: opts.toolsInUserMessage }),
     ...(opts.dateString === undefined ? {} : { date_string: opts.dateString }),
     messages: toWireMessages(messages),
-    // transformers passes tools=None when there are none; templates test `tools is not none`.
+    // transformers passes tools=None and documents=None when there are none; templates test
+    // `tools is not none`.
     tools: opts.tools ?? null,
+    documents: opts.documents ?? null,
     add_generation_prompt: opts.addGenerationPrompt,
   };
 }

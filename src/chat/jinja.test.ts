@@ -55,9 +55,74 @@ describe("renderJinja", () => {
     assert.equal(render("{{ true }} {{ None is none }} {{ x }}", { x: "v" }), "true true v");
   });
 
+  test("a mapping built in the template keeps its key order", () => {
+    // jinja2 dict literals are Python dicts (insertion order): json.dumps({'2': 'a', '1': 'b'})
+    assert.equal(render("{{ {'2': 'a', '1': 'b'} | tojson }}"), '{"2": "a", "1": "b"}');
+  });
+
   test("a template may be rendered many times (cached) with different variables", () => {
     const source = "{{ who }}!";
     assert.equal(render(source, { who: "a" }), "a!");
     assert.equal(render(source, { who: "b" }), "b!");
+  });
+});
+
+// Expected strings below follow Python's semantics, written from the Python docs and checked with
+// CPython 3.10 on the same values (`s.strip()`, `s.split()`, `json.dumps(...)`); jinja2 passes these
+// calls straight to Python's str and to transformers' tojson.
+describe("Python whitespace in trim and the str methods", () => {
+  // U+001C and U+001F are whitespace to Python (not to JS); U+FEFF the other way round; U+0085 is
+  // whitespace to Python only.
+  const s = "\x1c\ufeffa b\x85\x1f";
+
+  test("trim and trim(chars) (jinja2 do_trim: str(value).strip(chars))", () => {
+    assert.equal(render("[{{ s | trim }}]", { s }), "[\ufeffa b]");
+    assert.equal(render("[{{ s | trim('\x1c\x1f') }}]", { s }), "[\ufeffa b\x85]");
+    assert.equal(render("[{{ '--a--' | trim(chars='-') }}]"), "[a]");
+  });
+
+  test("strip, lstrip, rstrip", () => {
+    const rendered = render("[{{ s.strip() }}][{{ s.lstrip() }}][{{ s.rstrip() }}]", { s });
+    assert.equal(rendered, "[\ufeffa b][\ufeffa b\x85\x1f][\x1c\ufeffa b]");
+    assert.equal(render("[{{ 'xxaxx'.strip('x') }}]"), "[a]");
+  });
+
+  test("split with no separator, with one, and maxsplit", () => {
+    assert.equal(render("{{ s.split() | join('|') }}", { s }), "\ufeffa|b");
+    assert.equal(render("{{ s.split(' ') | join('|') }}", { s }), "\x1c\ufeffa|b\x85\x1f");
+    assert.equal(render("{{ '  a  b  c  '.split(none, 1) | join('|') }}"), "a|b  c  ");
+    assert.equal(render("{{ 'a,b,c'.split(',', maxsplit=1) | join('|') }}"), "a|b,c");
+  });
+
+  test("a mapping's key of the same name is still a key; bad arguments are errors", () => {
+    assert.equal(render("{{ m.strip }}", { m: { strip: "key" } }), "key");
+    assert.throws(() => render("{{ 'a'.split('') }}"), /empty separator/);
+    assert.throws(() => render("{{ 'a'.strip(chars='a') }}"), /takes no keyword arguments/);
+  });
+});
+
+describe("tojson is Python's json.dumps", () => {
+  test("floats as repr writes them", () => {
+    // json.dumps([1e-07, 1e-05, 1e+16, 1.5e+300, 0.1, 3])
+    const x = [1e-7, 0.00001, 1e16, 1.5e300, 0.1, 3];
+    assert.equal(render("{{ x | tojson }}", { x }), "[1e-07, 1e-05, 1e+16, 1.5e+300, 0.1, 3]");
+    assert.equal(render("{{ x | tojson(indent=2) }}", { x: { a: 1e-7 } }), '{\n  "a": 1e-07\n}');
+  });
+
+  test("Jinja floats stay floats: 4 / 2 is 2.0", () => {
+    assert.equal(render("{{ (4 / 2) | tojson }} {{ 2.5 | tojson }} {{ 7 | tojson }}"), "2.0 2.5 7");
+  });
+
+  test("sort_keys, separators and ensure_ascii, by keyword and by position", () => {
+    assert.equal(render("{{ {'b': 1, 'a': [1, 2]} | tojson(sort_keys=true, separators=(',', ':')) }}"), '{"a":[1,2],"b":1}');
+    assert.equal(render("{{ 'é' | tojson(ensure_ascii=true) }}|{{ 'é' | tojson(true) }}"), '"\\u00e9"|"\\u00e9"');
+  });
+
+  test("undefined is an error, as in Python (the library wrote null)", () => {
+    assert.throws(
+      () => render("{{ nothing | tojson }}"),
+      (err: unknown) =>
+        err instanceof ChatTemplateError && err.failure === "runtime" && /Undefined is not JSON serializable/.test(err.message),
+    );
   });
 });

@@ -1,16 +1,19 @@
 // Renders a Jinja chat template (`chat_template` of `tokenizer_config.json`) the way Hugging Face
 // transformers' `apply_chat_template(..., tokenize=False)` does, on `@huggingface/jinja`. Variables are
-// the ones transformers passes: `messages` (wire form), `tools` (None when not given),
+// the ones transformers passes: `messages` (wire form), `tools` and `documents` (None when not given),
 // `add_generation_prompt`, the special tokens, extra keyword arguments; and its two globals:
 // `raise_exception` (here it throws a `ChatTemplateError` carrying the template's message) and
-// `strftime_now` (C-locale, from strftime.ts, driven by the caller's clock). `tojson(indent=...)`,
-// `trim`, slicing, `items` and the tests the Llama 3.x templates use come with the library; the
-// `select`/`reject` filters it lacks are added in jinja-runtime.ts.
+// `strftime_now` (C-locale, from strftime.ts, driven by the caller's clock). Slicing, `items` and the
+// tests the Llama 3.x templates use come with the library; jinja-runtime.ts meters the render against
+// named limits, adds the `select`/`reject` filters the library lacks, and gives `trim`, `tojson` and
+// the `str` methods Python's semantics (jinja-python.ts).
 // Reference: transformers `utils/chat_template_utils.py` `render_jinja_template` and
 // `_compile_jinja_template`.
 
 import { Template } from "@huggingface/jinja";
-import { ChatInterpreter, createEnvironment, interpreterInternalsPresent } from "./jinja-runtime.js";
+import { TEMPLATE_LIMITS, type TemplateLimits } from "./jinja-limits.js";
+import { ChatInterpreter, interpreterInternalsPresent } from "./jinja-runtime.js";
+import { createEnvironment } from "./jinja-values.js";
 import { ChatTemplateError } from "./template-error.js";
 import { strftime } from "./strftime.js";
 
@@ -41,11 +44,17 @@ function compile(source: string): Template {
 
 /**
  * Renders `source` with `variables` plus the transformers globals `raise_exception` and `strftime_now`
- * (which formats `now`).
+ * (which formats `now`), under `limits` (jinja-limits.ts; tests pass smaller ones).
  * @throws {ChatTemplateError} when the template does not parse ("syntax"), calls `raise_exception`
- * ("raised", with its message), or fails while rendering ("runtime").
+ * ("raised", with its message), fails while rendering ("runtime"), or runs past one of `limits`
+ * or MAX_RANGE_LENGTH ("limit", naming the limit).
  */
-export function renderJinja(source: string, variables: Readonly<Record<string, unknown>>, now: Date): string {
+export function renderJinja(
+  source: string,
+  variables: Readonly<Record<string, unknown>>,
+  now: Date,
+  limits: TemplateLimits = TEMPLATE_LIMITS,
+): string {
   const template = compile(source);
   if (!interpreterInternalsPresent()) {
     const why = "the installed @huggingface/jinja lacks the interpreter methods that jinja-runtime.ts extends";
@@ -67,9 +76,10 @@ export function renderJinja(source: string, variables: Readonly<Record<string, u
   let result: unknown;
   try {
     for (const [name, value] of Object.entries(variables)) scope.set(name, value);
-    result = new ChatInterpreter(scope).run(template.parsed).value;
+    result = new ChatInterpreter(scope, limits).run(template.parsed).value;
   } catch (err) {
     if (err instanceof TemplateRaise) throw new ChatTemplateError("raised", err.message, { cause: err });
+    if (err instanceof ChatTemplateError) throw err;
     throw new ChatTemplateError("runtime", errorMessage(err), { cause: err });
   }
   if (typeof result !== "string") throw new ChatTemplateError("runtime", "the template did not render to a string");
@@ -79,9 +89,13 @@ export function renderJinja(source: string, variables: Readonly<Record<string, u
 // Jinja's constants, in both spellings it accepts (as @huggingface/jinja's own globals).
 const JINJA_CONSTANTS = { true: true, false: false, none: null, True: true, False: false, None: null } as const;
 
-// Longest list range() may build: templates loop over messages, never millions of items, and a
-// hostile template must not exhaust memory.
-const MAX_RANGE_LENGTH = 1_000_000;
+/**
+ * Longest list `range()` may build. Templates loop over messages or tools with it; a 128k-token
+ * context holds at most about 21,000 messages (a header and end-of-turn are 5 tokens), so this is
+ * about five times what a real template can need. The steps and sizes of a render are limited as well
+ * (jinja-limits.ts); this stops one call from building a huge list in a single step.
+ */
+export const MAX_RANGE_LENGTH = 100_000;
 
 // Python's range(stop) / range(start, stop[, step]) over integers.
 function pythonRange(...args: unknown[]): number[] {
@@ -91,7 +105,9 @@ function pythonRange(...args: unknown[]): number[] {
   const [start, stop, step] = args.length === 1 ? [0, args[0] ?? 0, 1] : [args[0] ?? 0, args[1] ?? 0, args[2] ?? 1];
   if (step === 0) throw new Error("range() arg 3 must not be zero");
   const length = Math.max(0, Math.ceil((stop - start) / step));
-  if (length > MAX_RANGE_LENGTH) throw new Error(`range() of ${length} items exceeds the limit of ${MAX_RANGE_LENGTH}`);
+  if (length > MAX_RANGE_LENGTH) {
+    throw new ChatTemplateError("limit", `range() of ${length} items is over MAX_RANGE_LENGTH = ${MAX_RANGE_LENGTH}`);
+  }
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;

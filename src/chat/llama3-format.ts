@@ -6,10 +6,11 @@
 // template. Llama 3.0 has no tool tokens: tools and tool messages are refused, not guessed.
 
 import { UnsupportedError } from "../errors.js";
+import { BEGIN_OF_TEXT, END_OF_TURN } from "../tokenizer/special-tokens.js";
 import type { NormalizedMessage } from "./messages.js";
 import type { NormalizedChatOptions } from "./options.js";
 import { pythonStrip } from "./python-compat.js";
-import { BEGIN_OF_TEXT, EOT_ID, header, special, text, type ChatSegment } from "./segments.js";
+import { header, special, text, type ChatSegment } from "./segments.js";
 
 /**
  * Formats messages as Meta's Llama 3 `ChatFormat.encode_dialog_prompt` does (the generation prompt
@@ -27,7 +28,7 @@ export function formatLlama3(messages: readonly NormalizedMessage[], options: No
         `messages[${i}]: the Llama 3 chat format has no tool calls or tool results; use format "llama3.1"`,
       );
     }
-    segments.push(...header(message.role), text(pythonStrip(message.content ?? "")), special(EOT_ID));
+    segments.push(...header(message.role), text(pythonStrip(message.content ?? "")), special(END_OF_TURN));
   });
   if (options.addGenerationPrompt) segments.push(...header("assistant"));
   return segments;

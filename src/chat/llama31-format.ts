@@ -17,10 +17,11 @@
 // template), where the 3.1 template falls back to a fixed "26 Jul 2024".
 
 import { ArgumentError } from "../errors.js";
+import { BEGIN_OF_TEXT, END_OF_MESSAGE, END_OF_TURN } from "../tokenizer/special-tokens.js";
 import type { NormalizedMessage, NormalizedToolCall } from "./messages.js";
 import type { NormalizedChatOptions } from "./options.js";
 import { pythonJsonDumps, pythonStrip, type JsonObject } from "./python-compat.js";
-import { BEGIN_OF_TEXT, EOM_ID, EOT_ID, PYTHON_TAG, header, special, text, type ChatSegment } from "./segments.js";
+import { PYTHON_TAG, header, special, text, type ChatSegment } from "./segments.js";
 import { strftime } from "./strftime.js";
 
 // Text of the Llama 3.1 template (see the file header), kept verbatim.
@@ -60,7 +61,7 @@ export function formatLlama31(messages: readonly NormalizedMessage[], options: N
   system += "Today Date: " + (options.dateString ?? strftime(options.now, LLAMA31_DATE_FORMAT)) + "\n\n";
   if (tools !== undefined && !toolsInUserMessage) system += SYSTEM_TOOLS_INTRO + RESPOND_FORMAT + toolList(tools);
   system += systemMessage;
-  const segments: ChatSegment[] = [special(BEGIN_OF_TEXT), ...header("system"), text(system), special(EOT_ID)];
+  const segments: ChatSegment[] = [special(BEGIN_OF_TEXT), ...header("system"), text(system), special(END_OF_TURN)];
 
   if (tools !== undefined && toolsInUserMessage) {
     const first = rest[0];
@@ -72,7 +73,7 @@ export function formatLlama31(messages: readonly NormalizedMessage[], options: N
     // Like the template, this takes the next message whatever its role and writes it as the user's.
     const userText = pythonStrip(contentOf(first.message, first.index));
     const userTurn = USER_TOOLS_INTRO + RESPOND_FORMAT + toolList(tools) + userText;
-    segments.push(...header("user"), text(userTurn), special(EOT_ID));
+    segments.push(...header("user"), text(userTurn), special(END_OF_TURN));
     rest = rest.slice(1);
   }
 
@@ -93,14 +94,14 @@ function formatMessage(
       throw new ArgumentError(`messages[${index}].toolCalls: the Llama 3.1 format takes one tool call per message, got ${got}`);
     }
     // The template ignores an assistant's text when the message carries a tool call.
-    const end = special(builtinTools !== undefined ? EOM_ID : EOT_ID);
+    const end = special(builtinTools !== undefined ? END_OF_MESSAGE : END_OF_TURN);
     return [...header("assistant"), ...formatToolCall(call, index, builtinTools), end];
   }
   const content = contentOf(message, index);
   if (message.role === "tool" || message.role === "ipython") {
-    return [...header("ipython"), text(pythonJsonDumps(content)), special(EOT_ID)];
+    return [...header("ipython"), text(pythonJsonDumps(content)), special(END_OF_TURN)];
   }
-  return [...header(message.role), text(pythonStrip(content)), special(EOT_ID)];
+  return [...header(message.role), text(pythonStrip(content)), special(END_OF_TURN)];
 }
 
 function formatToolCall(
@@ -123,7 +124,7 @@ function formatToolCall(
 }
 
 function toolList(tools: readonly JsonObject[]): string {
-  return tools.map((t) => pythonJsonDumps(t, 4) + "\n\n").join("");
+  return tools.map((t) => pythonJsonDumps(t, { indent: 4 }) + "\n\n").join("");
 }
 
 function contentOf(message: NormalizedMessage, index: number): string {

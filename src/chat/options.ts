@@ -1,7 +1,7 @@
 // The options shared by every chat path (Jinja template, built-in Llama 3 and Llama 3.1 formats), and
 // the function that checks them once. Names follow transformers' `apply_chat_template` keyword
-// arguments in camelCase (`add_generation_prompt` -> `addGenerationPrompt`), and the variables the
-// Llama 3.1 template reads (`builtin_tools`, `tools_in_user_message`, `date_string`).
+// arguments in camelCase (`add_generation_prompt` -> `addGenerationPrompt`, `documents`), and the
+// variables the Llama 3.1 template reads (`builtin_tools`, `tools_in_user_message`, `date_string`).
 
 import { ArgumentError } from "../errors.js";
 import { describe, isJsonObject, toJsonValue, type JsonObject } from "./python-compat.js";
@@ -22,6 +22,12 @@ export interface ChatTemplateOptions {
   readonly continueFinalMessage?: boolean;
   /** Function tools the model may call, as JSON schemas (`{type: "function", function: {...}}`). */
   readonly tools?: readonly ToolDefinition[];
+  /**
+   * Documents for retrieval-augmented generation, as transformers' `documents=` argument: objects,
+   * usually `{title, text}`, passed to a Jinja template as `documents` (None when not given). The
+   * Llama 3.x templates and the built-in formats do not use them.
+   */
+  readonly documents?: readonly JsonObject[];
   /** Llama 3.1 built-in tools by name (`"brave_search"`, `"wolfram_alpha"`, `"code_interpreter"`). */
   readonly builtinTools?: readonly string[];
   /** Llama 3.1: put the tool definitions in the first user message (default, `true`) or the system message. */
@@ -43,6 +49,7 @@ export interface NormalizedChatOptions {
   readonly addGenerationPrompt: boolean;
   readonly continueFinalMessage: boolean;
   readonly tools: readonly JsonObject[] | undefined;
+  readonly documents: readonly JsonObject[] | undefined;
   readonly builtinTools: readonly string[] | undefined;
   readonly toolsInUserMessage: boolean | undefined;
   readonly dateString: string | undefined;
@@ -71,7 +78,8 @@ export function normalizeOptions(options: ChatTemplateOptions = {}): NormalizedC
   return {
     addGenerationPrompt,
     continueFinalMessage,
-    tools: normalizeTools(options.tools),
+    tools: normalizeObjects(options.tools, "tools"),
+    documents: normalizeObjects(options.documents, "documents"),
     builtinTools: normalizeStrings(options.builtinTools, "builtinTools"),
     toolsInUserMessage: optionalBoolean(options.toolsInUserMessage, "toolsInUserMessage"),
     dateString: optionalString(options.dateString, "dateString"),
@@ -80,12 +88,12 @@ export function normalizeOptions(options: ChatTemplateOptions = {}): NormalizedC
   };
 }
 
-function normalizeTools(tools: unknown): JsonObject[] | undefined {
-  if (tools === undefined) return undefined;
-  if (!Array.isArray(tools)) throw new ArgumentError(`options.tools: expected an array, got ${describe(tools)}`);
-  return tools.map((tool: unknown, i) => {
-    const json = toJsonValue(tool, `options.tools[${i}]`);
-    if (!isJsonObject(json)) throw new ArgumentError(`options.tools[${i}]: expected an object, got ${describe(json)}`);
+function normalizeObjects(values: unknown, name: string): JsonObject[] | undefined {
+  if (values === undefined) return undefined;
+  if (!Array.isArray(values)) throw new ArgumentError(`options.${name}: expected an array, got ${describe(values)}`);
+  return values.map((value: unknown, i) => {
+    const json = toJsonValue(value, `options.${name}[${i}]`);
+    if (!isJsonObject(json)) throw new ArgumentError(`options.${name}[${i}]: expected an object, got ${describe(json)}`);
     return json;
   });
 }

@@ -13,13 +13,12 @@ export type ChatSegment =
   | { readonly kind: "special"; readonly token: string }
   | { readonly kind: "text"; readonly text: string };
 
-// Special token names of the Llama 3 vocabulary (meta-llama/llama3 llama/tokenizer.py; the 3.1 names
-// <|eom_id|> 128008 and <|python_tag|> 128010 from meta-llama/llama-models models/llama3/tokenizer.py).
-export const BEGIN_OF_TEXT = "<|begin_of_text|>";
+// Special token names of the Llama 3 vocabulary that src/tokenizer/special-tokens.ts does not export
+// as constants (meta-llama/llama3 llama/tokenizer.py; <|python_tag|> 128010 is a Llama 3.1 name, from
+// meta-llama/llama-models models/llama3/tokenizer.py). BEGIN_OF_TEXT, END_OF_TURN and END_OF_MESSAGE
+// come from there.
 export const START_HEADER_ID = "<|start_header_id|>";
 export const END_HEADER_ID = "<|end_header_id|>";
-export const EOT_ID = "<|eot_id|>";
-export const EOM_ID = "<|eom_id|>";
 export const PYTHON_TAG = "<|python_tag|>";
 
 /** A special-token segment. */

@@ -1,6 +1,6 @@
 // The error a Jinja chat template reports: a template that does not parse, one that fails while
-// rendering, or one that calls `raise_exception(...)` on purpose (e.g. the Llama 3.1 template's
-// "This model only supports single tool-calls at once!"). It extends `LlamaError` directly: `TokenizerError`
+// rendering or runs past a limit, or one that calls `raise_exception(...)` on purpose (e.g. the Llama
+// 3.1 template's "This model only supports single tool-calls at once!"). It extends `LlamaError` directly: `TokenizerError`
 // declares its `name` as the literal "TokenizerError", so it cannot be subclassed with another name.
 
 import { LlamaError } from "../errors.js";
@@ -12,7 +12,12 @@ export type ChatTemplateFailure =
   /** The template called `raise_exception(message)`: it rejects this conversation. */
   | "raised"
   /** Rendering failed otherwise (unknown filter, wrong operand types...). */
-  | "runtime";
+  | "runtime"
+  /**
+   * Rendering went past one of the limits that keep a hostile template from hanging or exhausting the
+   * process (steps, nesting depth, output length...; jinja-limits.ts). The message names the limit.
+   */
+  | "limit";
 
 /** A chat template that cannot be parsed or rendered, or that raised an exception on purpose. */
 export class ChatTemplateError extends LlamaError {
@@ -26,7 +31,9 @@ export class ChatTemplateError extends LlamaError {
         ? "the chat template rejected the conversation"
         : failure === "syntax"
           ? "the chat template does not parse"
-          : "the chat template failed while rendering";
+          : failure === "limit"
+            ? "the chat template was stopped"
+            : "the chat template failed while rendering";
     super(`${what}: ${templateMessage}`, options);
     this.failure = failure;
     this.templateMessage = templateMessage;

@@ -180,3 +180,97 @@ describe("where the two paths differ on purpose", () => {
     );
   });
 });
+
+// Expected outputs written independently of both code paths: each string below was assembled by hand
+// from the template text (the statements are quoted next to each piece) with Python's semantics for
+// what transformers runs: jinja2's `trim` is `str.strip()`, and `tojson` is `json.dumps(x,
+// ensure_ascii=False[, indent=4])` (the JSON pieces were checked with CPython's json module). Both
+// paths must produce them.
+describe("expected output, from the template source and Python semantics", () => {
+  const DATE = "26 Jul 2024";
+  // "<|start_header_id|>system<|end_header_id|>\n\n" + "Cutting Knowledge Date: December 2023\n" +
+  // "Today Date: " + date_string + "\n\n": the Llama 3.1 / 3.2 / 3.3 system preamble without tools.
+  const PREAMBLE = `<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: ${DATE}\n\n`;
+  const header = (role: string): string => `<|start_header_id|>${role}<|end_header_id|>\n\n`;
+
+  describe("whitespace: Python's str.strip(), not JavaScript's trim()", () => {
+    // U+FEFF is not whitespace to Python (JS trim() strips it); U+001C..U+001F and U+0085 are (JS
+    // keeps them). So Python's "\ufeffYou are terse.\x1c".strip() is "\ufeffYou are terse." and
+    // "\x1f\x85 Hi\ufeff \u3000".strip() is "Hi\ufeff".
+    const messages: readonly ChatMessage[] = [
+      { role: "system", content: "\ufeffYou are terse.\x1c" },
+      { role: "user", content: "\x1f\x85 Hi\ufeff \u3000" },
+    ];
+    // 3.x: bos_token; system_message = messages[0]['content']|trim; the preamble + system_message +
+    // "<|eot_id|>"; per message '<|start_header_id|>' + role + '<|end_header_id|>\n\n' +
+    // message['content'] | trim + '<|eot_id|>'; then the assistant header (add_generation_prompt).
+    const expected31 =
+      BOS + PREAMBLE + "\ufeffYou are terse.<|eot_id|>" + header("user") + "Hi\ufeff<|eot_id|>" + header("assistant");
+    // Llama 3: per message '<|start_header_id|>' + role + '<|end_header_id|>\n\n' + content | trim +
+    // '<|eot_id|>', bos_token before the first; always the assistant header at the end.
+    const expected3 =
+      BOS + header("system") + "\ufeffYou are terse.<|eot_id|>" + header("user") + "Hi\ufeff<|eot_id|>" + header("assistant");
+    const options = { addGenerationPrompt: true, dateString: DATE } as const;
+
+    for (const [label, template] of [["3.1 (TGI copy)", LLAMA31_TGI], ["3.2", LLAMA32], ["3.3", LLAMA33]] as const) {
+      test(`Llama ${label} template`, () => {
+        assert.equal(renderChatTemplate(template, messages, { ...options, bosToken: BOS }), expected31);
+      });
+    }
+    test("Llama 3 template", () => assert.equal(renderChatTemplate(LLAMA3, messages, { bosToken: BOS }), expected3));
+    test("built-in formats", () => {
+      assert.equal(segmentsToText(formatChat(messages, "llama3.1", options)), expected31);
+      assert.equal(segmentsToText(formatChat(messages, "llama3", options)), expected3);
+    });
+  });
+
+  describe("floats: Python's repr in tojson", () => {
+    const CALC: ToolDefinition = {
+      type: "function",
+      function: { name: "calc", parameters: { type: "object", properties: { x: { type: "number", minimum: 1e-5, maximum: 1e16 } } } },
+    };
+    // OpenAI-style arguments as JSON text; json.loads gives floats 1e-07, 1e-05, 1e+16, 1.5e+300, 0.25
+    // and the int 3, and json.dumps writes them with repr.
+    const ARGUMENTS = '{"small": 1e-7, "tiny": 0.00001, "big": 1e16, "huge": 1.5e300, "ratio": 0.25, "count": 3}';
+    const messages: readonly ChatMessage[] = [
+      { role: "user", content: "Compute." },
+      {
+        role: "assistant",
+        toolCalls: [{ function: { name: "calc", arguments: ARGUMENTS } }],
+      },
+    ];
+    const options = { tools: [CALC], toolsInUserMessage: false, dateString: DATE } as const;
+    // json.dumps(CALC, ensure_ascii=False, indent=4)
+    const calcJson =
+      '{\n    "type": "function",\n    "function": {\n        "name": "calc",\n        "parameters": {\n' +
+      '            "type": "object",\n            "properties": {\n                "x": {\n' +
+      '                    "type": "number",\n                    "minimum": 1e-05,\n                    "maximum": 1e+16\n' +
+      "                }\n            }\n        }\n    }\n}";
+    // 3.1 / 3.3 with tools in the system message: "<|start_header_id|>system<|end_header_id|>\n\n",
+    // "Environment: ipython\n" (tools is not none), the dates, the three instruction strings, each
+    // `t | tojson(indent=4)` + "\n\n", system_message (""), "<|eot_id|>"; then the user turn; the tool
+    // call as '{"name": "' + tool_call.name + '", ' + '"parameters": ' + arguments | tojson + "}" and
+    // "<|eot_id|>" (builtin_tools is not defined); no generation prompt.
+    const expected =
+      BOS +
+      "<|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\nCutting Knowledge Date: December 2023\n" +
+      `Today Date: ${DATE}\n\n` +
+      "You have access to the following functions. To call a function, please respond with JSON for a function call." +
+      'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.' +
+      "Do not use variables.\n\n" +
+      calcJson +
+      "\n\n<|eot_id|>" +
+      header("user") +
+      "Compute.<|eot_id|>" +
+      header("assistant") +
+      '{"name": "calc", "parameters": {"small": 1e-07, "tiny": 1e-05, "big": 1e+16, "huge": 1.5e+300, "ratio": 0.25, "count": 3}}' +
+      "<|eot_id|>";
+
+    for (const [label, template] of [["3.1 (TGI copy)", LLAMA31_TGI], ["3.2", LLAMA32], ["3.3", LLAMA33]] as const) {
+      test(`Llama ${label} template`, () => {
+        assert.equal(renderChatTemplate(template, messages, { ...options, bosToken: BOS }), expected);
+      });
+    }
+    test("built-in llama3.1 format", () => assert.equal(segmentsToText(formatChat(messages, "llama3.1", options)), expected));
+  });
+});
