@@ -5,7 +5,7 @@
 // merging a 70B checkpoint never holds more than one tensor in memory.
 
 import { FormatError } from "../errors.js";
-import { type TensorEntry, type TensorSource, readWholeTensor } from "../io/tensor-source.js";
+import { type TensorEntry, type TensorSource, checkReadTarget, entryOf, readWholeTensor } from "../io/tensor-source.js";
 import { DTYPE_BYTES } from "../tensor/dtype.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { numel } from "../tensor/tensor.js";
@@ -82,7 +82,7 @@ class MergedSource implements TensorSource {
 
   async readInto(name: string, target: Uint8Array): Promise<void> {
     const plan = this.plan(name);
-    if (target.byteLength !== plan.entry.byteLength) throw new RangeError(`target holds ${target.byteLength} bytes; "${name}" needs ${plan.entry.byteLength}`);
+    checkReadTarget(plan.entry, target, plan.entry.path);
     if (plan.split === "replicated") return this.shards[0]!.readInto(name, target);
     if (plan.split === "dim0") {
       let offset = 0;
@@ -110,8 +110,8 @@ class MergedSource implements TensorSource {
   }
 
   private plan(name: string): MergePlan {
-    const plan = this.plans.get(name);
-    if (plan === undefined) throw new FormatError(this.shards[0]!.entries.values().next().value?.path ?? "checkpoint", `missing tensor "${name}"`);
-    return plan;
+    const path = this.shards[0]!.entries.values().next().value?.path ?? "checkpoint";
+    entryOf(this.entries, name, path); // throws for an unknown name
+    return this.plans.get(name)!;
   }
 }

@@ -15,7 +15,7 @@ import { FormatError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { INDEX_FILE_NAME, MAX_INDEX_BYTES, SINGLE_FILE_NAME, parseIndex, type SafetensorsIndex } from "./safetensors-index.js";
 import { SafetensorsFile, type ReadStats } from "./safetensors-reader.js";
-import type { TensorEntry, TensorSource } from "./tensor-source.js";
+import { type TensorEntry, type TensorSource, entryOf } from "./tensor-source.js";
 
 /** An open checkpoint: one or several safetensors files read as one set of tensors. */
 export class SafetensorsCheckpoint implements TensorSource {
@@ -77,11 +77,8 @@ export class SafetensorsCheckpoint implements TensorSource {
   }
 
   private fileOf(name: string): SafetensorsFile {
-    const entry = this.entries.get(name);
-    const file = entry === undefined ? undefined : this.fileByPath.get(entry.path);
-    if (file === undefined) {
-      throw new FormatError(this.path, `no tensor named "${name}" in the checkpoint (${this.entries.size} tensors in ${this.files.length} files)`);
-    }
+    const file = this.fileByPath.get(entryOf(this.entries, name, this.path).path);
+    if (file === undefined) throw new FormatError(this.path, `tensor "${name}" is in a file the checkpoint did not open`);
     return file;
   }
 }

@@ -13,7 +13,7 @@ import { ArgumentError, FormatError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { readRange } from "./positional-io.js";
 import { HEADER_LENGTH_BYTES, assertLittleEndianHost, parseHeader, parseHeaderLength } from "./safetensors-format.js";
-import { MAX_TENSOR_ELEMENTS, type TensorEntry, type TensorSource, readWholeTensor } from "./tensor-source.js";
+import { MAX_TENSOR_ELEMENTS, type TensorEntry, type TensorSource, checkReadTarget, entryOf, readWholeTensor } from "./tensor-source.js";
 
 export { MAX_TENSOR_ELEMENTS };
 
@@ -98,9 +98,7 @@ export class SafetensorsFile implements TensorSource {
    * @throws FormatError naming the tensor and the file when there is no such tensor.
    */
   entry(name: string): TensorEntry {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw new FormatError(this.path, `no tensor named "${name}" (the file has ${this.entries.size} tensors)`);
-    return entry;
+    return entryOf(this.entries, name, this.path);
   }
 
   /**
@@ -126,9 +124,7 @@ export class SafetensorsFile implements TensorSource {
   async readInto(name: string, target: Uint8Array): Promise<void> {
     const entry = this.entry(name);
     this.assertOpen();
-    if (target.byteLength !== entry.byteLength) {
-      throw new ArgumentError(`${this.path}: tensor "${name}" is ${entry.byteLength} bytes but the target holds ${target.byteLength}`);
-    }
+    checkReadTarget(entry, target, this.path);
     await this.fill(entry, target.buffer, target.byteOffset);
   }
 

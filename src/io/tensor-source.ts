@@ -5,7 +5,7 @@
 
 import { constants as bufferConstants } from "node:buffer";
 import { endianness } from "node:os";
-import { UnsupportedError } from "../errors.js";
+import { ArgumentError, FormatError, UnsupportedError } from "../errors.js";
 import { type DType, viewAs } from "../tensor/dtype.js";
 import { type Tensor, makeTensor, numel } from "../tensor/tensor.js";
 
@@ -83,4 +83,25 @@ export async function readWholeTensor(entry: TensorEntry, path: string, fill: (t
   }
   await fill(new Uint8Array(buffer));
   return makeTensor(entry.dtype, entry.shape, viewAs(entry.dtype, buffer, 0, nElements), entry.name);
+}
+
+/**
+ * The entry of tensor `name` in `entries`, the lookup every TensorSource starts with.
+ * @param path the source (file or folder), for the error
+ * @throws FormatError naming the tensor, the source and how many tensors it has
+ */
+export function entryOf<E extends TensorEntry>(entries: ReadonlyMap<string, E>, name: string, path: string): E {
+  const entry = entries.get(name);
+  if (entry === undefined) throw new FormatError(path, `no tensor named "${name}" (${entries.size} tensors here)`);
+  return entry;
+}
+
+/**
+ * Check the target of TensorSource.readInto.
+ * @throws ArgumentError when its length is not the tensor's byteLength
+ */
+export function checkReadTarget(entry: TensorEntry, target: Uint8Array, path: string): void {
+  if (target.byteLength !== entry.byteLength) {
+    throw new ArgumentError(`${path}: tensor "${entry.name}" is ${entry.byteLength} bytes but the target holds ${target.byteLength}`);
+  }
 }

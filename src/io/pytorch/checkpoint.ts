@@ -12,10 +12,10 @@
 // refused with UnsupportedError.
 
 import { open, type FileHandle } from "node:fs/promises";
-import { ArgumentError, FormatError, UnsupportedError } from "../../errors.js";
+import { FormatError, UnsupportedError } from "../../errors.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";
-import { type TensorSource, readWholeTensor } from "../tensor-source.js";
+import { type TensorSource, checkReadTarget, entryOf, readWholeTensor } from "../tensor-source.js";
 import { DEFAULT_PICKLE_LIMITS, type PickleLimits, unpickle } from "./pickle.js";
 import { type IgnoredValue, type PytorchTensorEntry, collectStateDict, placeTensor } from "./state-dict.js";
 import { gatherStrided, stridedExtent } from "./strided.js";
@@ -126,9 +126,7 @@ export class PytorchCheckpoint implements TensorSource {
    * @throws {FormatError} When there is no such tensor.
    */
   entry(name: string): PytorchTensorEntry {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw new FormatError(this.path, `no tensor named "${name}" (the checkpoint has ${this.entries.size} tensors)`);
-    return entry;
+    return entryOf(this.entries, name, this.path);
   }
 
   /**
@@ -149,9 +147,7 @@ export class PytorchCheckpoint implements TensorSource {
    */
   async readInto(name: string, target: Uint8Array): Promise<void> {
     const entry = this.entry(name);
-    if (target.byteLength !== entry.byteLength) {
-      throw new ArgumentError(`${this.path}: tensor "${name}" is ${entry.byteLength} bytes but the target holds ${target.byteLength}`);
-    }
+    checkReadTarget(entry, target, this.path);
     if (entry.contiguous) {
       await this.zip.readData(entry.byteOffset, target, `tensor "${name}"`);
       return;
