@@ -76,3 +76,37 @@ test("bad inputs are refused with ArgumentError naming the problem", async () =>
   const otherShape = new KvCache({ ...model.config, nKvHeads: 1 });
   await assert.rejects(model.forward([1], otherShape), (e: unknown) => e instanceof ArgumentError && /another shape/.test(e.message));
 });
+
+test("forwardBatch equals separate forward calls, for mixed prefill and decode rows", async () => {
+  const model = await modelPromise;
+  const vocab = model.config.vocabSize;
+  // Sequence A decodes one token after a 5-token prefix; B prefills 7 tokens; C prefills 300
+  // tokens, more than one pass (256 rows), so it spans passes shared with A and B.
+  const long = Array.from({ length: 300 }, (_, i) => (i * 37 + 11) % vocab);
+  const cacheA = model.createKvCache();
+  await model.forward(PROMPT.slice(0, 5), cacheA);
+  const soloA = model.createKvCache();
+  await model.forward(PROMPT.slice(0, 5), soloA);
+  const [a, b, c] = await model.forwardBatch(
+    [
+      { tokens: [PROMPT[5]!], cache: cacheA },
+      { tokens: PROMPT.slice(0, 7), cache: model.createKvCache() },
+      { tokens: long, cache: model.createKvCache() },
+    ],
+    { allLogits: true },
+  );
+  assert.deepEqual(a, await model.forward([PROMPT[5]!], soloA, { allLogits: true }));
+  assert.deepEqual(b, await model.forward(PROMPT.slice(0, 7), model.createKvCache(), { allLogits: true }));
+  assert.deepEqual(c, await model.forward(long, model.createKvCache(), { allLogits: true }));
+  assert.equal(cacheA.length, 6);
+  const [lastOnly] = await model.forwardBatch([{ tokens: PROMPT, cache: model.createKvCache() }]);
+  assert.deepEqual(lastOnly, await model.forward(PROMPT, model.createKvCache()));
+});
+
+test("forwardBatch refuses a shared cache and names the bad sequence", async () => {
+  const model = await modelPromise;
+  const cache = model.createKvCache();
+  await assert.rejects(model.forwardBatch([{ tokens: [1], cache }, { tokens: [2], cache }]), ArgumentError);
+  await assert.rejects(model.forwardBatch([{ tokens: [1], cache }, { tokens: [1e9], cache: model.createKvCache() }]), /sequence 1: token 0/);
+  await assert.rejects(model.forwardBatch([]), ArgumentError);
+});

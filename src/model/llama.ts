@@ -21,9 +21,29 @@ export interface ForwardOptions {
   readonly allLogits?: boolean;
 }
 
+/** One sequence of a batched forward: its new tokens and the KV cache they continue. */
+export interface BatchSequence {
+  readonly tokens: readonly number[];
+  readonly cache: KvCache;
+}
+
 export interface LlamaModelOptions {
   /** Kernels to run on; default the reference backend. */
   readonly backend?: Backend;
+}
+
+/** A run of consecutive tokens of one batch sequence, processed in one pass. */
+interface Piece {
+  readonly sequence: number;
+  readonly tokens: readonly number[];
+  readonly cache: KvCache;
+  /** Position of the first token (the cache length when the pass starts). */
+  readonly startPos: number;
+  /** Row of its first token in the pass's activations. */
+  readonly row: number;
+  /** Where its logits go: every row (allLogits), only the last (the sequence ends here), or none. */
+  readonly logits: Float32Array | undefined;
+  readonly allLogits: boolean;
 }
 
 /** Scratch buffers for up to `nTokens` tokens at a time, reused across calls. */
@@ -31,17 +51,25 @@ class RunState {
   /** (nTokens, dim) the residual stream */ x: Float32Array;
   /** (nTokens, dim) normalised input of a sublayer, then its output */ xb: Float32Array;
   /** (nTokens, nHeads * headDim) */ q: Float32Array;
+  /** (nTokens, nKvHeads * headDim) new keys, before they are copied into their caches */ k: Float32Array;
+  /** (nTokens, nKvHeads * headDim) new values */ v: Float32Array;
   /** (nTokens, nHeads * headDim) attention output before wo */ att: Float32Array;
   /** (nTokens, hiddenDim) */ gate: Float32Array;
   /** (nTokens, hiddenDim) */ up: Float32Array;
+  /** (nTokens, headDim / 2) rotary cos/sin of each row's position */ cos: Float32Array;
+  /** (nTokens, headDim / 2) */ sin: Float32Array;
 
   constructor(readonly nTokens: number, config: LlamaConfig) {
     this.x = new Float32Array(nTokens * config.dim);
     this.xb = new Float32Array(nTokens * config.dim);
     this.q = new Float32Array(nTokens * qDim(config));
+    this.k = new Float32Array(nTokens * kvDim(config));
+    this.v = new Float32Array(nTokens * kvDim(config));
     this.att = new Float32Array(nTokens * qDim(config));
     this.gate = new Float32Array(nTokens * config.hiddenDim);
     this.up = new Float32Array(nTokens * config.hiddenDim);
+    this.cos = new Float32Array((nTokens * config.headDim) / 2);
+    this.sin = new Float32Array((nTokens * config.headDim) / 2);
   }
 }
 
@@ -115,53 +143,95 @@ export class LlamaModel {
    * const logits = await model.forward([128000, 791, 6864], cache);
    */
   async forward(tokens: readonly number[], cache: KvCache, options: ForwardOptions = {}): Promise<Float32Array> {
-    this.checkInput(tokens, cache);
-    const vocabSize = this.config.vocabSize;
-    const allLogits = options.allLogits ?? false;
-    const logits = new Float32Array((allLogits ? tokens.length : 1) * vocabSize); // (nTokens or 1, vocabSize)
-    for (let start = 0; start < tokens.length; start += MAX_CHUNK_TOKENS) {
-      const chunk = tokens.slice(start, start + MAX_CHUNK_TOKENS);
-      const isLast = start + chunk.length === tokens.length;
-      if (allLogits) this.forwardChunk(chunk, cache, logits.subarray(start * vocabSize, (start + chunk.length) * vocabSize), chunk.length);
-      else this.forwardChunk(chunk, cache, isLast ? logits : undefined, 1);
-    }
-    return logits;
+    const [logits] = await this.forwardBatch([{ tokens, cache }], options);
+    return logits!;
   }
 
-  /** One pass of up to MAX_CHUNK_TOKENS tokens; writes the logits of its last `nLogitRows` tokens. */
-  private forwardChunk(tokens: readonly number[], cache: KvCache, logits: Float32Array | undefined, nLogitRows: number): void {
+  /**
+   * Run several sequences at once, each continuing its own KV cache: their tokens share every
+   * matrix product (one read of the weights for the whole batch) and attend only to their own
+   * cache. Results equal separate forward() calls. Sequences may have different lengths and
+   * positions (a prompt being prefilled beside others decoding one token).
+   *
+   * @param sequences new tokens and the cache of each sequence (distinct caches)
+   * @returns one logits array per sequence, as forward() returns them
+   * @throws ArgumentError as forward(), naming the sequence; also when two sequences share a cache
+   * @example
+   * const [a, b] = await model.forwardBatch([{ tokens: [791], cache: cacheA }, { tokens: [12, 7], cache: cacheB }]);
+   */
+  async forwardBatch(sequences: readonly BatchSequence[], options: ForwardOptions = {}): Promise<Float32Array[]> {
+    if (sequences.length === 0) throw new ArgumentError("forwardBatch() needs at least one sequence");
+    sequences.forEach((seq, i) => this.checkInput(seq.tokens, seq.cache, sequences.length > 1 ? `sequence ${i}: ` : ""));
+    if (new Set(sequences.map((seq) => seq.cache)).size !== sequences.length) throw new ArgumentError("each sequence of a batch needs its own KV cache");
+    const vocabSize = this.config.vocabSize;
+    const allLogits = options.allLogits ?? false;
+    const results = sequences.map((seq) => new Float32Array((allLogits ? seq.tokens.length : 1) * vocabSize)); // (nTokens or 1, vocabSize)
+    // Fill passes of at most MAX_CHUNK_TOKENS rows, taking each sequence's tokens in order; a long
+    // prompt spans several passes, so every token's keys are cached before later tokens need them.
+    const offsets = sequences.map(() => 0);
+    while (offsets.some((offset, i) => offset < sequences[i]!.tokens.length)) {
+      const pieces: Piece[] = [];
+      let row = 0;
+      sequences.forEach((seq, i) => {
+        const offset = offsets[i]!;
+        const take = Math.min(seq.tokens.length - offset, MAX_CHUNK_TOKENS - row);
+        if (take <= 0) return;
+        const ends = offset + take === seq.tokens.length;
+        const logits = allLogits ? results[i]!.subarray(offset * vocabSize, (offset + take) * vocabSize) : ends ? results[i] : undefined;
+        pieces.push({ sequence: i, tokens: seq.tokens.slice(offset, offset + take), cache: seq.cache, startPos: seq.cache.length, row, logits, allLogits });
+        offsets[i] = offset + take;
+        row += take;
+      });
+      this.forwardPass(pieces, row);
+    }
+    return results;
+  }
+
+  /** One pass over the layers for `nRows` tokens (<= MAX_CHUNK_TOKENS) made of `pieces`. */
+  private forwardPass(pieces: readonly Piece[], nRows: number): void {
     const { config, weights, backend: b } = this;
     const { dim, hiddenDim, nHeads, nKvHeads, headDim, normEps } = config;
-    const n = tokens.length;
-    const startPos = cache.length;
+    const n = nRows;
+    const kvWidth = kvDim(config);
+    const half = headDim / 2;
     const s = this.runState(n);
     const x = s.x.subarray(0, n * dim); // (n, dim)
     const xb = s.xb.subarray(0, n * dim); // (n, dim)
     const q = s.q.subarray(0, n * qDim(config)); // (n, nHeads, headDim)
+    const k = s.k.subarray(0, n * kvWidth); // (n, nKvHeads, headDim)
+    const v = s.v.subarray(0, n * kvWidth); // (n, nKvHeads, headDim)
     const att = s.att.subarray(0, n * qDim(config)); // (n, nHeads, headDim)
     const gate = s.gate.subarray(0, n * hiddenDim); // (n, hiddenDim)
     const up = s.up.subarray(0, n * hiddenDim); // (n, hiddenDim)
-    const kvWidth = kvDim(config);
+    const cos = s.cos.subarray(0, n * half); // (n, headDim / 2) at each row's own position
+    const sin = s.sin.subarray(0, n * half); // (n, headDim / 2)
 
-    cache.reserve(startPos + n);
-    this.rope.ensure(startPos + n);
-    const cos = this.rope.cosRows(startPos, n); // (n, headDim / 2)
-    const sin = this.rope.sinRows(startPos, n); // (n, headDim / 2)
-    b.embed(x, weights.tokenEmbedding, tokens);
+    for (const p of pieces) {
+      p.cache.reserve(p.startPos + p.tokens.length);
+      this.rope.ensure(p.startPos + p.tokens.length);
+      cos.set(this.rope.cosRows(p.startPos, p.tokens.length), p.row * half);
+      sin.set(this.rope.sinRows(p.startPos, p.tokens.length), p.row * half);
+    }
+    b.embed(x, weights.tokenEmbedding, pieces.flatMap((p) => p.tokens));
 
     weights.layers.forEach((layer, l) => {
-      // Attention: new keys and values go straight into the cache rows of their positions.
-      const keys = cache.keys(l); // (capacity, nKvHeads, headDim)
-      const values = cache.values(l); // (capacity, nKvHeads, headDim)
-      const newKeys = keys.subarray(startPos * kvWidth, (startPos + n) * kvWidth); // (n, nKvHeads, headDim)
-      const newValues = values.subarray(startPos * kvWidth, (startPos + n) * kvWidth); // (n, nKvHeads, headDim)
+      // Attention: every row's q, k, v in one product each; each piece then attends to its own cache.
       b.rmsNorm(xb, x, layer.attnNorm, n, normEps);
       b.matmul(q, xb, layer.attnQ, n);
-      b.matmul(newKeys, xb, layer.attnK, n);
-      b.matmul(newValues, xb, layer.attnV, n);
+      b.matmul(k, xb, layer.attnK, n);
+      b.matmul(v, xb, layer.attnV, n);
       b.rope(q, n, nHeads, headDim, cos, sin);
-      b.rope(newKeys, n, nKvHeads, headDim, cos, sin);
-      b.attention(att, q, keys, values, { nTokens: n, startPos, nHeads, nKvHeads, headDim });
+      b.rope(k, n, nKvHeads, headDim, cos, sin);
+      for (const p of pieces) {
+        const rows = p.tokens.length;
+        const keys = p.cache.keys(l); // (capacity, nKvHeads, headDim)
+        const values = p.cache.values(l); // (capacity, nKvHeads, headDim)
+        keys.set(k.subarray(p.row * kvWidth, (p.row + rows) * kvWidth), p.startPos * kvWidth);
+        values.set(v.subarray(p.row * kvWidth, (p.row + rows) * kvWidth), p.startPos * kvWidth);
+        const qRows = q.subarray(p.row * nHeads * headDim, (p.row + rows) * nHeads * headDim); // (rows, nHeads, headDim)
+        const out = att.subarray(p.row * nHeads * headDim, (p.row + rows) * nHeads * headDim); // (rows, nHeads, headDim)
+        b.attention(out, qRows, keys, values, { nTokens: rows, startPos: p.startPos, nHeads, nKvHeads, headDim });
+      }
       b.matmul(xb, att, layer.attnOutput, n);
       b.addInPlace(x, xb);
 
@@ -173,15 +243,18 @@ export class LlamaModel {
       b.matmul(xb, gate, layer.ffnDown, n);
       b.addInPlace(x, xb);
     });
-    cache.advance(n);
+    for (const p of pieces) p.cache.advance(p.tokens.length);
 
-    if (logits === undefined) return;
     // Final norm and output head, only for the rows whose logits were asked for.
-    const firstRow = n - nLogitRows;
-    const rows = x.subarray(firstRow * dim); // (nLogitRows, dim)
-    const normed = xb.subarray(0, nLogitRows * dim); // (nLogitRows, dim)
-    b.rmsNorm(normed, rows, weights.outputNorm, nLogitRows, normEps);
-    b.matmul(logits, normed, weights.output, nLogitRows);
+    for (const p of pieces) {
+      if (p.logits === undefined) continue;
+      const nLogitRows = p.allLogits ? p.tokens.length : 1;
+      const firstRow = p.row + p.tokens.length - nLogitRows;
+      const rows = x.subarray(firstRow * dim, (firstRow + nLogitRows) * dim); // (nLogitRows, dim)
+      const normed = xb.subarray(0, nLogitRows * dim); // (nLogitRows, dim)
+      b.rmsNorm(normed, rows, weights.outputNorm, nLogitRows, normEps);
+      b.matmul(p.logits, normed, weights.output, nLogitRows);
+    }
   }
 
   private runState(nTokens: number): RunState {
@@ -191,19 +264,19 @@ export class LlamaModel {
     return this.state;
   }
 
-  private checkInput(tokens: readonly number[], cache: KvCache): void {
-    if (tokens.length === 0) throw new ArgumentError("forward() needs at least one token");
+  private checkInput(tokens: readonly number[], cache: KvCache, where = ""): void {
+    if (tokens.length === 0) throw new ArgumentError(`${where}forward() needs at least one token`);
     const { vocabSize, nLayers } = this.config;
     tokens.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-        throw new ArgumentError(`token ${i} is ${id}: token ids must be integers in [0, ${vocabSize})`);
+        throw new ArgumentError(`${where}token ${i} is ${id}: token ids must be integers in [0, ${vocabSize})`);
       }
     });
     if (cache.nLayers !== nLayers || cache.kvDim !== kvDim(this.config)) {
-      throw new ArgumentError("the KV cache was made for a model of another shape");
+      throw new ArgumentError(`${where}the KV cache was made for a model of another shape`);
     }
     if (cache.length + tokens.length > cache.maxSeqLen) {
-      throw new ArgumentError(`cache holds ${cache.length} positions; ${tokens.length} more exceed its maxSeqLen ${cache.maxSeqLen}`);
+      throw new ArgumentError(`${where}cache holds ${cache.length} positions; ${tokens.length} more exceed its maxSeqLen ${cache.maxSeqLen}`);
     }
   }
 }
