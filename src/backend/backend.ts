@@ -1,21 +1,24 @@
 // The Backend interface: the operations the forward pass needs, on float32 activations and weights
-// of any float dtype (the backend dispatches on the weight's dtype). The model calls only these, so a
-// faster backend (SIMD, threads, WebGPU later) swaps in without touching model code. Operations are
-// synchronous; a threaded backend blocks on its workers (Atomics.wait) rather than changing this
-// shape.
+// of any float dtype or Q8_0 (the backend dispatches on the weight's dtype). The model calls only
+// these, so a faster backend (SIMD, threads, WebGPU later) swaps in without touching model code.
+// Operations are synchronous; a threaded backend blocks on its workers (Atomics.wait) rather than
+// changing this shape.
 
 import type { AttentionShape } from "../kernels/reference/attention.js";
-import type { FloatTensor } from "../tensor/tensor.js";
+import type { WeightTensor } from "../tensor/tensor.js";
 
 export type { AttentionShape };
 
 /** A set of kernels the forward pass runs on. Shapes are in the reference kernels' comments. */
 export interface Backend {
   readonly name: string;
-  /** out (nTokens, outFeatures) = x (nTokens, inFeatures) @ w^T, w (outFeatures, inFeatures). */
-  matmul(out: Float32Array, x: Float32Array, w: FloatTensor, nTokens: number): void;
-  /** out (nTokens, dim) = rows of table (vocabSize, dim). */
-  embed(out: Float32Array, table: FloatTensor, ids: readonly number[]): void;
+  /**
+   * out (nTokens, outFeatures) = x (nTokens, inFeatures) @ w^T, w (outFeatures, inFeatures). For a
+   * q8_0 w, x is quantized to Q8_0 first, as llama.cpp does (kernels/reference/quantized.ts).
+   */
+  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, nTokens: number): void;
+  /** out (nTokens, dim) = rows of table (vocabSize, dim), as float32. */
+  embed(out: Float32Array, table: WeightTensor, ids: readonly number[]): void;
   /** out (nTokens, dim) = RMSNorm(x) * weight. */
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number): void;
   /** Rotate x (nTokens, nHeads, headDim) in place; cos/sin (nTokens, headDim / 2). */
@@ -26,4 +29,14 @@ export interface Backend {
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
   /** out += x. */
   addInPlace(out: Float32Array, x: Float32Array): void;
+  /**
+   * Optional: a weight tensor whose data lives in the backend's own memory (contents unspecified
+   * until written), so a loader reads each tensor straight into it and kernels use it in place. A
+   * backend without it takes weights in ordinary arrays (copying them in on first use if it must).
+   */
+  allocateWeight?(dtype: WeightTensor["dtype"], shape: readonly number[]): WeightTensor;
+  /** Optional: a zero-filled float32 array in the backend's memory (activations, the KV cache). */
+  allocateFloat32?(length: number): Float32Array;
+  /** Optional: give back an array from allocateFloat32; it must not be used after. */
+  freeFloat32?(array: Float32Array): void;
 }

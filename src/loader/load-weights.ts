@@ -1,9 +1,11 @@
 // Builds the model's weights record from a checkpoint's named tensors: looks each weight up under
 // the checkpoint's naming scheme (convert/names.ts), checks its shape before reading a byte, reads
 // tensors one at a time (so peak memory is the weights plus one tensor), moves Meta-layout q/k rows
-// into the rotary halves layout, and casts to the requested dtype. Knows no file format: the
-// TensorSource hides safetensors or .pth.
+// into the rotary halves layout, and casts to the requested dtype, or quantizes matrices to Q8_0 row
+// by row (tensor/q8_0.ts; so peak memory is the Q8_0 weights plus one stored tensor). Knows no file
+// format: the TensorSource hides safetensors or .pth.
 
+import type { Backend } from "../backend/backend.js";
 import { FormatError, ShapeError, UnsupportedError } from "../errors.js";
 import type { TensorSource } from "../io/tensor-source.js";
 import { type NameScheme, type WeightName, isIgnoredTensor, nameIn, weightNames } from "../convert/names.js";
@@ -12,15 +14,23 @@ import type { LlamaConfig } from "../model/config.js";
 import { type LayerWeights, type LlamaWeights, expectedShapes } from "../model/weights.js";
 import { castFloat, floatTensorToF32 } from "../tensor/cast.js";
 import { type FloatDType, isFloatDType } from "../tensor/dtype.js";
-import type { FloatTensor } from "../tensor/tensor.js";
+import { checkQ8_0Shape, quantizeQ8_0 } from "../tensor/q8_0.js";
+import type { FloatTensor, WeightTensor } from "../tensor/tensor.js";
 import { sameShape } from "../tensor/tensor.js";
 
 export interface LoadWeightsOptions {
   readonly scheme: NameScheme;
-  /** Element type of the loaded matrices; "auto" keeps what the checkpoint stores. */
-  readonly dtype: FloatDType | "auto";
+  /**
+   * Element type of the loaded matrices; "auto" keeps what the checkpoint stores; "q8_0" quantizes
+   * every matrix (norms stay float32, widened from the stored values).
+   */
+  readonly dtype: FloatDType | "q8_0" | "auto";
   /** The checkpoint folder, for error messages. */
   readonly path: string;
+  /** Where weights go: when it has allocateWeight, each matrix is read into its memory. */
+  readonly backend?: Backend;
+  /** Called after each tensor with the stored bytes read so far and in all. */
+  readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
 export interface LoadedWeights {
@@ -38,7 +48,8 @@ function expectedShape(config: LlamaConfig, weight: WeightName): number[] {
 /**
  * Read a model's weights from `source`.
  * @throws FormatError for a missing tensor; ShapeError for a wrong shape; UnsupportedError for a
- *   weight that is not f32/f16/bf16
+ *   weight that is not f32/f16/bf16, or (q8_0) a matrix whose rows are not whole 32-weight blocks;
+ *   NumericalError (q8_0) for a non-finite weight
  */
 export async function loadWeights(source: TensorSource, config: LlamaConfig, options: LoadWeightsOptions): Promise<LoadedWeights> {
   const { scheme, path } = options;
@@ -54,19 +65,44 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
     const expected = expectedShape(config, weight);
     if (!sameShape(expected, entry.shape)) throw new ShapeError(name, expected, entry.shape, entry.path);
     if (!isFloatDType(entry.dtype)) throw new UnsupportedError(`${entry.path}: tensor "${name}" has dtype ${entry.dtype}; weights must be f32, f16 or bf16`);
+    if (options.dtype === "q8_0" && !weight.field.endsWith("Norm")) checkQ8_0Shape(entry.shape, `"${name}" of ${entry.path}`);
   }
   const firstDType = source.entries.get(nameIn(scheme, names[0]!))!.dtype as FloatDType;
   const dtype = options.dtype === "auto" ? firstDType : options.dtype;
 
-  const read = async (weight: WeightName): Promise<FloatTensor> => {
-    const stored = (await source.read(nameIn(scheme, weight))) as FloatTensor;
-    return castFloat(scheme === "meta" ? toHalvesLayout(stored, weight, config) : stored, dtype);
+  const allocate = options.backend?.allocateWeight?.bind(options.backend);
+  const read = async (weight: WeightName): Promise<WeightTensor | Float32Array> => {
+    const entry = source.entries.get(nameIn(scheme, weight))!;
+    const isMatrix = !weight.field.endsWith("Norm");
+    if (allocate !== undefined && isMatrix && entry.dtype === dtype && (scheme !== "meta" || weight.rotary === "none")) {
+      // Straight from the file into the backend's memory: no second copy of the tensor.
+      const target = allocate(dtype, entry.shape);
+      await source.readInto(entry.name, bytesOf(target));
+      return target;
+    }
+    const loaded = await convert(weight);
+    if (allocate === undefined || !isMatrix) return loaded;
+    const target = allocate((loaded as WeightTensor).dtype, (loaded as WeightTensor).shape);
+    bytesOf(target).set(bytesOf(loaded as WeightTensor));
+    return target;
   };
-  const layers: Record<string, FloatTensor | Float32Array>[] = Array.from({ length: config.nLayers }, () => ({}));
-  const globals: Record<string, FloatTensor | Float32Array> = {};
+  const convert = async (weight: WeightName): Promise<WeightTensor | Float32Array> => {
+    const stored = (await source.read(nameIn(scheme, weight))) as FloatTensor;
+    const tensor = scheme === "meta" ? toHalvesLayout(stored, weight, config) : stored;
+    const isNorm = weight.field.endsWith("Norm");
+    if (dtype === "q8_0") return isNorm ? floatTensorToF32(tensor) : quantizeQ8_0(tensor, `"${nameIn(scheme, weight)}" of ${path}`);
+    const cast = castFloat(tensor, dtype);
+    return isNorm ? floatTensorToF32(cast) : cast;
+  };
+  const layers: Record<string, WeightTensor | Float32Array>[] = Array.from({ length: config.nLayers }, () => ({}));
+  const globals: Record<string, WeightTensor | Float32Array> = {};
+  const storedBytes = (weight: WeightName): number => source.entries.get(nameIn(scheme, weight))!.byteLength;
+  const totalBytes = names.reduce((sum, weight) => sum + storedBytes(weight), 0);
+  let loadedBytes = 0;
   for (const weight of names) {
-    const tensor = await read(weight);
-    const value = weight.field.endsWith("Norm") ? floatTensorToF32(tensor) : tensor;
+    const value = await read(weight);
+    loadedBytes += storedBytes(weight);
+    options.onProgress?.(loadedBytes, totalBytes);
     if (weight.layer === undefined) globals[weight.field] = value;
     else layers[weight.layer]![weight.field] = value;
   }
@@ -74,13 +110,18 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
   const unusedTensors = [...source.entries.keys()].filter((name) => !used.has(name) && !isIgnoredTensor(scheme, name));
   return {
     weights: {
-      tokenEmbedding: globals["tokenEmbedding"] as FloatTensor,
+      tokenEmbedding: globals["tokenEmbedding"] as WeightTensor,
       layers: layers as unknown as LayerWeights[],
       outputNorm: globals["outputNorm"] as Float32Array,
-      output: (globals["output"] ?? globals["tokenEmbedding"]) as FloatTensor,
+      output: (globals["output"] ?? globals["tokenEmbedding"]) as WeightTensor,
     },
     unusedTensors,
   };
+}
+
+/** The bytes of a tensor's data. */
+function bytesOf(t: WeightTensor): Uint8Array {
+  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
 /** Meta's q/k rows are interleaved pairs; the kernels want halves (see convert/rope-layout.ts). */

@@ -11,6 +11,17 @@ const INITIAL_CAPACITY = 256;
 export interface KvCacheOptions {
   /** Most positions this cache may hold; defaults to the model's maxPositionEmbeddings. */
   readonly maxSeqLen?: number;
+  /**
+   * Where the rows are allocated, e.g. a backend with allocateFloat32 (its kernels then read the
+   * cache in place). Default: ordinary Float32Arrays.
+   */
+  readonly allocator?: Float32Allocator;
+}
+
+/** Something that hands out zero-filled float32 arrays (a Backend with allocateFloat32). */
+export interface Float32Allocator {
+  allocateFloat32(length: number): Float32Array;
+  freeFloat32?(array: Float32Array): void;
 }
 
 /** Cached keys and values of one sequence. */
@@ -24,6 +35,7 @@ export class KvCache {
   private keyRows: Float32Array[] = [];
   /** per layer (capacity, kvDim) */
   private valueRows: Float32Array[] = [];
+  private readonly allocator: Float32Allocator | undefined;
 
   /**
    * @param config the model's config (its layers and kv width size the cache)
@@ -38,6 +50,7 @@ export class KvCache {
     this.nLayers = config.nLayers;
     this.kvDim = kvDim(config);
     this.maxSeqLen = maxSeqLen;
+    this.allocator = options.allocator;
     this.reserve(Math.min(maxSeqLen, INITIAL_CAPACITY));
   }
 
@@ -62,8 +75,11 @@ export class KvCache {
     if (nPositions <= this.capacity) return;
     const capacity = Math.min(this.maxSeqLen, Math.max(nPositions, this.capacity * 2, INITIAL_CAPACITY));
     const grow = (old: Float32Array | undefined): Float32Array => {
-      const rows = new Float32Array(capacity * this.kvDim);
-      if (old !== undefined) rows.set(old.subarray(0, this.filled * this.kvDim));
+      const rows = this.allocator?.allocateFloat32(capacity * this.kvDim) ?? new Float32Array(capacity * this.kvDim);
+      if (old !== undefined) {
+        rows.set(old.subarray(0, this.filled * this.kvDim));
+        this.allocator?.freeFloat32?.(old);
+      }
       return rows;
     };
     this.keyRows = Array.from({ length: this.nLayers }, (_, l) => grow(this.keyRows[l]));

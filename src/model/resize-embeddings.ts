@@ -8,7 +8,7 @@
 // JavaScript for dim 4096); we use its diagonal (per-dimension variance), which has the same mean and
 // per-dimension spread, and differs only in the tiny (1e-9-scaled) cross-dimension correlation.
 
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, UnsupportedError } from "../errors.js";
 import { castFloat, floatTensorToF32 } from "../tensor/cast.js";
 import type { Rng } from "../tensor/rng.js";
 import type { FloatTensor } from "../tensor/tensor.js";
@@ -83,20 +83,25 @@ function columnMeanAndStd(values: Float32Array, rows: number, dim: number): { me
 /**
  * The config and weights of a model whose vocabulary is resized to `newVocabSize` (rounded up to
  * padToMultipleOf). Layer weights are shared, not copied.
- * @throws ArgumentError for a bad size or a pad id outside the new vocabulary
+ * @throws ArgumentError for a bad size or a pad id outside the new vocabulary; UnsupportedError for a
+ *   q8_0 embedding or output head (load the model in a float dtype to resize it)
  */
 export function resizeTokenEmbeddings(config: LlamaConfig, weights: LlamaWeights, newVocabSize: number, options: ResizeEmbeddingsOptions): { config: LlamaConfig; weights: LlamaWeights } {
+  const { tokenEmbedding: oldEmbedding, output: oldOutput } = weights;
+  if (oldEmbedding.dtype === "q8_0" || oldOutput.dtype === "q8_0") {
+    throw new UnsupportedError(`resizeTokenEmbeddings: the ${oldEmbedding.dtype === "q8_0" ? "token embedding" : "output head"} is q8_0, which cannot be resized; load the model in a float dtype (dtype "float32", "bfloat16" or "float16") to resize it`);
+  }
   const vocabSize = paddedVocabSize(newVocabSize, options.padToMultipleOf);
   const pad = options.padTokenId;
   if (pad !== undefined && (!Number.isInteger(pad) || pad < 0 || pad >= vocabSize)) {
     throw new ArgumentError(`padTokenId ${pad} is outside the new vocabulary [0, ${vocabSize})`);
   }
   const zeroRow = pad !== undefined && pad >= config.vocabSize ? pad : undefined;
-  const tokenEmbedding = resizeMatrix(weights.tokenEmbedding, vocabSize, options, zeroRow);
+  const tokenEmbedding = resizeMatrix(oldEmbedding, vocabSize, options, zeroRow);
   // An untied head keeps a sampled row for the pad id (transformers' padding_idx concerns the
   // embedding only); a tied head shares the zero row, so the pad token's logit is always 0.
-  const tied = weights.output === weights.tokenEmbedding;
-  const output = tied ? tokenEmbedding : resizeMatrix(weights.output, vocabSize, options, undefined);
+  const tied = oldOutput === oldEmbedding;
+  const output = tied ? tokenEmbedding : resizeMatrix(oldOutput, vocabSize, options, undefined);
   return {
     config: { ...config, vocabSize, padTokenId: pad ?? config.padTokenId },
     weights: { ...weights, tokenEmbedding, output },

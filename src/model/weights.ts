@@ -1,10 +1,11 @@
 // The weights record of a Llama model: every tensor the forward pass reads, under the canonical
 // (GGUF-style) names, in the layout the kernels expect. Matrices keep their stored dtype (f32, f16 or
-// bf16; the backend widens on the fly); norm weights are float32 vectors (they are tiny, and RMSNorm
-// is computed in float32). q/k rows are in the "halves" rotary layout (see kernels/reference/rope.ts).
+// bf16; the backend widens on the fly) or are Q8_0 blocks (tensor/q8_0.ts); norm weights are float32
+// vectors (they are tiny, and RMSNorm is computed in float32). q/k rows are in the "halves" rotary
+// layout (see kernels/reference/rope.ts).
 
 import { ShapeError } from "../errors.js";
-import type { FloatTensor } from "../tensor/tensor.js";
+import type { WeightTensor } from "../tensor/tensor.js";
 import { sameShape } from "../tensor/tensor.js";
 import { type LlamaConfig, kvDim, qDim } from "./config.js";
 
@@ -13,32 +14,32 @@ export interface LayerWeights {
   /** (dim) */
   readonly attnNorm: Float32Array;
   /** (nHeads * headDim, dim), rotary halves layout */
-  readonly attnQ: FloatTensor;
+  readonly attnQ: WeightTensor;
   /** (nKvHeads * headDim, dim), rotary halves layout */
-  readonly attnK: FloatTensor;
+  readonly attnK: WeightTensor;
   /** (nKvHeads * headDim, dim) */
-  readonly attnV: FloatTensor;
+  readonly attnV: WeightTensor;
   /** (dim, nHeads * headDim) */
-  readonly attnOutput: FloatTensor;
+  readonly attnOutput: WeightTensor;
   /** (dim) */
   readonly ffnNorm: Float32Array;
   /** (hiddenDim, dim) */
-  readonly ffnGate: FloatTensor;
+  readonly ffnGate: WeightTensor;
   /** (hiddenDim, dim) */
-  readonly ffnUp: FloatTensor;
+  readonly ffnUp: WeightTensor;
   /** (dim, hiddenDim) */
-  readonly ffnDown: FloatTensor;
+  readonly ffnDown: WeightTensor;
 }
 
 /** All weights of a Llama model. */
 export interface LlamaWeights {
   /** (vocabSize, dim) token_embd */
-  readonly tokenEmbedding: FloatTensor;
+  readonly tokenEmbedding: WeightTensor;
   readonly layers: readonly LayerWeights[];
   /** (dim) output_norm */
   readonly outputNorm: Float32Array;
   /** (vocabSize, dim) output; the same object as tokenEmbedding when embeddings are tied */
-  readonly output: FloatTensor;
+  readonly output: WeightTensor;
 }
 
 /** The shape each canonical weight must have under `config`. */
@@ -102,7 +103,7 @@ export function weightBytes(weights: LlamaWeights): number {
   add(weights.output.data);
   add(weights.outputNorm);
   for (const layer of weights.layers) {
-    for (const value of Object.values(layer) as (FloatTensor | Float32Array)[]) add(value instanceof Float32Array ? value : value.data);
+    for (const value of Object.values(layer) as (WeightTensor | Float32Array)[]) add(value instanceof Float32Array ? value : value.data);
   }
   return total;
 }

@@ -1,8 +1,10 @@
-// Reference kernels for the dense layers: matrix multiply by a weight in any float dtype, and the
-// embedding lookup. Plain loops, the specification that optimized twins are tested against.
-// Weights use PyTorch's Linear layout: (outFeatures, inFeatures), row-major.
+// Reference kernels for the dense layers: matrix multiply by a weight in any float dtype or Q8_0,
+// and the embedding lookup. Plain loops, the specification that optimized twins are tested against.
+// Weights use PyTorch's Linear layout: (outFeatures, inFeatures), row-major. Q8_0 weights go to
+// quantized.ts (computed as llama.cpp does: activations quantized too, integer block dot products).
 
-import type { FloatTensor } from "../../tensor/tensor.js";
+import type { WeightTensor } from "../../tensor/tensor.js";
+import { embedQ8_0, matmulQ8_0 } from "./quantized.js";
 import { widenRange } from "./widen.js";
 
 /**
@@ -11,7 +13,8 @@ import { widenRange } from "./widen.js";
  * @param x (nTokens, inFeatures)
  * @param w (outFeatures, inFeatures)
  */
-export function matmul(out: Float32Array, x: Float32Array, w: FloatTensor, nTokens: number): void {
+export function matmul(out: Float32Array, x: Float32Array, w: WeightTensor, nTokens: number): void {
+  if (w.dtype === "q8_0") return matmulQ8_0(out, x, w, nTokens);
   const [outFeatures, inFeatures] = w.shape as [number, number];
   const row = new Float32Array(inFeatures); // (inFeatures) one weight row as float32
   for (let o = 0; o < outFeatures; o++) {
@@ -30,7 +33,8 @@ export function matmul(out: Float32Array, x: Float32Array, w: FloatTensor, nToke
  * @param out (nTokens, dim)
  * @param table (vocabSize, dim)
  */
-export function embed(out: Float32Array, table: FloatTensor, ids: readonly number[]): void {
+export function embed(out: Float32Array, table: WeightTensor, ids: readonly number[]): void {
+  if (table.dtype === "q8_0") return embedQ8_0(out, table, ids);
   const dim = table.shape[1]!;
   const row = new Float32Array(dim); // (dim) one table row as float32
   ids.forEach((id, t) => {
