@@ -1,0 +1,156 @@
+// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0]`: single-thread speed of the
+// WebAssembly matrix kernels (src/kernels/wasm/) at Llama 3.2 1B shapes, against the reference
+// kernels (src/kernels/reference/). Decode (one token, matrix-vector) reads every weight once, so it
+// is reported as weight GB/s: how close one thread gets to memory bandwidth. Prefill (128 tokens)
+// is compute bound and reported as GFLOP/s (2 per multiply-add). Weights are random but valid values
+// of each dtype, two matrices of 16.8 M weights each (gate 8192x2048, down 2048x8192) used in turn,
+// more than the L3 cache, so decode reads memory as a real model would. One thread, no workers.
+
+import { matmul as referenceMatmul } from "../src/kernels/reference/linear.js";
+import {
+  KERNEL_RESERVED_BYTES, type KernelMemory, type WasmKernels, compileKernels, createKernelMemory, instantiateKernels, kernelBuildOf,
+} from "../src/kernels/wasm/module.js";
+import { Q8_0_BLOCK_BYTES } from "../src/tensor/q8_0.js";
+import { Rng } from "../src/tensor/rng.js";
+import type { WeightTensor } from "../src/tensor/tensor.js";
+import type { Bench } from "./bench.js";
+
+type Dtype = "f32" | "bf16" | "f16" | "q8_0";
+const DTYPES: readonly Dtype[] = ["f32", "bf16", "f16", "q8_0"];
+const DIM = 2048;
+const FFN = 8192;
+const PREFILL_TOKENS = 128;
+const PAGE = 65536;
+
+/** Bytes of a (rows, cols) weight matrix of dtype. */
+function weightBytes(dtype: Dtype, rows: number, cols: number): number {
+  if (dtype === "q8_0") return (rows * cols * Q8_0_BLOCK_BYTES) / 32;
+  return rows * cols * (dtype === "f32" ? 4 : 2);
+}
+
+/** Random valid weights of moderate magnitude (|w| in about [2^-8, 2^-1]), written fast as bits. */
+function fillWeights(dtype: Dtype, bytes: Uint8Array, rng: Rng): void {
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  for (let i = 0; i < words.length; i++) {
+    const r = rng.nextU32();
+    if (dtype === "f32") words[i] = (r & 0x807fffff) | ((119 + (r >>> 23) % 7) << 23);
+    else if (dtype === "bf16") words[i] = (r & 0x807f807f) | ((119 + (r >>> 8) % 7) << 7) | ((119 + (r >>> 24) % 7) << 23);
+    else if (dtype === "f16") words[i] = (r & 0x83ff83ff) | ((7 + (r >>> 10) % 7) << 10) | ((7 + (r >>> 26) % 7) << 26);
+    else words[i] = r;
+  }
+  if (dtype === "q8_0") {
+    for (let b = 0; b < bytes.byteLength; b += Q8_0_BLOCK_BYTES) {
+      bytes[b] = 0x00; // d = 2^-10 as float16 (0x1400): a realistic scale
+      bytes[b + 1] = 0x14;
+    }
+  }
+}
+
+function flag(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : argv[i + 1];
+}
+
+/** Best seconds per call of fn over about `seconds` (at least 3 calls). */
+function timeIt(fn: () => void, seconds: number): number {
+  fn(); // warm-up (tier-up, page faults)
+  let best = Infinity;
+  const deadline = performance.now() + seconds * 1000;
+  for (let n = 0; n < 3 || performance.now() < deadline; n++) {
+    const start = performance.now();
+    fn();
+    best = Math.min(best, (performance.now() - start) / 1000);
+  }
+  return best;
+}
+
+interface Setup {
+  kernels: WasmKernels;
+  memory: KernelMemory;
+  x: number;
+  xq: number;
+  out: number;
+  gate: number;
+  down: number;
+}
+
+function setup(kernels: WasmKernels, memory: KernelMemory, dtype: Dtype, rng: Rng): Setup {
+  let next = KERNEL_RESERVED_BYTES;
+  const alloc = (byteLength: number): number => {
+    const ptr = next;
+    next += Math.ceil(byteLength / 64) * 64;
+    return ptr;
+  };
+  const x = alloc(PREFILL_TOKENS * FFN * 4);
+  const xq = alloc((PREFILL_TOKENS * FFN * Q8_0_BLOCK_BYTES) / 32);
+  const out = alloc(PREFILL_TOKENS * FFN * 4);
+  const gate = alloc(weightBytes(dtype, FFN, DIM));
+  const down = alloc(weightBytes(dtype, DIM, FFN));
+  if (next > memory.buffer.byteLength) memory.grow(Math.ceil((next - memory.buffer.byteLength) / PAGE));
+  const xs = new Float32Array(memory.buffer, x, PREFILL_TOKENS * FFN);
+  for (let i = 0; i < xs.length; i++) xs[i] = rng.normal();
+  fillWeights(dtype, new Uint8Array(memory.buffer, gate, weightBytes(dtype, FFN, DIM)), rng);
+  fillWeights(dtype, new Uint8Array(memory.buffer, down, weightBytes(dtype, DIM, FFN)), rng);
+  return { kernels, memory, x, xq, out, gate, down };
+}
+
+/** One matmul through the wasm kernels: out (nTokens, outF) = x @ w^T (q8_0: x quantized first). */
+function runWasm(s: Setup, dtype: Dtype, w: number, nTokens: number, inF: number, outF: number): void {
+  const k = s.kernels;
+  if (dtype === "q8_0") {
+    k.quantize_q8_0(s.xq, s.x, nTokens, inF);
+    k.matmul_q8_0(s.out, s.xq, w, nTokens, inF, outF, 0, outF);
+  } else {
+    (dtype === "f32" ? k.matmul_f32 : dtype === "bf16" ? k.matmul_bf16 : k.matmul_f16)(s.out, s.x, w, nTokens, inF, outF, 0, outF);
+  }
+}
+
+/** The reference kernel on `rows` rows of the same weights (it is slow: a subset gives its rate). */
+function runReference(s: Setup, dtype: Dtype, w: number, nTokens: number, inF: number, rows: number): void {
+  const buffer = s.memory.buffer;
+  const n = rows * inF;
+  let tensor: WeightTensor;
+  if (dtype === "f32") tensor = { dtype, shape: [rows, inF], data: new Float32Array(buffer, w, n) };
+  else if (dtype === "q8_0") tensor = { dtype, shape: [rows, inF], data: new Uint8Array(buffer, w, weightBytes(dtype, rows, inF)) };
+  else tensor = { dtype, shape: [rows, inF], data: new Uint16Array(buffer, w, n) };
+  referenceMatmul(new Float32Array(nTokens * rows), new Float32Array(buffer, s.x, nTokens * inF), tensor, nTokens);
+}
+
+const fmt = (v: number, digits = 1): string => v.toFixed(digits);
+
+export const kernelsBench: Bench = {
+  name: "kernels",
+  summary: "single-thread GB/s (decode) and GFLOP/s (prefill, 128 tokens) of the wasm matmul kernels vs the reference",
+  async run(argv) {
+    const seconds = Number(flag(argv, "seconds") ?? "1");
+    const dtypes = (flag(argv, "dtypes")?.split(",") ?? DTYPES) as Dtype[];
+    const module = await compileKernels();
+    const memory = createKernelMemory(16, 65536);
+    const kernels = instantiateKernels(module, memory);
+    const rng = new Rng(7);
+    console.log(`WebAssembly build: ${kernelBuildOf(module)}; one thread; best of ~${seconds} s per row; decode shapes 8192x2048 and 2048x8192 alternating\n`);
+    console.log("| dtype | case | ms / call | weight GB/s | GFLOP/s | reference GFLOP/s | speedup |");
+    console.log("|---|---|---:|---:|---:|---:|---:|");
+    for (const dtype of dtypes) {
+      if (!DTYPES.includes(dtype)) throw new Error(`--dtypes: unknown dtype ${dtype}`);
+      const s = setup(kernels, memory, dtype, rng);
+      const bytes = weightBytes(dtype, FFN, DIM); // per matrix
+      const flops = 2 * FFN * DIM;
+      // Decode: gate (8192 x 2048) then down (2048 x 8192), one token each.
+      const decode = timeIt(() => {
+        runWasm(s, dtype, s.gate, 1, DIM, FFN);
+        runWasm(s, dtype, s.down, 1, FFN, DIM);
+      }, seconds) / 2;
+      const refRows = 512;
+      const refDecode = timeIt(() => runReference(s, dtype, s.gate, 1, DIM, refRows), Math.min(seconds, 0.5)) * (FFN / refRows);
+      console.log(`| ${dtype} | decode, 1 token | ${fmt(decode * 1000, 2)} | ${fmt(bytes / decode / 1e9)} | ${fmt(flops / decode / 1e9)} | ${fmt(flops / refDecode / 1e9, 2)} | ${fmt(refDecode / decode)}x |`);
+      // Prefill: 128 tokens through gate (x (128, 2048) -> (128, 8192)).
+      const prefill = timeIt(() => runWasm(s, dtype, s.gate, PREFILL_TOKENS, DIM, FFN), seconds);
+      const refPrefillRows = 32;
+      const refPrefill = timeIt(() => runReference(s, dtype, s.gate, PREFILL_TOKENS, DIM, refPrefillRows), 0) * (FFN / refPrefillRows);
+      const pf = PREFILL_TOKENS * flops;
+      console.log(`| ${dtype} | prefill, ${PREFILL_TOKENS} tokens | ${fmt(prefill * 1000, 1)} | ${fmt(bytes / prefill / 1e9, 2)} | ${fmt(pf / prefill / 1e9)} | ${fmt(pf / refPrefill / 1e9, 2)} | ${fmt(refPrefill / prefill)}x |`);
+    }
+    console.log("\nq8_0 times include quantizing the activations (as the backend runs it).");
+  },
+};

@@ -1,0 +1,14 @@
+// Entry point of the WebAssembly kernel module (AssemblyScript): re-exports every kernel. Built twice
+// by scripts/build-wasm.mjs, with SIMD and with relaxed SIMD, into one module each with the same
+// exports; loaded by ../module.ts. The module imports its memory (env.memory, shared) and allocates
+// nothing: every pointer is a byte offset the host chose; sizes are element counts.
+
+export { matmul_f32, matmul_bf16, matmul_f16, widen_f16, widen_f16_scalar } from "./matmul";
+export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
+export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
+export { attention, attention_scratch_bytes } from "./attention";
+
+/** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */
+export function kernel_reserved_bytes(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,295 @@
+// Matrix products by float weights (f32, bf16, f16) in WebAssembly SIMD: the twins of
+// src/kernels/reference/linear.ts `matmul`. out[t*outF + r] = sum_i x[t*inF + i] * w[r*inF + i] for
+// tokens t < nTokens and rows rowStart <= r < rowEnd (a thread's slice). x and out are float32; a
+// 16-bit weight is widened in registers (exactly), never copied.
+//
+// Decode (one token) is bound by reading the weights: four rows at a time, two accumulators per row
+// (eight independent add chains), one pass over memory. Prefill tiles four rows by two tokens, so
+// each weight vector is loaded and widened once per pair of tokens while the four rows stay in
+// cache for the whole token loop. Sums are in float32 in a different order than the reference, so
+// results agree to rounding (the conformance test bounds it), not bit for bit.
+
+import { bf16Hi, bf16Lo, bf16ToF32, f16High, f16Hi, f16Lo, f16ToF32, hsum, madd, madd2 } from "./vec";
+
+// Weight dtypes; compile-time constants of the inlined kernels below (each export gets its own copy).
+const F32: i32 = 0;
+const BF16: i32 = 1;
+const F16: i32 = 2;
+
+/** Bytes per weight element. */
+// @ts-ignore: decorator
+@inline function elementBytes(dt: i32): usize {
+  return dt == F32 ? 4 : 2;
+}
+
+/** The raw vector at p: four float32 weights, or eight 16-bit ones. */
+// @ts-ignore: decorator
+@inline function raw(p: usize): v128 {
+  return v128.load(p);
+}
+
+/** What the two widenings of `r` share (f16: the high halves of the float32 patterns). */
+// @ts-ignore: decorator
+@inline function prep(dt: i32, r: v128): v128 {
+  return dt == F16 ? f16High(r) : r;
+}
+
+/** Weights 0..3 of the eight at p, as float32 (`r` = raw(p), `s` = prep(dt, r)). */
+// @ts-ignore: decorator
+@inline function wLo(dt: i32, r: v128, s: v128): v128 {
+  if (dt == F32) return r;
+  if (dt == BF16) return bf16Lo(r);
+  return f16Lo(r, s);
+}
+
+/** Weights 4..7 of the eight at p, as float32. */
+// @ts-ignore: decorator
+@inline function wHi(dt: i32, p: usize, r: v128, s: v128): v128 {
+  if (dt == F32) return v128.load(p, 16);
+  if (dt == BF16) return bf16Hi(r);
+  return f16Hi(r, s);
+}
+
+/** One weight element at p, as float32. */
+// @ts-ignore: decorator
+@inline function wScalar(dt: i32, p: usize): f32 {
+  if (dt == F32) return load<f32>(p);
+  if (dt == BF16) return bf16ToF32(<u32>load<u16>(p));
+  return f16ToF32(<u32>load<u16>(p));
+}
+
+/** out[r .. r+3] = rows r .. r+3 of w times the token row x (out and x already at the token). */
+// @ts-ignore: decorator
+@inline function rows4x1(dt: i32, out: usize, x: usize, w: usize, inF: u32, r: u32): void {
+  const eb = elementBytes(dt);
+  const rowBytes = <usize>inF * eb;
+  const w0 = w + <usize>r * rowBytes;
+  const w1 = w0 + rowBytes;
+  const w2 = w1 + rowBytes;
+  const w3 = w2 + rowBytes;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  const k8 = inF & ~7;
+  for (let k: u32 = 0; k < k8; k += 8) {
+    const xp = x + (<usize>k << 2);
+    const xa = v128.load(xp);
+    const xb = v128.load(xp, 16);
+    const off = <usize>k * eb;
+    const r0 = raw(w0 + off), s0 = prep(dt, r0);
+    a0 = madd(wLo(dt, r0, s0), xa, a0);
+    b0 = madd(wHi(dt, w0 + off, r0, s0), xb, b0);
+    const r1 = raw(w1 + off), s1 = prep(dt, r1);
+    a1 = madd(wLo(dt, r1, s1), xa, a1);
+    b1 = madd(wHi(dt, w1 + off, r1, s1), xb, b1);
+    const r2 = raw(w2 + off), s2 = prep(dt, r2);
+    a2 = madd(wLo(dt, r2, s2), xa, a2);
+    b2 = madd(wHi(dt, w2 + off, r2, s2), xb, b2);
+    const r3 = raw(w3 + off), s3 = prep(dt, r3);
+    a3 = madd(wLo(dt, r3, s3), xa, a3);
+    b3 = madd(wHi(dt, w3 + off, r3, s3), xb, b3);
+  }
+  let d0 = hsum(f32x4.add(a0, b0)), d1 = hsum(f32x4.add(a1, b1));
+  let d2 = hsum(f32x4.add(a2, b2)), d3 = hsum(f32x4.add(a3, b3));
+  for (let k = k8; k < inF; k++) {
+    const xk = load<f32>(x + (<usize>k << 2));
+    const off = <usize>k * eb;
+    d0 += wScalar(dt, w0 + off) * xk;
+    d1 += wScalar(dt, w1 + off) * xk;
+    d2 += wScalar(dt, w2 + off) * xk;
+    d3 += wScalar(dt, w3 + off) * xk;
+  }
+  const o = out + (<usize>r << 2);
+  store<f32>(o, d0);
+  store<f32>(o, d1, 4);
+  store<f32>(o, d2, 8);
+  store<f32>(o, d3, 12);
+}
+
+/**
+ * Rows r .. r+3 of w times tokens t and t+1 of x: eight accumulators, each weight vector loaded and
+ * widened once for both tokens. `out`, `x` point at token 0.
+ */
+// @ts-ignore: decorator
+@inline function rows4x2(dt: i32, out: usize, x: usize, w: usize, inF: u32, outF: u32, r: u32, t: u32): void {
+  const eb = elementBytes(dt);
+  const rowBytes = <usize>inF * eb;
+  const w0 = w + <usize>r * rowBytes;
+  const w1 = w0 + rowBytes;
+  const w2 = w1 + rowBytes;
+  const w3 = w2 + rowBytes;
+  const x0 = x + ((<usize>t * inF) << 2);
+  const x1 = x0 + (<usize>inF << 2);
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const k8 = inF & ~7;
+  for (let k: u32 = 0; k < k8; k += 8) {
+    const xo = <usize>k << 2;
+    const x0a = v128.load(x0 + xo), x0b = v128.load(x0 + xo, 16);
+    const x1a = v128.load(x1 + xo), x1b = v128.load(x1 + xo, 16);
+    const off = <usize>k * eb;
+    const r0 = raw(w0 + off), s0 = prep(dt, r0);
+    const lo0 = wLo(dt, r0, s0), hi0 = wHi(dt, w0 + off, r0, s0);
+    c00 = madd2(lo0, x0a, hi0, x0b, c00);
+    c01 = madd2(lo0, x1a, hi0, x1b, c01);
+    const r1 = raw(w1 + off), s1 = prep(dt, r1);
+    const lo1 = wLo(dt, r1, s1), hi1 = wHi(dt, w1 + off, r1, s1);
+    c10 = madd2(lo1, x0a, hi1, x0b, c10);
+    c11 = madd2(lo1, x1a, hi1, x1b, c11);
+    const r2 = raw(w2 + off), s2 = prep(dt, r2);
+    const lo2 = wLo(dt, r2, s2), hi2 = wHi(dt, w2 + off, r2, s2);
+    c20 = madd2(lo2, x0a, hi2, x0b, c20);
+    c21 = madd2(lo2, x1a, hi2, x1b, c21);
+    const r3 = raw(w3 + off), s3 = prep(dt, r3);
+    const lo3 = wLo(dt, r3, s3), hi3 = wHi(dt, w3 + off, r3, s3);
+    c30 = madd2(lo3, x0a, hi3, x0b, c30);
+    c31 = madd2(lo3, x1a, hi3, x1b, c31);
+  }
+  let d00 = hsum(c00), d01 = hsum(c01), d10 = hsum(c10), d11 = hsum(c11);
+  let d20 = hsum(c20), d21 = hsum(c21), d30 = hsum(c30), d31 = hsum(c31);
+  for (let k = k8; k < inF; k++) {
+    const xo = <usize>k << 2;
+    const xk0 = load<f32>(x0 + xo), xk1 = load<f32>(x1 + xo);
+    const off = <usize>k * eb;
+    const v0 = wScalar(dt, w0 + off), v1 = wScalar(dt, w1 + off);
+    const v2 = wScalar(dt, w2 + off), v3 = wScalar(dt, w3 + off);
+    d00 += v0 * xk0; d01 += v0 * xk1;
+    d10 += v1 * xk0; d11 += v1 * xk1;
+    d20 += v2 * xk0; d21 += v2 * xk1;
+    d30 += v3 * xk0; d31 += v3 * xk1;
+  }
+  const o0 = out + ((<usize>t * outF + r) << 2);
+  const o1 = o0 + (<usize>outF << 2);
+  store<f32>(o0, d00); store<f32>(o0, d10, 4); store<f32>(o0, d20, 8); store<f32>(o0, d30, 12);
+  store<f32>(o1, d01); store<f32>(o1, d11, 4); store<f32>(o1, d21, 8); store<f32>(o1, d31, 12);
+}
+
+/**
+ * Rows r, r+1 of w times tokens t .. t+3 of x: eight accumulators; each weight vector is loaded and
+ * widened once for four tokens (what makes 16-bit prefill nearly as fast as float32).
+ */
+// @ts-ignore: decorator
+@inline function rows2x4(dt: i32, out: usize, x: usize, w: usize, inF: u32, outF: u32, r: u32, t: u32): void {
+  const eb = elementBytes(dt);
+  const rowBytes = <usize>inF * eb;
+  const w0 = w + <usize>r * rowBytes;
+  const w1 = w0 + rowBytes;
+  const xRow = <usize>inF << 2;
+  const x0 = x + <usize>t * xRow;
+  const x1 = x0 + xRow, x2 = x1 + xRow, x3 = x2 + xRow;
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0), c03 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0), c13 = f32x4.splat(0);
+  const k8 = inF & ~7;
+  for (let k: u32 = 0; k < k8; k += 8) {
+    const xo = <usize>k << 2;
+    const off = <usize>k * eb;
+    const r0 = raw(w0 + off), s0 = prep(dt, r0);
+    const lo0 = wLo(dt, r0, s0), hi0 = wHi(dt, w0 + off, r0, s0);
+    const r1 = raw(w1 + off), s1 = prep(dt, r1);
+    const lo1 = wLo(dt, r1, s1), hi1 = wHi(dt, w1 + off, r1, s1);
+    let xa = v128.load(x0 + xo), xb = v128.load(x0 + xo, 16);
+    c00 = madd2(lo0, xa, hi0, xb, c00);
+    c10 = madd2(lo1, xa, hi1, xb, c10);
+    xa = v128.load(x1 + xo); xb = v128.load(x1 + xo, 16);
+    c01 = madd2(lo0, xa, hi0, xb, c01);
+    c11 = madd2(lo1, xa, hi1, xb, c11);
+    xa = v128.load(x2 + xo); xb = v128.load(x2 + xo, 16);
+    c02 = madd2(lo0, xa, hi0, xb, c02);
+    c12 = madd2(lo1, xa, hi1, xb, c12);
+    xa = v128.load(x3 + xo); xb = v128.load(x3 + xo, 16);
+    c03 = madd2(lo0, xa, hi0, xb, c03);
+    c13 = madd2(lo1, xa, hi1, xb, c13);
+  }
+  let d00 = hsum(c00), d01 = hsum(c01), d02 = hsum(c02), d03 = hsum(c03);
+  let d10 = hsum(c10), d11 = hsum(c11), d12 = hsum(c12), d13 = hsum(c13);
+  for (let k = k8; k < inF; k++) {
+    const xo = <usize>k << 2;
+    const off = <usize>k * eb;
+    const v0 = wScalar(dt, w0 + off), v1 = wScalar(dt, w1 + off);
+    const xk0 = load<f32>(x0 + xo), xk1 = load<f32>(x1 + xo), xk2 = load<f32>(x2 + xo), xk3 = load<f32>(x3 + xo);
+    d00 += v0 * xk0; d01 += v0 * xk1; d02 += v0 * xk2; d03 += v0 * xk3;
+    d10 += v1 * xk0; d11 += v1 * xk1; d12 += v1 * xk2; d13 += v1 * xk3;
+  }
+  const oRow = <usize>outF << 2;
+  const o0 = out + ((<usize>t * outF + r) << 2);
+  const o1 = o0 + oRow, o2 = o1 + oRow, o3 = o2 + oRow;
+  store<f32>(o0, d00); store<f32>(o0, d10, 4);
+  store<f32>(o1, d01); store<f32>(o1, d11, 4);
+  store<f32>(o2, d02); store<f32>(o2, d12, 4);
+  store<f32>(o3, d03); store<f32>(o3, d13, 4);
+}
+
+/** out[r] = row r of w times the token row x (out and x already at the token): the row tails. */
+// @ts-ignore: decorator
+@inline function rows1x1(dt: i32, out: usize, x: usize, w: usize, inF: u32, r: u32): void {
+  const eb = elementBytes(dt);
+  const w0 = w + <usize>r * <usize>inF * eb;
+  let a = f32x4.splat(0), b = f32x4.splat(0);
+  const k8 = inF & ~7;
+  for (let k: u32 = 0; k < k8; k += 8) {
+    const xp = x + (<usize>k << 2);
+    const off = <usize>k * eb;
+    const r0 = raw(w0 + off), s0 = prep(dt, r0);
+    a = madd(wLo(dt, r0, s0), v128.load(xp), a);
+    b = madd(wHi(dt, w0 + off, r0, s0), v128.load(xp, 16), b);
+  }
+  let d = hsum(f32x4.add(a, b));
+  for (let k = k8; k < inF; k++) d += wScalar(dt, w0 + <usize>k * eb) * load<f32>(x + (<usize>k << 2));
+  store<f32>(out + (<usize>r << 2), d);
+}
+
+/** The slice [rowStart, rowEnd) of out (nTokens, outF) = x (nTokens, inF) @ w^T for dtype dt. */
+// @ts-ignore: decorator
+@inline function matmul(dt: i32, out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  let r = rowStart;
+  if (nTokens >= 4 && dt == F16) {
+    // f16 prefill: pairs of rows by blocks of four tokens, so each widening (the costly part) serves
+    // four tokens; leftover tokens one dot at a time. (For f32 and bf16, whose widening is cheap,
+    // 4 x 2 measured faster: four rows stay in L1 while the tokens stream from L2.)
+    const t4 = nTokens & ~3;
+    for (; r + 2 <= rowEnd; r += 2) {
+      for (let t: u32 = 0; t < t4; t += 4) rows2x4(dt, out, x, w, inF, outF, r, t);
+      for (let t = t4; t < nTokens; t++) {
+        rows1x1(dt, out + ((<usize>t * outF) << 2), x + ((<usize>t * inF) << 2), w, inF, r);
+        rows1x1(dt, out + ((<usize>t * outF) << 2), x + ((<usize>t * inF) << 2), w, inF, r + 1);
+      }
+    }
+  }
+  for (; r + 4 <= rowEnd; r += 4) {
+    let t: u32 = 0;
+    for (; t + 2 <= nTokens; t += 2) rows4x2(dt, out, x, w, inF, outF, r, t);
+    if (t < nTokens) rows4x1(dt, out + ((<usize>t * outF) << 2), x + ((<usize>t * inF) << 2), w, inF, r);
+  }
+  for (; r < rowEnd; r++) {
+    for (let t: u32 = 0; t < nTokens; t++) rows1x1(dt, out + ((<usize>t * outF) << 2), x + ((<usize>t * inF) << 2), w, inF, r);
+  }
+}
+
+/** out (nTokens, outF) rows [rowStart, rowEnd) = x (nTokens, inF) @ w^T, w float32 (outF, inF). */
+export function matmul_f32(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmul(F32, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** As matmul_f32 with w bfloat16 bits (outF, inF). */
+export function matmul_bf16(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmul(BF16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** As matmul_f32 with w IEEE half bits (outF, inF). */
+export function matmul_f16(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmul(F16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** Test hook: widen n halves at src to float32 at dst with the vector path (n a multiple of 8). */
+export function widen_f16(dst: usize, src: usize, n: u32): void {
+  for (let i: u32 = 0; i + 8 <= n; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    const high = f16High(h);
+    v128.store(dst + (<usize>i << 2), f16Lo(h, high));
+    v128.store(dst + (<usize>i << 2), f16Hi(h, high), 16);
+  }
+}
+
+/** Test hook: widen n halves at src to float32 at dst with the scalar (tail) path. */
+export function widen_f16_scalar(dst: usize, src: usize, n: u32): void {
+  for (let i: u32 = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), f16ToF32(<u32>load<u16>(src + (<usize>i << 1))));
+}

@@ -1,0 +1,159 @@
+// Vector helpers shared by the WebAssembly kernels (AssemblyScript, compiled by scripts/build-wasm.mjs;
+// not part of the TypeScript build): multiply-add (fused in the relaxed-SIMD build), horizontal sums,
+// the exact 16-bit float -> float32 widenings, round-half-away-from-zero, and a float32 exp. Every
+// helper is inlined; nothing here allocates or touches memory other than through its arguments.
+// The widenings follow src/tensor/float16.ts (bf16ToF32, f16ToF32) bit for bit; exp follows Cephes'
+// expf (range reduction by ln 2, degree-5 polynomial), accurate to about 2 ulp.
+
+/** 2^112 as float32: turns float32 bits holding a half's exponent/mantissa into the half's value. */
+export const TWO_112: f32 = reinterpret<f32>(<u32>(112 + 127) << 23);
+
+/** acc + a * b: fused (relaxed_madd) in the relaxed-SIMD build, a separate multiply and add otherwise. */
+// @ts-ignore: decorator
+@inline export function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(f32x4.mul(a, b), acc);
+}
+
+/**
+ * acc + (a * x + b * y): the two products are summed before they reach the accumulator, so a tile's
+ * accumulator chains carry one add per step (fused multiply-add latency would otherwise bound them).
+ */
+// @ts-ignore: decorator
+@inline export function madd2(a: v128, x: v128, b: v128, y: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.add(acc, f32x4.relaxed_madd(b, y, f32x4.mul(a, x)));
+  return f32x4.add(acc, f32x4.add(f32x4.mul(a, x), f32x4.mul(b, y)));
+}
+
+/** Sum of the four float32 lanes. */
+// @ts-ignore: decorator
+@inline export function hsum(v: v128): f32 {
+  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.add(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2)), 0);
+}
+
+/** Largest of the four float32 lanes. */
+// @ts-ignore: decorator
+@inline export function hmax(v: v128): f32 {
+  const s = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.max(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2)), 0);
+}
+
+/**
+ * The upper 16 bits of the float32 patterns of eight halves (i16x8 in, i16x8 out): sign, then the
+ * half's exponent and top 7 mantissa bits shifted down 3, so that with the low 16 bits (the half's
+ * last 3 mantissa bits, `h << 13`) the pattern times 2^112 is the half's value: exact for normals
+ * (exponent rebias) and subnormals (a float32 subnormal scaled by a power of two). Infinity and NaN
+ * (exponent 31) get the all-ones float32 exponent, so they stay infinity and NaN.
+ */
+// @ts-ignore: decorator
+@inline export function f16High(h: v128): v128 {
+  // Arithmetic shift: the sign lands in bits 15..12; keep bit 15 and the shifted exponent/mantissa.
+  const bits = v128.and(i16x8.shr_s(h, 3), i16x8.splat(<i16>0x8fff));
+  const special = i16x8.eq(v128.and(h, i16x8.splat(0x7c00)), i16x8.splat(0x7c00));
+  return v128.or(bits, v128.and(special, i16x8.splat(0x7f80)));
+}
+
+/** float32 values of halves 0..3 of `h`, given `high = f16High(h)`. */
+// @ts-ignore: decorator
+@inline export function f16Lo(h: v128, high: v128): v128 {
+  return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 0, 8, 1, 9, 2, 10, 3, 11), f32x4.splat(TWO_112));
+}
+
+/** float32 values of halves 4..7 of `h`, given `high = f16High(h)`. */
+// @ts-ignore: decorator
+@inline export function f16Hi(h: v128, high: v128): v128 {
+  return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 4, 12, 5, 13, 6, 14, 7, 15), f32x4.splat(TWO_112));
+}
+
+/** float32 values of bfloat16s 0..3 of `h` (the bits shifted up 16). */
+// @ts-ignore: decorator
+@inline export function bf16Lo(h: v128): v128 {
+  return v128.shuffle<i16>(i16x8.splat(0), h, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/** float32 values of bfloat16s 4..7 of `h`. */
+// @ts-ignore: decorator
+@inline export function bf16Hi(h: v128): v128 {
+  return v128.shuffle<i16>(i16x8.splat(0), h, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/** float32 value of half bits `h` (scalar twin of f16High/f16Lo). */
+// @ts-ignore: decorator
+@inline export function f16ToF32(h: u32): f32 {
+  let bits = ((h & 0x8000) << 16) | ((h & 0x7fff) << 13);
+  if ((h & 0x7c00) == 0x7c00) bits |= 0x7f800000;
+  return reinterpret<f32>(bits) * TWO_112;
+}
+
+/** float32 value of bfloat16 bits `h`. */
+// @ts-ignore: decorator
+@inline export function bf16ToF32(h: u32): f32 {
+  return reinterpret<f32>(h << 16);
+}
+
+/**
+ * Half bits of a float32 (nearest, ties to even; NaN stays NaN): src/tensor/float16.ts f32ToF16,
+ * operation for operation.
+ */
+export function f32ToF16(value: f32): u32 {
+  const x = reinterpret<u32>(value);
+  const sign = (x >>> 16) & 0x8000;
+  const absBits = x & 0x7fffffff;
+  if (absBits > 0x7f800000) return sign | 0x7e00;
+  if (absBits >= 0x477ff000) return sign | 0x7c00;
+  if (absBits < 0x38800000) {
+    // Subnormal half (or zero): the value in units of 2^-24 (exact in float64), to nearest even.
+    const a = Math.abs(<f64>value) * 16777216.0;
+    let q = Math.floor(a);
+    const r = a - q;
+    if (r > 0.5 || (r == 0.5 && (<u32>q & 1) == 1)) q += 1;
+    return sign | <u32>q;
+  }
+  const rebased = absBits - ((127 - 15) << 23);
+  const rounded = rebased + 0xfff + ((rebased >>> 13) & 1);
+  return sign | (rounded >>> 13);
+}
+
+/** Round each lane to the nearest integer, ties away from zero (C's roundf). */
+// @ts-ignore: decorator
+@inline export function roundAway(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const away = f32x4.ge(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5)); // v - t is exact
+  const step = v128.or(v128.and(v, f32x4.splat(-0.0)), f32x4.splat(1.0)); // +-1 with v's sign
+  return f32x4.add(t, v128.and(away, step));
+}
+
+// Cephes expf constants (cephes/single/expf.c).
+const EXP_MAX: f32 = 88.3762626647949;
+/** Below this exp underflows float32's normal range; the result is flushed to 0. */
+const EXP_MIN: f32 = -87.3365447505531;
+const LOG2E: f32 = 1.44269504088896341;
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+
+/** e^x per lane (about 2 ulp; 0 below -87.34, clamped to e^88.38 above 88.38; NaN stays NaN). */
+// @ts-ignore: decorator
+@inline export function exp4(v: v128): v128 {
+  // pmin/pmax (one instruction each on x86) keep a NaN lane NaN.
+  const x0 = f32x4.pmin(v, f32x4.splat(EXP_MAX));
+  const x1 = f32x4.pmax(x0, f32x4.splat(EXP_MIN));
+  const n = f32x4.nearest(f32x4.mul(x1, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(x1, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const result = f32x4.mul(p, scale);
+  return v128.andnot(result, f32x4.lt(v, f32x4.splat(EXP_MIN))); // underflow -> 0; NaN stays NaN
+}
+
+/** Scalar e^x through the same approximation as exp4 (so tails match the vector lanes). */
+// @ts-ignore: decorator
+@inline export function exp1(x: f32): f32 {
+  return f32x4.extract_lane(exp4(f32x4.splat(x)), 0);
+}
