@@ -4,12 +4,13 @@ export * from "./errors.js";
 
 // Tensors and randomness
 export type { DType, FloatDType } from "./tensor/dtype.js";
-export type { FloatTensor, Tensor } from "./tensor/tensor.js";
+export type { FloatTensor, Tensor, WeightTensor } from "./tensor/tensor.js";
+export { type Q8_0Tensor, dequantizeQ8_0, quantizeQ8_0 } from "./tensor/q8_0.js";
 export { Rng } from "./tensor/rng.js";
 
 // The model
 export { LlamaForCausalLM, type CheckpointLayout, type DTypeOption, type FromPretrainedOptions } from "./loader/pretrained.js";
-export { LlamaModel, type ForwardOptions, type LlamaModelOptions } from "./model/llama.js";
+export { LlamaModel, type BatchSequence, type ForwardOptions, type LlamaModelOptions } from "./model/llama.js";
 export type { LlamaConfig, RopeScaling } from "./model/config.js";
 export { KvCache, type KvCacheOptions } from "./model/kv-cache.js";
 export type { LayerWeights, LlamaWeights } from "./model/weights.js";
@@ -20,8 +21,17 @@ export type { Backend } from "./backend/backend.js";
 export { referenceBackend } from "./backend/reference.js";
 
 // Generation
-export { generateTokens, type GenerateTokensOptions } from "./generate/generate.js";
-export { argmax, sampleToken, topKIds, type Sampler } from "./generate/sampling.js";
+export { generate, type GenerateOptions, type GenerateOutput } from "./generate/generate.js";
+export { GenerationEngine, GenerationRun, DEFAULT_MAX_BATCH, type GenerationEngineOptions } from "./generate/engine.js";
+export type { DoneEvent, FinishReason, GenerationEvent, GenerationOptions, SequenceOutput, TokenEvent, TokenLogprob } from "./generate/types.js";
+export { DEFAULT_MAX_NEW_TOKENS, MAX_TOP_LOGPROBS } from "./generate/options.js";
+export { argmax, sampleFromScores, topKIds } from "./generate/sampling.js";
+export type { GenerationDefaults } from "./model/generation-config.js";
+
+// Pipelines and Auto classes (transformers' entry points)
+export { pipeline, textGenerationPipeline, type PipelineTask, type TextGenerationCallOptions, type TextGenerationInput, type TextGenerationPipeline, type TextGenerationPipelineOptions, type TextGenerationResult } from "./pipelines/text-generation.js";
+export { AutoModelForCausalLM, AutoTokenizer } from "./pipelines/auto.js";
+export { defaultModelDir } from "./loader/default-model.js";
 
 // Tokenizer and chat
 export * from "./tokenizer/index.js";

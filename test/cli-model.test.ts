@@ -1,12 +1,13 @@
 // The `llama3 logits` and `llama3 generate` commands, as a user calls them: results equal the
 // library's, files hold raw float32, text prompts go through the tokenizer, errors are one clear
-// line with the right exit code.
+// line with the right exit code. Commands compared with the library run on the reference backend
+// (--backend reference), whose results are exact.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { generateTokens } from "../src/generate/generate.js";
+import { generate } from "../src/generate/generate.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
 import { runCliCaptured, runCliProcess } from "./support/cli.js";
@@ -49,22 +50,21 @@ test("logits --all --out writes (positions, vocab) little-endian float32", async
 });
 
 test("generate --json prints prompt and greedy ids equal to the library's", async () => {
-  const result = await runCliCaptured(["generate", "--model", MODEL, "--ids", IDS.join(","), "--max-new-tokens", "6", "--temperature", "0", "--ignore-eos", "--json"]);
+  const result = await runCliCaptured(["generate", "--backend", "reference", "--model", MODEL, "--ids", IDS.join(","), "--max-new-tokens", "6", "--temperature", "0", "--ignore-eos", "--json"]);
   assert.equal(result.code, 0, result.stderr);
   const printed = JSON.parse(result.stdout) as { prompt_ids: number[]; generated_ids: number[] };
   const model = await LlamaForCausalLM.fromPretrained(MODEL);
-  const expected: number[] = [];
-  for await (const id of generateTokens(model, IDS, { maxNewTokens: 6, stopTokenIds: [] })) expected.push(id);
-  assert.deepEqual(printed, { prompt_ids: IDS, generated_ids: expected });
+  const expected = (await generate(model, IDS, { maxNewTokens: 6, stopTokenIds: [] })).outputs[0]!.tokenIds;
+  assert.deepEqual(printed, { prompt_ids: IDS, generated_ids: expected, finish_reason: "length" });
 });
 
 test("generate stops at the config's eos id unless --ignore-eos; sampling repeats with a seed", async () => {
   // Make the first greedy token the eos id of a copy of the model: generation must stop right there.
   const model = await LlamaForCausalLM.fromPretrained(MODEL);
-  const first = (await generateTokens(model, IDS, { maxNewTokens: 1, stopTokenIds: [] }).next()).value as number;
+  const first = (await generate(model, IDS, { maxNewTokens: 1, stopTokenIds: [] })).outputs[0]!.tokenIds[0]!;
   const dir = writeConfigVariant(MODEL, { ...readConfigJson(MODEL), eos_token_id: [first] });
   try {
-    const base = ["generate", "--model", dir, "--ids", IDS.join(","), "--max-new-tokens", "5", "--json"];
+    const base = ["generate", "--backend", "reference", "--model", dir, "--ids", IDS.join(","), "--max-new-tokens", "5", "--json"];
     const stopped = JSON.parse((await runCliCaptured(base)).stdout) as { generated_ids: number[] };
     assert.deepEqual(stopped.generated_ids, [first]);
     const ignored = JSON.parse((await runCliCaptured([...base, "--ignore-eos"])).stdout) as { generated_ids: number[] };
@@ -81,7 +81,6 @@ test("generate stops at the config's eos id unless --ignore-eos; sampling repeat
 
 test("errors are one line on stderr with exit 2 for usage and 1 for failures, no stack trace", async () => {
   const cases: [string[], number, RegExp][] = [
-    [["logits", "--ids", "1,2"], 2, /missing --model/],
     [["logits", "--model", MODEL, "--ids", "1,x"], 2, /"x" is not a token id/],
     [["logits", "--model", MODEL, "--ids", "1", "--bogus"], 2, /Unknown option '--bogus'/],
     [["logits", "--model", MODEL, "--ids", "1,512"], 1, /token 1 is 512/],
@@ -91,7 +90,10 @@ test("errors are one line on stderr with exit 2 for usage and 1 for failures, no
     [["logits", "--model", MODEL, "--ids", "1", "stray"], 2, /unexpected argument "stray"/],
     [["logits", "--model", MODEL, "--ids", "1,,2"], 2, /"" is not a token id/],
     [["generate", "--model", MODEL, "--ids", "1", "--temperature", "0x1"], 2, /--temperature must be a number/],
-    [["generate", "--model", MODEL, "--ids", "1", "--top-k", "5"], 2, /--top-k needs sampling/],
+    [["generate", "--model", MODEL, "--ids", "1", "--greedy", "--top-k", "5"], 2, /--top-k applies to sampling/],
+    [["generate", "--model", MODEL, "--ids", "1", "--backend", "gpu"], 2, /--backend must be wasm or reference/],
+    [["generate", "--model", MODEL, "--ids", "1", "--stop", "x"], 2, /need a text PROMPT/],
+    [["generate", "--model", MODEL], 2, /give a PROMPT or --ids/],
     [["logits", "--model", MODEL, "--ids", "1", "--out", join(MODEL, "no-such-dir", "x.f32")], 1, /cannot write logits/],
   ];
   for (const [argv, code, message] of cases) {
@@ -109,15 +111,15 @@ test("the installed binary runs: llama3 logits --json", () => {
   assert.equal(result.code, 0, result.stderr);
   const printed = JSON.parse(result.stdout) as { positions: { ids: number[] }[] };
   assert.equal(printed.positions[0]!.ids.length, 3);
-  const failed = runCliProcess(["logits", "--ids", "1"]);
+  const failed = runCliProcess(["logits", "--model", MODEL, "--ids", "1", "--top", "x"]);
   assert.equal(failed.code, 2);
-  assert.match(failed.stderr, /^llama3 logits: missing --model/);
+  assert.match(failed.stderr, /^llama3 logits: --top must be an integer/);
 });
 
-test("generate --prompt: text in, streamed text out; --chat wraps it as a user turn", async () => {
+test("generate PROMPT: text in, streamed text out; --chat wraps it as a user turn", async () => {
   // The tied fixture has the real Llama 3 vocabulary but no tokenizer files: the bundled one is used.
   const model = fixturePath("hf", "tiny-v128256-f32-tied-norope");
-  const result = await runCliCaptured(["generate", "--model", model, "--prompt", "Hello world", "--max-new-tokens", "4", "--ignore-eos", "--json"]);
+  const result = await runCliCaptured(["generate", "--backend", "reference", "--model", model, "Hello world", "--max-new-tokens", "4", "--ignore-eos", "--json"]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /using the bundled Llama 3 tokenizer/);
   const printed = JSON.parse(result.stdout) as { prompt_ids: number[]; generated_ids: number[]; text: string };
@@ -125,17 +127,16 @@ test("generate --prompt: text in, streamed text out; --chat wraps it as a user t
   assert.deepEqual(printed.prompt_ids, tokenizer.encode("Hello world"));
   assert.equal(printed.prompt_ids[0], 128000);
   const llama = await LlamaForCausalLM.fromPretrained(model);
-  const expected: number[] = [];
-  for await (const id of generateTokens(llama, printed.prompt_ids, { maxNewTokens: 4, stopTokenIds: [] })) expected.push(id);
+  const expected = (await generate(llama, printed.prompt_ids, { maxNewTokens: 4, stopTokenIds: [] })).outputs[0]!.tokenIds;
   assert.deepEqual(printed.generated_ids, expected);
   assert.equal(printed.text, tokenizer.decode(expected, { skipSpecialTokens: true }));
-  const streamed = await runCliCaptured(["generate", "--model", model, "--prompt", "Hello world", "--max-new-tokens", "4", "--ignore-eos"]);
+  const streamed = await runCliCaptured(["generate", "--backend", "reference", "--model", model, "Hello world", "--max-new-tokens", "4", "--ignore-eos"]);
   assert.equal(streamed.stdout, `${printed.text}\n`);
 
-  const chat = await runCliCaptured(["generate", "--model", model, "--prompt", "Hi", "--chat", "--system", "Be brief.", "--max-new-tokens", "1", "--json"]);
+  const chat = await runCliCaptured(["generate", "--model", model, "Hi", "--chat", "--system", "Be brief.", "--max-new-tokens", "1", "--json"]);
   const chatIds = (JSON.parse(chat.stdout) as { prompt_ids: number[] }).prompt_ids;
   assert.equal(tokenizer.decode(chatIds), "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
-  const bad = await runCliCaptured(["generate", "--model", model, "--ids", "1", "--prompt", "x"]);
+  const bad = await runCliCaptured(["generate", "--model", model, "--ids", "1", "x"]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /exactly one of --ids and --prompt/);
+  assert.match(bad.stderr, /give a PROMPT or --ids \(not both\)/);
 });

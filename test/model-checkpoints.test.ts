@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ArgumentError, ConfigError, FormatError, NumericalError, ShapeError, UnsupportedError } from "../src/errors.js";
-import { generateTokens } from "../src/generate/generate.js";
+import { generate } from "../src/generate/generate.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { weightBytes } from "../src/model/weights.js";
 import { bf16ToF32, f32ToBf16 } from "../src/tensor/float16.js";
@@ -160,15 +160,15 @@ test("unused checkpoint tensors and unknown config keys are reported as warnings
 
 test("generation_config.json's eos ids stop generation too (Instruct models list <|eot_id|> there)", async () => {
   const model = await LlamaForCausalLM.fromPretrained(F32_FIXTURE);
-  const first = (await generateTokens(model, PROMPT, { maxNewTokens: 1, stopTokenIds: [] }).next()).value as number;
+  const first = (await generate(model, PROMPT, { maxNewTokens: 1, stopTokenIds: [] })).outputs[0]!.tokenIds[0]!;
   const dir = writeConfigVariant(F32_FIXTURE, readConfigJson(F32_FIXTURE));
   try {
     writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ bos_token_id: 0, eos_token_id: [first, 1] }));
     const withGeneration = await LlamaForCausalLM.fromPretrained(dir);
     assert.deepEqual([...withGeneration.config.eosTokenIds].sort((a, b) => a - b), [...new Set([1, first])].sort((a, b) => a - b));
-    const ids: number[] = [];
-    for await (const id of generateTokens(withGeneration, PROMPT, { maxNewTokens: 5 })) ids.push(id);
-    assert.deepEqual(ids, [first]);
+    const { outputs } = await generate(withGeneration, PROMPT, { maxNewTokens: 5 });
+    assert.deepEqual(outputs[0]!.tokenIds, [first]);
+    assert.equal(outputs[0]!.finishReason, "stop");
     writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: "x" }));
     await assert.rejects(LlamaForCausalLM.fromPretrained(dir), (e: unknown) => e instanceof ConfigError && e.key === "eos_token_id");
   } finally {
@@ -184,7 +184,7 @@ test("non-finite logits stop generation with a NumericalError instead of emittin
     tensors.set("model.norm.weight", { dtype: "f32", shape: norm.shape, data: new Float32Array(norm.data.length).fill(Number.NaN) } as Tensor);
     await writeHfFolder(dir, readConfigJson(F32_FIXTURE), tensors);
     const model = await LlamaForCausalLM.fromPretrained(dir);
-    await assert.rejects(generateTokens(model, PROMPT, { maxNewTokens: 3 }).next(), (e: unknown) => e instanceof NumericalError && /step 0/.test(e.message));
+    await assert.rejects(generate(model, PROMPT, { maxNewTokens: 3 }).result, (e: unknown) => e instanceof NumericalError && /step 0/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true });
   }

@@ -4,10 +4,10 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./command.js";
 
-export type FlagSpec = Readonly<Record<string, { readonly type: "string" | "boolean"; readonly short?: string }>>;
+export type FlagSpec = Readonly<Record<string, { readonly type: "string" | "boolean"; readonly short?: string; readonly multiple?: boolean }>>;
 
 export interface ParsedArgs {
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   readonly positionals: readonly string[];
 }
 
@@ -19,7 +19,7 @@ export function parseFlags(argv: readonly string[], flags: FlagSpec, usage: stri
   let parsed: ParsedArgs;
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options: flags, allowPositionals: true, strict: true });
-    parsed = { values: values as Record<string, string | boolean | undefined>, positionals };
+    parsed = { values: values as Record<string, string | boolean | string[] | undefined>, positionals };
   } catch (error) {
     // node:util explains some errors over several lines; the first says what is wrong.
     const message = (error instanceof Error ? error.message : String(error)).split("\n")[0]!;
@@ -80,4 +80,11 @@ export function parseIdList(raw: string, flag: string): number[] {
     if (!/^\d+$/.test(part)) throw new UsageError(`--${flag}: "${part}" is not a token id (a non-negative integer)`);
     return Number(part);
   });
+}
+
+/** Every value of a repeatable string flag (`multiple: true`), in order; [] when absent. */
+export function stringListFlag(args: ParsedArgs, name: string): string[] {
+  const value = args.values[name];
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [String(value)];
 }

@@ -10,6 +10,13 @@ export interface CliIo {
   readonly stderr: (text: string) => void;
   /** All of standard input as bytes. */
   readonly readStdin: () => Promise<Uint8Array>;
+  /** Standard input line by line, for interactive commands (absent when there is none). */
+  readonly stdinLines?: () => { lines: AsyncIterable<string>; close: () => void; isTTY: boolean };
+  /**
+   * Route Ctrl-C (SIGINT) to `handler` until the returned function is called; while routed, the
+   * process does not exit on Ctrl-C.
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
 }
 
 /** One subcommand of `llama3`. */

@@ -1,44 +1,35 @@
-// `llama3 generate`: new tokens after a prompt, greedy by default or sampled with --temperature,
-// --top-k, --top-p and --seed. The prompt is token ids (--ids) or text (--prompt, optionally wrapped
-// as a chat turn with --chat); text prompts print the generated text as it streams, id prompts the
-// ids; --json prints one object at the end.
+// `llama3 generate [options] PROMPT`: streams the continuation of a text prompt to stdout (or of
+// token ids with --ids), optionally as a chat turn (--chat) and with every generation option;
+// --json prints one object at the end (ids, text, finish reason, and the --stats numbers).
 
 import { applyChatTemplate, type ChatMessage } from "../chat/index.js";
-import { generateTokens } from "../generate/generate.js";
-import type { Sampler } from "../generate/sampling.js";
-import type { LlamaModel } from "../model/llama.js";
-import { Rng } from "../tensor/rng.js";
+import { GenerationEngine } from "../generate/engine.js";
+import type { LlamaForCausalLM } from "../loader/pretrained.js";
 import { Tokenizer } from "../tokenizer/index.js";
-import { type ParsedArgs, booleanFlag, intFlag, numberFlag, parseFlags, parseIdList, stringFlag } from "./args.js";
+import { type ParsedArgs, booleanFlag, parseFlags, parseIdList, stringFlag } from "./args.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
-import { MODEL_FLAGS, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
+import { GENERATION_FLAGS, GENERATION_FLAGS_HELP, RunStats, backendFromFlags, generationOptionsFromFlags } from "./generation-flags.js";
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
 
-const USAGE = `llama3 generate ${MODEL_FLAGS_USAGE} (--ids 128000,791 | --prompt TEXT [--chat] [--system TEXT] [--tokenizer DIR]) [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--ignore-eos] [--json]`;
+const USAGE = `llama3 generate ${MODEL_FLAGS_USAGE} [options] (PROMPT | --ids 128000,791)
 
-const SAMPLING_FLAGS = ["top-k", "top-p", "seed"];
+Streams the text generated after PROMPT to stdout.
+
+  PROMPT              the text to continue (use -- before a prompt that starts with "-")
+  --ids LIST          comma-separated token ids instead of text (prints ids)
+  --chat              wrap PROMPT as a user message with the tokenizer's chat template
+  --system TEXT       with --chat: a system message first
+  --tokenizer DIR     tokenizer folder (default: the model folder, else the bundled Llama 3 tokenizer)
+  --json              print one JSON object at the end instead of streaming
+${MODEL_FLAGS_HELP}
+${GENERATION_FLAGS_HELP}`;
 
 /** The vocabulary size of the bundled Llama 3 tokenizer (128000 BPE ranks + 256 special tokens). */
 const LLAMA3_VOCAB_SIZE = 128256;
 
-function samplerFromFlags(args: ParsedArgs): Sampler {
-  const temperature = numberFlag(args, "temperature", 0, 0, 1e6);
-  if (temperature === 0) {
-    const given = SAMPLING_FLAGS.filter((flag) => args.values[flag] !== undefined);
-    if (given.length > 0) throw new UsageError(`--${given[0]} needs sampling: give --temperature above 0 (0, the default, is greedy)`);
-    return { kind: "greedy" };
-  }
-  return {
-    kind: "sample",
-    temperature,
-    topK: intFlag(args, "top-k", 0, 0, Number.MAX_SAFE_INTEGER),
-    topP: numberFlag(args, "top-p", 1, Number.MIN_VALUE, 1),
-    rng: new Rng(intFlag(args, "seed", 0, 0, 2 ** 32 - 1)),
-  };
-}
-
-/** The tokenizer for a text prompt: --tokenizer, else the model folder's, else (Llama 3 vocabulary) the bundled one. */
-async function loadTokenizer(args: ParsedArgs, model: LlamaModel, io: CliIo): Promise<Tokenizer> {
-  const dir = stringFlag(args, "tokenizer") ?? stringFlag(args, "model")!;
+/** The tokenizer: --tokenizer, else the model folder's, else (Llama 3 vocabulary) the bundled one. */
+export async function loadTokenizer(args: ParsedArgs, model: LlamaForCausalLM, io: CliIo): Promise<Tokenizer> {
+  const dir = stringFlag(args, "tokenizer") ?? model.nameOrPath;
   try {
     return await Tokenizer.fromPretrained(dir);
   } catch (error) {
@@ -48,7 +39,7 @@ async function loadTokenizer(args: ParsedArgs, model: LlamaModel, io: CliIo): Pr
   }
 }
 
-/** The prompt's ids from --prompt (plain or as a chat turn). */
+/** The prompt's ids from the text (plain or as a chat turn). */
 function encodePrompt(args: ParsedArgs, tokenizer: Tokenizer, text: string): number[] {
   if (!booleanFlag(args, "chat")) {
     if (stringFlag(args, "system") !== undefined) throw new UsageError("--system needs --chat");
@@ -61,59 +52,66 @@ function encodePrompt(args: ParsedArgs, tokenizer: Tokenizer, text: string): num
 
 export const generateCommand: Command = {
   name: "generate",
-  summary: "generate tokens after a prompt of token ids or text",
+  summary: "generate text (or token ids) after a prompt, streaming",
   usage: USAGE,
   async run(argv, io) {
     const args = parseFlags(argv, {
       ...MODEL_FLAGS,
+      ...GENERATION_FLAGS,
       ids: { type: "string" },
-      prompt: { type: "string" },
       chat: { type: "boolean" },
       system: { type: "string" },
       tokenizer: { type: "string" },
-      "max-new-tokens": { type: "string" },
-      temperature: { type: "string" },
-      "top-k": { type: "string" },
-      "top-p": { type: "string" },
-      seed: { type: "string" },
-      "ignore-eos": { type: "boolean" },
       json: { type: "boolean" },
-    }, USAGE, 0);
+    }, USAGE, 1);
     const idsFlag = stringFlag(args, "ids");
-    const text = stringFlag(args, "prompt");
-    if ((idsFlag === undefined) === (text === undefined)) throw new UsageError(`give exactly one of --ids and --prompt; usage: ${USAGE}`);
-    if (text === undefined && ["chat", "system", "tokenizer"].some((flag) => args.values[flag] !== undefined)) {
-      throw new UsageError("--chat, --system and --tokenizer go with --prompt");
+    const text = args.positionals[0];
+    if ((idsFlag === undefined) === (text === undefined)) throw new UsageError(`give a PROMPT or --ids (not both); usage: llama3 generate [options] PROMPT (llama3 generate --help)`);
+    if (text === undefined && ["chat", "system", "tokenizer", "stop"].some((flag) => args.values[flag] !== undefined)) {
+      throw new UsageError("--chat, --system, --tokenizer and --stop need a text PROMPT");
     }
-    const maxNewTokens = intFlag(args, "max-new-tokens", 32, 0, 1_000_000);
-    const sampler = samplerFromFlags(args);
+    const options = generationOptionsFromFlags(args);
     const json = booleanFlag(args, "json");
     const promptIdsFromFlag = idsFlag === undefined ? undefined : parseIdList(idsFlag, "ids");
-    const model = await loadModelFromFlags(args, USAGE, io);
-    const tokenizer = text === undefined ? undefined : await loadTokenizer(args, model, io);
-    const promptIds = promptIdsFromFlag ?? encodePrompt(args, tokenizer!, text!);
-    // A text prompt stops on the tokenizer's stop tokens too (<|eot_id|> ends a chat turn).
-    const stopTokenIds = booleanFlag(args, "ignore-eos") ? [] : [...new Set([...model.config.eosTokenIds, ...(tokenizer?.eosTokenIds ?? [])])];
-    const decoder = tokenizer?.createDecodeStream({ skipSpecialTokens: true });
-    const generated: number[] = [];
-    let generatedText = "";
-    for await (const id of generateTokens(model, promptIds, { maxNewTokens, sampler, stopTokenIds })) {
-      generated.push(id);
-      if (decoder === undefined) {
-        if (!json) io.stdout(generated.length === 1 ? `${id}` : `,${id}`);
-        continue;
+    const { backend, close } = await backendFromFlags(args);
+    try {
+      const loadStart = performance.now();
+      const model = await loadModelFromFlags(args, USAGE, io, backend);
+      const tokenizer = text === undefined ? undefined : await loadTokenizer(args, model, io);
+      const loadSeconds = (performance.now() - loadStart) / 1000;
+      const promptIds = promptIdsFromFlag ?? encodePrompt(args, tokenizer!, text!);
+      // A text prompt also stops on the tokenizer's own stop tokens (<|eot_id|> ends a chat turn).
+      const stopTokenIds = options.stopTokenIds ?? [...new Set([...model.config.eosTokenIds, ...(tokenizer?.eosTokenIds ?? [])])];
+      const engine = new GenerationEngine(model, { maxBatch: 1, defaults: model.generationConfig, ...(tokenizer === undefined ? {} : { tokenizer }) });
+      const stats = new RunStats(loadSeconds, promptIds.length);
+      const generated: number[] = [];
+      let done: { finishReason: string; text: string } | undefined;
+      for await (const event of engine.submit(promptIds, { ...options, stopTokenIds })) {
+        if (event.type === "done") {
+          done = event;
+          continue;
+        }
+        stats.token();
+        generated.push(event.tokenId);
+        if (json) continue;
+        if (tokenizer === undefined) io.stdout(generated.length === 1 ? `${event.tokenId}` : `,${event.tokenId}`);
+        else io.stdout(event.text);
       }
-      const piece = decoder.push(id);
-      generatedText += piece;
-      if (!json) io.stdout(piece);
-    }
-    const tail = decoder?.flush() ?? "";
-    generatedText += tail;
-    if (json) {
-      const result = { prompt_ids: promptIds, generated_ids: generated, ...(decoder === undefined ? {} : { text: generatedText }) };
-      io.stdout(`${JSON.stringify(result)}\n`);
-    } else {
-      io.stdout(`${tail}\n`);
+      if (json) {
+        const result = {
+          prompt_ids: promptIds,
+          generated_ids: generated,
+          ...(tokenizer === undefined ? {} : { text: done!.text }),
+          finish_reason: done!.finishReason,
+          ...(booleanFlag(args, "stats") ? { stats: stats.report() } : {}),
+        };
+        io.stdout(`${JSON.stringify(result)}\n`);
+      } else {
+        io.stdout("\n");
+      }
+      if (booleanFlag(args, "stats")) io.stderr(stats.line());
+    } finally {
+      await close();
     }
   },
 };

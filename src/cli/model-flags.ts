@@ -1,10 +1,15 @@
 // Flags shared by the commands that load a model (--model, --dtype, --rope-factor) and the loading
-// itself, so every command loads the same way and reports warnings the same way.
+// itself, so every command loads the same way: warnings on stderr, a progress bar on a terminal,
+// and, without --model, $LLAMA3_MODEL or else the package's built-in tiny model (random weights;
+// the CLI says in one line that its output is meaningless).
 
+import { defaultModelDir } from "../loader/default-model.js";
 import { DTYPE_OPTIONS, type DTypeOption, LlamaForCausalLM } from "../loader/pretrained.js";
-import { type FlagSpec, type ParsedArgs, numberFlag, requiredString, stringFlag } from "./args.js";
+import type { Backend } from "../backend/backend.js";
+import { type FlagSpec, type ParsedArgs, numberFlag, stringFlag } from "./args.js";
 import type { CliIo } from "./command.js";
 import { UsageError } from "./command.js";
+import { createProgress, stderrProgressTarget } from "./progress.js";
 
 export const MODEL_FLAGS: FlagSpec = {
   model: { type: "string" },
@@ -12,18 +17,50 @@ export const MODEL_FLAGS: FlagSpec = {
   "rope-factor": { type: "string" },
 };
 
-/** Usage text of MODEL_FLAGS. */
-export const MODEL_FLAGS_USAGE = `--model DIR [--dtype ${DTYPE_OPTIONS.join("|")}] [--rope-factor F (Meta folders)]`;
+/** Environment variable naming the model folder used when --model is absent. */
+export const MODEL_ENV = "LLAMA3_MODEL";
 
-/** Load the model named by --model with the --dtype asked for (default float32). */
-export async function loadModelFromFlags(args: ParsedArgs, usage: string, io: CliIo): Promise<LlamaForCausalLM> {
-  const dir = requiredString(args, "model", usage);
+/** Usage text of MODEL_FLAGS (--dtype q8_0: weights quantized to llama.cpp's Q8_0 as they load). */
+export const MODEL_FLAGS_USAGE = `[--model DIR] [--dtype ${DTYPE_OPTIONS.join("|")}] [--rope-factor F]`;
+
+/** Help lines for MODEL_FLAGS. */
+export const MODEL_FLAGS_HELP = [
+  `  --model DIR         a Hugging Face or Meta checkpoint folder (default: $${MODEL_ENV}, else the built-in tiny random model)`,
+  `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default float32; auto keeps the stored type;`,
+  "                      q8_0 quantizes matrices to llama.cpp's Q8_0 as they load)",
+  "  --rope-factor F     Meta folders only: the llama3 rope scaling factor (3.1: 8, 3.2: 32)",
+].join("\n");
+
+/** The folder to load: --model, else $LLAMA3_MODEL, else the built-in model (with a one-line note). */
+export function modelDirFromFlags(args: ParsedArgs, io: CliIo): string {
+  const flag = stringFlag(args, "model");
+  if (flag !== undefined) return flag;
+  const env = process.env[MODEL_ENV];
+  if (env !== undefined && env !== "") return env;
+  io.stderr(`note: no --model given: using the built-in tiny model with random weights, so the output is meaningless; point --model (or $${MODEL_ENV}) at a real Llama 3 checkpoint folder\n`);
+  return defaultModelDir();
+}
+
+/**
+ * Load the model named by the flags with the --dtype asked for (default float32).
+ * @param _usage the command's usage line (kept for callers; every model flag is optional)
+ */
+export async function loadModelFromFlags(args: ParsedArgs, _usage: string, io: CliIo, backend?: Backend): Promise<LlamaForCausalLM> {
   const dtype = stringFlag(args, "dtype") ?? "float32";
   if (!(DTYPE_OPTIONS as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPE_OPTIONS.join(", ")}, got "${dtype}"`);
   const ropeFactor = stringFlag(args, "rope-factor") === undefined ? undefined : numberFlag(args, "rope-factor", 8, Number.MIN_VALUE, 1e6);
-  return LlamaForCausalLM.fromPretrained(dir, {
+  const dir = modelDirFromFlags(args, io);
+  let progress: ReturnType<typeof createProgress> | undefined;
+  const model = await LlamaForCausalLM.fromPretrained(dir, {
     dtype: dtype as DTypeOption,
     onWarning: (message) => io.stderr(`warning: ${message}\n`),
+    onProgress: (loaded, total) => {
+      progress ??= createProgress(stderrProgressTarget(io), "loading", total, { unit: "bytes" });
+      progress.update(loaded);
+    },
     ...(ropeFactor === undefined ? {} : { metaRopeFactor: ropeFactor }),
+    ...(backend === undefined ? {} : { backend }),
   });
+  progress?.finish();
+  return model;
 }

@@ -1,50 +1,88 @@
-// Autoregressive generation as an async iterator of token ids: prefill the prompt into a KV cache,
-// then one forward per new token, stopping at a stop id or after maxNewTokens. The model returns
-// logits; sampling.ts picks tokens; text and streaming detokenization sit above this.
+// transformers-style `generate(inputIds, options)`: one prompt or a batch of them, the batch
+// possibly left-padded with an attention mask, as a tokenizer's padded batch encoding gives it.
+// Padding is a tensor-library artefact: each row's pad positions are dropped and its real tokens
+// start at position 0, which is exactly what transformers computes with position ids from the mask
+// (cumsum(mask) - 1) and masked attention. Rows then run through the batching engine together.
+// The result has transformers' `sequences` shape: each input row (pads kept) followed by its new
+// tokens, right-padded with the pad id to a common length.
 
-import { ArgumentError, NumericalError } from "../errors.js";
-import type { KvCache } from "../model/kv-cache.js";
+import { ArgumentError } from "../errors.js";
+import type { GenerationDefaults } from "../model/generation-config.js";
 import type { LlamaModel } from "../model/llama.js";
-import { type Sampler, checkSampler, firstNonFinite, sampleToken } from "./sampling.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import { GenerationEngine, type GenerationRun } from "./engine.js";
+import type { GenerationOptions, SequenceOutput } from "./types.js";
 
-export interface GenerateTokensOptions {
-  readonly maxNewTokens: number;
-  readonly sampler?: Sampler;
-  /** Ids that end generation (yielded, then stop); default the model config's eos ids. */
-  readonly stopTokenIds?: readonly number[];
-  /** A cache to continue; default a new one sized for prompt + maxNewTokens. */
-  readonly cache?: KvCache;
-  /** Called with each step's logits before sampling (vocabSize); for inspection. */
-  readonly onLogits?: (logits: Float32Array, step: number) => void;
+export interface GenerateOptions extends GenerationOptions {
+  /** For a batch: 1 for real tokens, 0 for padding (left padding), same shape as inputIds. */
+  readonly attentionMask?: readonly (readonly number[])[];
+  /** Id written after a finished row to pad `sequences` (default: generation_config's pad id, then the model's, then its first eos id). */
+  readonly padTokenId?: number;
+  /** Enables text in events and outputs, and stopStrings. */
+  readonly tokenizer?: Tokenizer;
+  /** generation_config.json's defaults (LlamaForCausalLM passes its own). */
+  readonly generationConfig?: GenerationDefaults;
+}
+
+/** What generate() resolves to. */
+export interface GenerateOutput {
+  /** Each input row followed by its new tokens, right-padded with the pad id. */
+  readonly sequences: number[][];
+  /** Per row: new ids, text, finish reason, logprobs. */
+  readonly outputs: SequenceOutput[];
+}
+
+function isBatch(inputIds: readonly number[] | readonly (readonly number[])[]): inputIds is readonly (readonly number[])[] {
+  return inputIds.length > 0 && Array.isArray(inputIds[0]);
+}
+
+/** The real tokens of each row: those whose mask is 1, which must come after every 0 (left padding). */
+function unpad(rows: readonly (readonly number[])[], mask: readonly (readonly number[])[] | undefined): number[][] {
+  if (mask === undefined) return rows.map((row) => [...row]);
+  if (mask.length !== rows.length) throw new ArgumentError(`attentionMask has ${mask.length} rows; inputIds has ${rows.length}`);
+  return rows.map((row, r) => {
+    const m = mask[r]!;
+    if (!Array.isArray(m) || m.length !== row.length) throw new ArgumentError(`attentionMask row ${r} must have ${row.length} entries like inputIds row ${r}`);
+    const first = m.indexOf(1);
+    if (first < 0) throw new ArgumentError(`attentionMask row ${r} masks every token`);
+    m.forEach((v, i) => {
+      if (v !== 0 && v !== 1) throw new ArgumentError(`attentionMask row ${r} position ${i} is ${v}; entries must be 0 or 1`);
+      if (i >= first && v !== 1) throw new ArgumentError(`attentionMask row ${r}: padding must be on the left (a 0 at position ${i} after a 1); use a tokenizer with left padding`);
+    });
+    return row.slice(first);
+  });
 }
 
 /**
- * Generate token ids after `promptIds`.
- * @param model the model to run
- * @param promptIds the prompt's token ids (at least one)
- * @param options maxNewTokens, sampler (default greedy), stop ids (default the config's eos ids), cache
- * @returns an async iterator of new token ids, one per step; a stop id is yielded, then it ends
- * @throws ArgumentError for bad options or ids; NumericalError when the model's logits are not finite
+ * Generate new tokens after one prompt or a batch.
+ * @param model the model
+ * @param inputIds a prompt's ids, or rows of ids (left-padded, with `attentionMask`)
+ * @param options generation options (GenerationOptions) plus attentionMask, padTokenId, tokenizer
+ * @returns a run: `await` it for { sequences, outputs }, or iterate it for events (token / done, with `sequence` = row)
+ * @throws ArgumentError for bad options, ids or mask
  * @example
- * for await (const id of generateTokens(model, [128000, 791], { maxNewTokens: 8 })) console.log(id);
+ * const { sequences } = await generate(model, [[pad, 791, 6864], [128000, 9906, 1917]], {
+ *   attentionMask: [[0, 1, 1], [1, 1, 1]], maxNewTokens: 20, doSample: false,
+ * });
  */
-export async function* generateTokens(model: LlamaModel, promptIds: readonly number[], options: GenerateTokensOptions): AsyncGenerator<number, void, undefined> {
-  const { maxNewTokens } = options;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new ArgumentError(`maxNewTokens must be a non-negative integer, got ${maxNewTokens}`);
-  if (promptIds.length === 0) throw new ArgumentError("the prompt needs at least one token");
-  const sampler = options.sampler ?? { kind: "greedy" };
-  checkSampler(sampler);
-  const stop = new Set(options.stopTokenIds ?? model.config.eosTokenIds);
-  const cache = options.cache ?? model.createKvCache({ maxSeqLen: Math.max(1, promptIds.length + maxNewTokens) });
-  if (maxNewTokens === 0) return;
-  let logits = await model.forward(promptIds, cache);
-  for (let step = 0; step < maxNewTokens; step++) {
-    const bad = firstNonFinite(logits);
-    if (bad >= 0) throw new NumericalError(`step ${step}: logit of token ${bad} is ${logits[bad]}; the model produced non-finite values (float16 overflow or a degenerate config?)`);
-    options.onLogits?.(logits, step);
-    const id = sampleToken(logits, sampler);
-    yield id;
-    if (stop.has(id) || step + 1 === maxNewTokens) return;
-    logits = await model.forward([id], cache);
-  }
+export function generate(model: LlamaModel, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions = {}): GenerationRun<GenerateOutput> {
+  const { attentionMask, padTokenId, tokenizer, generationConfig, ...generation } = options;
+  const rows: readonly (readonly number[])[] = isBatch(inputIds) ? inputIds : [inputIds as readonly number[]];
+  if (!isBatch(inputIds) && attentionMask !== undefined && attentionMask.length !== 1) throw new ArgumentError("attentionMask needs one row per prompt");
+  const prompts = unpad(rows, attentionMask);
+  const pad = padTokenId ?? generationConfig?.padTokenId ?? model.config.padTokenId ?? model.config.eosTokenIds[0] ?? 0;
+  const engine = new GenerationEngine(model, {
+    maxBatch: prompts.length,
+    ...(tokenizer === undefined ? {} : { tokenizer }),
+    ...(generationConfig === undefined ? {} : { defaults: generationConfig }),
+  });
+  return engine.submitBatch(prompts, generation, (outputs): GenerateOutput => {
+    const length = Math.max(...outputs.map((o, r) => rows[r]!.length + o.tokenIds.length));
+    const sequences = outputs.map((o, r) => {
+      const row = [...rows[r]!, ...o.tokenIds];
+      while (row.length < length) row.push(pad);
+      return row;
+    });
+    return { sequences, outputs };
+  });
 }

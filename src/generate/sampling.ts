@@ -1,23 +1,9 @@
-// Turning logits into a token: greedy (argmax) or sampling with temperature, top-k and top-p
-// (nucleus), as transformers' TemperatureLogitsWarper / TopKLogitsWarper / TopPLogitsWarper define
-// them. Outside the model (it returns logits); randomness comes from an explicit seeded Rng.
+// Turning processed scores into a token: greedy (argmax) or a draw from their softmax, plus the
+// top-k listing used for logprobs and the CLI. The scores come from logits-processors.ts (temperature,
+// top-k, top-p, min-p...). Outside the model (it returns logits); randomness comes from an explicit
+// seeded Rng.
 
-import { ArgumentError } from "../errors.js";
 import type { Rng } from "../tensor/rng.js";
-
-/** How the next token is chosen. */
-export type Sampler =
-  | { readonly kind: "greedy" }
-  | {
-      readonly kind: "sample";
-      /** > 0; logits are divided by it. */
-      readonly temperature: number;
-      /** Keep only the k most likely tokens (0 or undefined: all). */
-      readonly topK?: number;
-      /** Keep the smallest set of most likely tokens whose probability reaches topP (1: all). */
-      readonly topP?: number;
-      readonly rng: Rng;
-    };
 
 /** Index of the largest logit; the first one on ties (as torch.argmax). Logits must be finite. */
 export function argmax(logits: Float32Array): number {
@@ -59,49 +45,21 @@ export function topKIds(logits: Float32Array, k: number): number[] {
 }
 
 /**
- * Check a sampler's parameters.
- * @throws ArgumentError naming the bad one (temperature <= 0, negative or fractional topK, topP outside (0, 1])
+ * Draw a token from softmax(scores) (transformers: `torch.multinomial(softmax(scores), 1)`), walking
+ * ids in order; removed tokens (-Infinity) have probability 0. Scores must not all be -Infinity.
  */
-export function checkSampler(sampler: Sampler): void {
-  if (sampler.kind === "greedy") return;
-  if (!(sampler.temperature > 0) || !Number.isFinite(sampler.temperature)) throw new ArgumentError(`temperature must be > 0 for sampling, got ${sampler.temperature}`);
-  if (sampler.topK !== undefined && (!Number.isInteger(sampler.topK) || sampler.topK < 0)) throw new ArgumentError(`topK must be a non-negative integer, got ${sampler.topK}`);
-  if (sampler.topP !== undefined && !(sampler.topP > 0 && sampler.topP <= 1)) throw new ArgumentError(`topP must be in (0, 1], got ${sampler.topP}`);
-}
-
-/**
- * The top-k candidates, largest first: every id whose logit is at least the k-th largest, so ids
- * tied with the k-th are kept, as transformers' TopKLogitsWarper (`scores < topk[-1]` are removed).
- */
-function topKCandidates(logits: Float32Array, k: number): number[] {
-  const top = topKIds(logits, k);
-  if (k >= logits.length) return top;
-  const threshold = logits[top[k - 1]!]!;
-  for (let id = 0; id < logits.length; id++) if (logits[id] === threshold && !top.includes(id)) top.push(id);
-  return top;
-}
-
-/**
- * Choose the next token from `logits` (vocabSize), which must be finite.
- * @throws ArgumentError for a sampler with bad parameters
- */
-export function sampleToken(logits: Float32Array, sampler: Sampler): number {
-  checkSampler(sampler);
-  if (sampler.kind === "greedy") return argmax(logits);
-  const k = sampler.topK === undefined || sampler.topK === 0 ? logits.length : Math.min(sampler.topK, logits.length);
-  const candidates = topKCandidates(logits, k);
-  const maxLogit = logits[candidates[0]!]!;
-  const weights = candidates.map((id) => Math.exp((logits[id]! - maxLogit) / sampler.temperature));
-  const total = weights.reduce((a, b) => a + b, 0);
-  // Nucleus: keep tokens while the probability mass before them is below topP (always keep one).
-  const topP = sampler.topP ?? 1;
-  let kept = 0;
-  let mass = 0;
-  while (kept < candidates.length && (kept === 0 || mass < topP * total)) mass += weights[kept++]!;
-  let r = sampler.rng.uniform() * mass;
-  for (let i = 0; i < kept; i++) {
-    r -= weights[i]!;
-    if (r < 0) return candidates[i]!;
+export function sampleFromScores(scores: Float32Array, rng: Rng): number {
+  let max = -Infinity;
+  for (const s of scores) if (s > max) max = s;
+  let total = 0;
+  for (const s of scores) total += Math.exp(s - max);
+  let r = rng.uniform() * total;
+  let last = 0;
+  for (let id = 0; id < scores.length; id++) {
+    if (scores[id] === -Infinity) continue;
+    last = id;
+    r -= Math.exp(scores[id]! - max);
+    if (r < 0) return id;
   }
-  return candidates[kept - 1]!;
+  return last; // rounding left r >= 0: the last possible token
 }

@@ -10,7 +10,7 @@ import type { Backend } from "../backend/backend.js";
 import { mergeMetaShards } from "../convert/meta-shards.js";
 import { type NameScheme, weightNames } from "../convert/names.js";
 import { ArgumentError, FormatError } from "../errors.js";
-import { parseGenerationConfig } from "../model/generation-config.js";
+import { type GenerationDefaults, parseGenerationConfig } from "../model/generation-config.js";
 import { openPytorchCheckpoint } from "../io/pytorch/checkpoint.js";
 import { openSafetensorsCheckpoint } from "../io/safetensors-checkpoint.js";
 import type { TensorSource } from "../io/tensor-source.js";
@@ -21,12 +21,14 @@ import { parseMetaParams } from "../model/meta-params.js";
 import { TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
 import { readJsonFile } from "../json.js";
 import { loadWeights } from "./load-weights.js";
+import type { GenerationRun } from "../generate/engine.js";
+import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
 
-/** Weight element types as transformers' `torch_dtype` names them. */
-export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16";
+/** Weight element types as transformers' `torch_dtype` names them, and llama.cpp's "q8_0". */
+export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16" | "q8_0";
 
 /** Every DTypeOption, for validation and help texts. */
-export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16"];
+export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16", "q8_0"];
 
 /** Meta shard files: consolidated.00.pth, consolidated.01.pth, ... */
 const META_SHARD_FILE = /^consolidated\.(\d+)\.pth$/;
@@ -35,8 +37,10 @@ export interface FromPretrainedOptions {
   /**
    * Element type of the weights in memory. "float32" (the default, as in transformers) widens
    * 16-bit checkpoints; "auto" uses the config's torch_dtype, or the stored type when the config
-   * names none (2 bytes per parameter for a bf16 model); "bfloat16"/"float16" narrow. Activations
-   * are computed in float32 in every case.
+   * names none (2 bytes per parameter for a bf16 model); "bfloat16"/"float16" narrow. "q8_0"
+   * quantizes every weight matrix to llama.cpp's Q8_0 blocks as it is read (34 bytes per 32
+   * parameters; norms stay float32), and matrix products then quantize activations too, as
+   * llama.cpp does. Activations are otherwise computed in float32 in every case.
    */
   readonly dtype?: DTypeOption;
   /** Kernels to run on (default: the reference backend). */
@@ -48,6 +52,8 @@ export interface FromPretrainedOptions {
    * uses 8, 3.2 uses 32). Default: 32 for the 3.2 1B/3B shapes, else 8, with a warning.
    */
   readonly metaRopeFactor?: number;
+  /** Called as weights load, with the checkpoint bytes read so far and in all (for a progress bar). */
+  readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
 /** Which kind of checkpoint folder this is. */
@@ -55,6 +61,25 @@ export type CheckpointLayout = "hf" | "meta";
 
 /** A Llama 3 causal language model loaded from a checkpoint folder. */
 export class LlamaForCausalLM extends LlamaModel {
+  /** generation_config.json's values (sampling defaults, stop ids); empty when the folder has none. */
+  generationConfig: GenerationDefaults = { eosTokenIds: [] };
+  /** The folder it was loaded from (transformers' name_or_path); "" when built in memory. */
+  nameOrPath = "";
+
+  /**
+   * Generate after one prompt or a left-padded batch, with generation_config.json's defaults
+   * (transformers' `model.generate`).
+   * @param inputIds a prompt's token ids, or rows of them (with `attentionMask` when padded)
+   * @returns a run: `await` it for { sequences, outputs }, or `for await` its token/done events
+   * @throws ArgumentError for bad ids or options
+   * @example
+   * const { sequences } = await model.generate(tokenizer.encode("The capital of France is"), { maxNewTokens: 10 });
+   * for await (const event of model.generate(ids, { maxNewTokens: 50, tokenizer })) if (event.type === "token") process.stdout.write(event.text);
+   */
+  generate(inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions = {}): GenerationRun<GenerateOutput> {
+    return generate(this, inputIds, { generationConfig: this.generationConfig, ...options });
+  }
+
   /**
    * Load a model from a folder.
    * @param dir a Hugging Face checkpoint folder (config.json + safetensors) or a Meta one (params.json + consolidated.NN.pth)
@@ -69,13 +94,22 @@ export class LlamaForCausalLM extends LlamaModel {
     const warn = options.onWarning ?? ((): void => {});
     const dtypeOption = options.dtype ?? "float32";
     if (!DTYPE_OPTIONS.includes(dtypeOption)) throw new ArgumentError(`dtype must be one of ${DTYPE_OPTIONS.join(", ")}; got ${JSON.stringify(dtypeOption)}`);
-    const { config, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
+    const { config, generationConfig, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
     try {
       // "auto" is the config's torch_dtype when it names one (as transformers), else the stored dtype.
-      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
-      const { weights, unusedTensors } = await loadWeights(source, config, { scheme, dtype, path: dir });
+      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : dtypeOption === "q8_0" ? "q8_0" : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
+      const { weights, unusedTensors } = await loadWeights(source, config, {
+        scheme,
+        dtype,
+        path: dir,
+        ...(options.backend === undefined ? {} : { backend: options.backend }),
+        ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      });
       if (unusedTensors.length > 0) warn(`${dir}: ${unusedTensors.length} checkpoint tensors are not used: ${unusedTensors.slice(0, 5).join(", ")}${unusedTensors.length > 5 ? ", ..." : ""}`);
-      return new LlamaForCausalLM(config, weights, options.backend === undefined ? {} : { backend: options.backend });
+      const model = new LlamaForCausalLM(config, weights, options.backend === undefined ? {} : { backend: options.backend });
+      model.generationConfig = generationConfig;
+      model.nameOrPath = dir;
+      return model;
     } finally {
       await source.close();
     }
@@ -98,6 +132,7 @@ export async function detectLayout(dir: string): Promise<CheckpointLayout> {
 
 interface OpenedCheckpoint {
   readonly config: LlamaConfig;
+  readonly generationConfig: GenerationDefaults;
   readonly source: TensorSource;
   readonly scheme: NameScheme;
 }
@@ -113,11 +148,12 @@ async function openHf(dir: string, warn: (message: string) => void): Promise<Ope
   let config = reportParsed(parseHfConfig(await readJsonFile(path), path), path, warn);
   // generate() stops on generation_config.json's eos ids too (Instruct models list <|eot_id|> there).
   const generationPath = join(dir, "generation_config.json");
+  let generationConfig: GenerationDefaults = { eosTokenIds: [] };
   if (existsSync(generationPath)) {
-    const { eosTokenIds } = parseGenerationConfig(await readJsonFile(generationPath), generationPath);
-    config = { ...config, eosTokenIds: [...new Set([...config.eosTokenIds, ...eosTokenIds])] };
+    generationConfig = parseGenerationConfig(await readJsonFile(generationPath), generationPath);
+    config = { ...config, eosTokenIds: [...new Set([...config.eosTokenIds, ...generationConfig.eosTokenIds])] };
   }
-  return { config, source: await openSafetensorsCheckpoint(dir), scheme: "hf" };
+  return { config, generationConfig, source: await openSafetensorsCheckpoint(dir), scheme: "hf" };
 }
 
 async function openMeta(dir: string, warn: (message: string) => void, ropeFactor: number | undefined): Promise<OpenedCheckpoint> {
@@ -128,7 +164,7 @@ async function openMeta(dir: string, warn: (message: string) => void, ropeFactor
   const splits = new Map(weightNames(config.nLayers).map((w) => [w.meta, w.metaSplit]));
   try {
     for (const file of files) shards.push(await openPytorchCheckpoint(join(dir, file)));
-    return { config, source: mergeMetaShards(shards, (name) => splits.get(name) ?? "replicated"), scheme: "meta" };
+    return { config, generationConfig: { eosTokenIds: config.eosTokenIds }, source: mergeMetaShards(shards, (name) => splits.get(name) ?? "replicated"), scheme: "meta" };
   } catch (error) {
     await Promise.all(shards.map((s) => s.close()));
     throw error;
@@ -136,7 +172,7 @@ async function openMeta(dir: string, warn: (message: string) => void, ropeFactor
 }
 
 /** consolidated.00.pth ... consolidated.NN.pth in shard order, all present. */
-async function metaShardFiles(dir: string): Promise<string[]> {
+export async function metaShardFiles(dir: string): Promise<string[]> {
   const numbered = (await readdir(dir)).flatMap((file) => {
     const match = META_SHARD_FILE.exec(file);
     return match === null ? [] : [{ file, index: Number(match[1]) }];

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { generateTokens } from "../../src/generate/generate.js";
+import { generate } from "../../src/generate/generate.js";
 import { topKIds } from "../../src/generate/sampling.js";
 import type { LlamaModel } from "../../src/model/llama.js";
 
@@ -103,8 +103,8 @@ export async function checkAgainstGolden(model: LlamaModel, result: GoldenResult
 
   // 3. Greedy decoding through the KV cache: identical while the golden margin exceeds the
   // tolerance; after a near-tie the continuation may legitimately differ, so stop there.
-  const generated: number[] = [];
-  for await (const id of generateTokens(model, result.prompt, { maxNewTokens: result.greedyTokens.length, stopTokenIds: [] })) generated.push(id);
+  const { outputs } = await generate(model, result.prompt, { maxNewTokens: result.greedyTokens.length, stopTokenIds: [], doSample: false });
+  const generated = outputs[0]!.tokenIds;
   for (let step = 0; step < result.greedyTokens.length; step++) {
     if (result.greedyMargins[step]! <= GOLDEN_TOLERANCE) break;
     assert.equal(generated[step], result.greedyTokens[step], `${where}: greedy step ${step}`);

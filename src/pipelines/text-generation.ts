@@ -1,0 +1,111 @@
+// `pipeline("text-generation", dir)`: the one-call API with the shapes transformers' pipeline
+// returns. A string prompt gives `[{ generated_text }]` (prompt + continuation, or only the
+// continuation with `returnFullText: false`); a chat (a list of messages) is formatted with the
+// tokenizer's chat template and gives the conversation plus the new assistant message; a list of
+// inputs gives one such list per input. Generation runs on one engine per pipeline, so concurrent
+// calls and batch inputs share batched forward passes. `stream()` yields the engine's events.
+
+import { type ChatMessage, applyChatTemplate } from "../chat/index.js";
+import { ArgumentError } from "../errors.js";
+import { GenerationEngine, type GenerationRun } from "../generate/engine.js";
+import type { GenerationOptions, SequenceOutput } from "../generate/types.js";
+import { type FromPretrainedOptions, LlamaForCausalLM } from "../loader/pretrained.js";
+import { Tokenizer } from "../tokenizer/index.js";
+
+/** One input: a text prompt or a conversation. */
+export type TextGenerationInput = string | readonly ChatMessage[];
+
+/** Options of one pipeline call: generation options plus how to shape the output. */
+export interface TextGenerationCallOptions extends GenerationOptions {
+  /** Prompt + continuation (default) or only the continuation; for chats, the whole conversation or only the reply text. */
+  readonly returnFullText?: boolean;
+}
+
+/** One result: text for a string prompt, the conversation for a chat (with returnFullText). */
+export interface TextGenerationResult {
+  readonly generated_text: string | ChatMessage[];
+}
+
+export interface TextGenerationPipelineOptions extends FromPretrainedOptions {
+  /** Sequences generated together at most (default 8). */
+  readonly maxBatch?: number;
+}
+
+/** A loaded text-generation pipeline: call it, or `stream()` it. */
+export interface TextGenerationPipeline {
+  (input: string, options?: TextGenerationCallOptions): Promise<[{ generated_text: string }]>;
+  (input: readonly ChatMessage[], options?: TextGenerationCallOptions): Promise<[TextGenerationResult]>;
+  (input: readonly TextGenerationInput[], options?: TextGenerationCallOptions): Promise<TextGenerationResult[][]>;
+  /** The events (token deltas, then done) of generating after one input. */
+  stream(input: TextGenerationInput, options?: GenerationOptions): GenerationRun<SequenceOutput>;
+  readonly model: LlamaForCausalLM;
+  readonly tokenizer: Tokenizer;
+  readonly engine: GenerationEngine;
+}
+
+/** Supported pipeline tasks. */
+export type PipelineTask = "text-generation";
+
+function isChat(input: unknown): input is readonly ChatMessage[] {
+  return Array.isArray(input) && input.length > 0 && input.every((m) => typeof m === "object" && m !== null && !Array.isArray(m));
+}
+
+function checkInput(input: unknown, where: string): asserts input is TextGenerationInput {
+  if (typeof input === "string") {
+    if (input.length === 0) throw new ArgumentError(`${where}: the prompt is empty`);
+    return;
+  }
+  if (!isChat(input)) throw new ArgumentError(`${where}: expected a string, a list of chat messages, or a list of those`);
+}
+
+/**
+ * Build a pipeline around an already loaded model and tokenizer.
+ * @example const generator = textGenerationPipeline(model, tokenizer);
+ */
+export function textGenerationPipeline(model: LlamaForCausalLM, tokenizer: Tokenizer, options: { maxBatch?: number } = {}): TextGenerationPipeline {
+  const engine = new GenerationEngine(model, { tokenizer, defaults: model.generationConfig, ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }) });
+  const promptIds = (input: TextGenerationInput): number[] =>
+    typeof input === "string" ? tokenizer.encode(input) : applyChatTemplate(tokenizer, input, { addGenerationPrompt: true }).ids;
+
+  const shape = (input: TextGenerationInput, output: SequenceOutput, returnFullText: boolean): TextGenerationResult => {
+    if (typeof input === "string") return { generated_text: returnFullText ? input + output.text : output.text };
+    return { generated_text: returnFullText ? [...input, { role: "assistant", content: output.text }] : output.text };
+  };
+
+  async function call(input: unknown, options: TextGenerationCallOptions = {}): Promise<unknown> {
+    const { returnFullText = true, ...generation } = options;
+    if (typeof returnFullText !== "boolean") throw new ArgumentError("returnFullText must be true or false");
+    const batch = Array.isArray(input) && !isChat(input);
+    const inputs = (batch ? input : [input]) as unknown[];
+    if (inputs.length === 0) throw new ArgumentError("pipeline input: the list of inputs is empty");
+    inputs.forEach((x, i) => checkInput(x, batch ? `pipeline input ${i}` : "pipeline input"));
+    const typed = inputs as TextGenerationInput[];
+    const outputs = await engine.submitBatch(typed.map(promptIds), generation);
+    const results = outputs.map((o, i) => [shape(typed[i]!, o, returnFullText)]);
+    return batch ? results : results[0];
+  }
+
+  const stream = (input: TextGenerationInput, options: GenerationOptions = {}): GenerationRun<SequenceOutput> => {
+    checkInput(input, "pipeline input");
+    return engine.submit(promptIds(input), options);
+  };
+  return Object.assign(call, { stream, model, tokenizer, engine }) as TextGenerationPipeline;
+}
+
+/**
+ * Load a pipeline from a checkpoint folder (transformers' `pipeline("text-generation", model=dir)`).
+ * @param task "text-generation"
+ * @param dir a Hugging Face or Meta checkpoint folder with its tokenizer
+ * @param options dtype, backend, progress and warning callbacks, maxBatch
+ * @throws ArgumentError for an unknown task; the loaders' errors for a bad folder
+ * @example
+ * const generator = await pipeline("text-generation", "models/Llama-3.2-1B-Instruct", { dtype: "bfloat16" });
+ * const [{ generated_text }] = await generator([{ role: "user", content: "Hi!" }], { maxNewTokens: 64 });
+ */
+export async function pipeline(task: PipelineTask, dir: string, options: TextGenerationPipelineOptions = {}): Promise<TextGenerationPipeline> {
+  if (task !== "text-generation") throw new ArgumentError(`unknown pipeline task ${JSON.stringify(task)}; supported: "text-generation"`);
+  const { maxBatch, ...loadOptions } = options;
+  const tokenizer = await Tokenizer.fromPretrained(dir);
+  const model = await LlamaForCausalLM.fromPretrained(dir, loadOptions);
+  return textGenerationPipeline(model, tokenizer, maxBatch === undefined ? {} : { maxBatch });
+}
