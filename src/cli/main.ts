@@ -2,14 +2,18 @@
 // turns errors into a one-line message and an exit code (2: usage, 1: any other failure). A stack
 // trace is printed only with --verbose.
 
+import { createInterface } from "node:readline";
 import { LlamaError } from "../errors.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
+import { convertCommand } from "./convert.js";
+import { chatCommand } from "./chat.js";
 import { detokenizeCommand } from "./detokenize.js";
 import { generateCommand } from "./generate.js";
 import { logitsCommand } from "./logits.js";
+import { serveCommand } from "./serve.js";
 import { tokenizeCommand } from "./tokenize.js";
 
-const COMMANDS: readonly Command[] = [logitsCommand, generateCommand, tokenizeCommand, detokenizeCommand];
+const COMMANDS: readonly Command[] = [generateCommand, chatCommand, logitsCommand, tokenizeCommand, detokenizeCommand, convertCommand, serveCommand];
 
 function helpText(): string {
   const lines = ["usage: llama3 <command> [options]   (llama3 <command> --help for its options)", "", "commands:"];
@@ -25,6 +29,20 @@ const processIo: CliIo = {
     const chunks: Buffer[] = [];
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
     return new Uint8Array(Buffer.concat(chunks));
+  },
+  stdinLines: () => {
+    const isTTY = process.stdin.isTTY === true;
+    const rl = createInterface({ input: process.stdin, terminal: isTTY });
+    // On a terminal, readline takes Ctrl-C itself (raw mode); pass it on as the process signal.
+    rl.on("SIGINT", () => process.emit("SIGINT", "SIGINT"));
+    // Start buffering lines now: readline's iterator drops lines that arrive before it exists
+    // (typed, or piped, while the model loads).
+    const iterator = rl[Symbol.asyncIterator]();
+    return { lines: { [Symbol.asyncIterator]: () => iterator }, close: () => rl.close(), isTTY };
+  },
+  onInterrupt: (handler) => {
+    process.on("SIGINT", handler);
+    return () => process.off("SIGINT", handler);
   },
 };
 

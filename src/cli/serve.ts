@@ -1,0 +1,137 @@
+// `llama3 serve`: the OpenAI-compatible HTTP server (src/server) for one model, on loopback by
+// default. Loads the model and its tokenizer, starts a continuous-batching engine, prints
+// "listening on http://HOST:PORT" on stderr, logs one line per request there (unless --quiet), and
+// on SIGTERM or SIGINT refuses new requests, finishes those in flight and returns (a second signal
+// cancels what is still running).
+
+import { basename, resolve } from "node:path";
+import { DEFAULT_MAX_BATCH, GenerationEngine } from "../generate/engine.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_SHUTDOWN_TIMEOUT_MS, LlamaServer } from "../server/index.js";
+import { booleanFlag, intFlag, numberFlag, parseFlags, stringFlag } from "./args.js";
+import type { CliIo, Command } from "./command.js";
+import { loadTokenizer } from "./generate.js";
+import { backendFromFlags } from "./generation-flags.js";
+import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
+
+const DEFAULT_PORT = 8080;
+const DEFAULT_HOST = "127.0.0.1";
+
+const USAGE = `llama3 serve ${MODEL_FLAGS_USAGE} [--tokenizer DIR] [--model-id NAME] [--host ${DEFAULT_HOST}] [--port ${DEFAULT_PORT}] [--max-batch N] [--max-queue N] [--max-body-bytes N] [--default-max-tokens N] [--shutdown-timeout SECONDS] [--backend wasm|reference] [--threads N] [--quiet]
+
+  An OpenAI-compatible HTTP server: GET /v1/models, POST /v1/completions, POST /v1/chat/completions
+  (stream: true for server-sent events), GET /health.
+
+${MODEL_FLAGS_HELP}
+  --tokenizer DIR          tokenizer folder (default: the model folder's, else the bundled Llama 3 one)
+  --model-id NAME          the id clients send as "model" (default: the model folder's name)
+  --host ADDR              address to bind (default ${DEFAULT_HOST}, loopback only; 0.0.0.0 for every interface)
+  --port N                 TCP port (default ${DEFAULT_PORT}; 0 picks a free one)
+  --max-batch N            sequences decoded together in one batched step (default ${DEFAULT_MAX_BATCH}; 1: one at a time)
+  --max-queue N            sequences admitted to wait beyond the batch; past it requests get 429 with
+                           Retry-After (default ${DEFAULT_MAX_QUEUE}; a request with n=4 counts 4)
+  --max-body-bytes N       largest request body; larger ones get 413 (default ${DEFAULT_MAX_BODY_BYTES})
+  --default-max-tokens N   max_tokens of a chat completion that gives none (default: the model's
+                           generation_config.json max_new_tokens, else 256); completions default to 16
+  --shutdown-timeout S     on SIGTERM/SIGINT, seconds to let requests in flight finish (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000})
+  --backend B              wasm (default: SIMD kernels on all cores) or reference (plain loops, slow)
+  --threads N              compute threads for the wasm backend (default: all cores)
+  --quiet                  no request log (one line per request on stderr: method, path, status, tokens, time)`;
+
+/** Resolves at the first SIGTERM/SIGINT; calls `onSecond` at the next one. Returns a remover. */
+function onShutdownSignals(first: (signal: string) => void, second: () => void): () => void {
+  let seen = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (seen) second();
+    else first(signal);
+    seen = true;
+  };
+  process.on("SIGTERM", handler);
+  process.on("SIGINT", handler);
+  return () => {
+    process.off("SIGTERM", handler);
+    process.off("SIGINT", handler);
+  };
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "OpenAI-compatible HTTP server (chat and completions, streaming, batching)",
+  usage: USAGE,
+  async run(argv, io) {
+    const args = parseFlags(argv, {
+      ...MODEL_FLAGS,
+      tokenizer: { type: "string" },
+      "model-id": { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "max-batch": { type: "string" },
+      "max-queue": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "default-max-tokens": { type: "string" },
+      "shutdown-timeout": { type: "string" },
+      backend: { type: "string" },
+      threads: { type: "string" },
+      quiet: { type: "boolean" },
+    }, USAGE, 0);
+    const host = stringFlag(args, "host") ?? DEFAULT_HOST;
+    const port = intFlag(args, "port", DEFAULT_PORT, 0, 65535);
+    const maxBatch = intFlag(args, "max-batch", DEFAULT_MAX_BATCH, 1, 4096);
+    const maxQueue = intFlag(args, "max-queue", DEFAULT_MAX_QUEUE, 0, 1_000_000);
+    const maxBodyBytes = intFlag(args, "max-body-bytes", DEFAULT_MAX_BODY_BYTES, 1024, 2 ** 31 - 1);
+    const defaultMaxTokens = stringFlag(args, "default-max-tokens") === undefined ? undefined : intFlag(args, "default-max-tokens", 0, 1, 10_000_000);
+    const shutdownTimeoutMs = numberFlag(args, "shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000, 0, 86_400) * 1000;
+    const quiet = booleanFlag(args, "quiet");
+
+    const { backend, close: closeBackend } = await backendFromFlags(args);
+    try {
+      const model = await loadModelFromFlags(args, USAGE, io, backend);
+      const tokenizer = await loadTokenizer(args, model, io);
+      const engine = new GenerationEngine(model, { maxBatch, tokenizer, defaults: model.generationConfig });
+      const server = new LlamaServer({
+        engine,
+        model: {
+          id: stringFlag(args, "model-id") ?? basename(resolve(model.nameOrPath)),
+          contextLength: model.config.maxPositionEmbeddings,
+          tokenizer,
+          // A chat turn ends at <|eot_id|>: stop on the tokenizer's end ids as well as the model's.
+          stopTokenIds: [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])],
+          created: Math.floor(Date.now() / 1000),
+        },
+        maxBatch,
+        maxQueue,
+        maxBodyBytes,
+        ...(defaultMaxTokens === undefined ? {} : { chatMaxTokens: defaultMaxTokens }),
+        ...(quiet ? {} : { log: (line: string) => io.stderr(`${line}\n`) }),
+        onError: (error) => io.stderr(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`),
+      });
+      await serveUntilSignal(server, { host, port, shutdownTimeoutMs }, io);
+    } finally {
+      await closeBackend();
+    }
+  },
+};
+
+/** Listen, then wait for SIGTERM/SIGINT and shut down gracefully (a second signal cancels what runs). */
+async function serveUntilSignal(server: LlamaServer, at: { host: string; port: number; shutdownTimeoutMs: number }, io: CliIo): Promise<void> {
+  let removeHandlers = (): void => {};
+  const stopped = new Promise<void>((resolveStopped, rejectStopped) => {
+    removeHandlers = onShutdownSignals(
+      (signal) => {
+        io.stderr(`${signal}: finishing ${server.requestsInFlight} request(s) in flight, refusing new ones\n`);
+        server.close({ timeoutMs: at.shutdownTimeoutMs }).then(resolveStopped, rejectStopped);
+      },
+      () => {
+        io.stderr("second signal: cancelling the requests in flight\n");
+        server.cancelAll();
+      },
+    );
+  });
+  try {
+    const address = await server.listen(at.port, at.host);
+    io.stderr(`listening on ${address.url} (model ${JSON.stringify(server.modelId)}, OpenAI base URL ${address.url}/v1)\n`);
+    await stopped;
+    io.stderr("server stopped\n");
+  } finally {
+    removeHandlers();
+  }
+}
