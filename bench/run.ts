@@ -2,10 +2,13 @@
 // reports. Benchmarks are not tests: they measure speed and memory and never run in CI.
 
 import type { Bench } from "./bench.js";
+import { convertBench } from "./convert.js";
+import { kernelsBench } from "./kernels.js";
 import { loadBench } from "./load.js";
+import { speedBench } from "./speed.js";
 import { tokenizerBench } from "./tokenizer.js";
 
-const BENCHES: readonly Bench[] = [loadBench, tokenizerBench];
+const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

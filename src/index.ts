@@ -19,6 +19,7 @@ export { parseHfConfig, type ParsedConfig } from "./model/hf-config.js";
 export { parseMetaParams } from "./model/meta-params.js";
 export type { Backend } from "./backend/backend.js";
 export { referenceBackend } from "./backend/reference.js";
+export { createWasmBackend, WasmBackend, type WasmBackendOptions } from "./backend/wasm/index.js";
 
 // Generation
 export { generate, type GenerateOptions, type GenerateOutput } from "./generate/generate.js";
@@ -32,6 +33,9 @@ export type { GenerationDefaults } from "./model/generation-config.js";
 export { pipeline, textGenerationPipeline, type PipelineTask, type TextGenerationCallOptions, type TextGenerationInput, type TextGenerationPipeline, type TextGenerationPipelineOptions, type TextGenerationResult } from "./pipelines/text-generation.js";
 export { AutoModelForCausalLM, AutoTokenizer } from "./pipelines/auto.js";
 export { defaultModelDir } from "./loader/default-model.js";
+
+// Conversion of Meta checkpoints
+export * from "./loader/convert-meta.js";
 
 // Tokenizer and chat
 export * from "./tokenizer/index.js";

@@ -259,6 +259,7 @@ export class GenerationEngine {
         const signal = seq.options.signal;
         if (seq.cancelled || signal?.aborted === true) {
           list.splice(i, 1);
+          seq.cache?.release();
           seq.cache = undefined;
           seq.run.fail(signal?.aborted === true ? signal.reason : new ArgumentError("generation cancelled"));
         }
@@ -337,6 +338,7 @@ export class GenerationEngine {
   private remove(seq: Sequence): Sequence {
     const at = this.active.indexOf(seq);
     if (at >= 0) this.active.splice(at, 1);
+    seq.cache?.release(); // the backend's memory is not garbage-collected promptly: give it back now
     seq.cache = undefined;
     return seq;
   }

@@ -87,6 +87,18 @@ export class KvCache {
     this.capacity = capacity;
   }
 
+  /**
+   * Empty the cache and give its storage back to the allocator (e.g. a backend's memory, which the
+   * garbage collector does not reclaim); it grows again on the next use.
+   */
+  release(): void {
+    for (const rows of [...this.keyRows, ...this.valueRows]) this.allocator?.freeFloat32?.(rows);
+    this.keyRows = [];
+    this.valueRows = [];
+    this.capacity = 0;
+    this.filled = 0;
+  }
+
   /** All key rows of a layer: (capacity, kvDim). For the forward pass; rows past `length` are scratch. */
   keys(layer: number): Float32Array {
     return this.keyRows[layer]!;

@@ -8,7 +8,7 @@ import type { Backend } from "../backend/backend.js";
 import { referenceBackend } from "../backend/reference.js";
 import { ArgumentError } from "../errors.js";
 import { type LlamaConfig, kvDim, qDim } from "./config.js";
-import { KvCache, type KvCacheOptions } from "./kv-cache.js";
+import { type Float32Allocator, KvCache, type KvCacheOptions } from "./kv-cache.js";
 import { type ResizeEmbeddingsOptions, resizeTokenEmbeddings } from "./resize-embeddings.js";
 import { RopeTable, ropeInverseFrequencies } from "./rope.js";
 import { type LlamaWeights, checkWeights } from "./weights.js";
@@ -59,17 +59,23 @@ class RunState {
   /** (nTokens, headDim / 2) rotary cos/sin of each row's position */ cos: Float32Array;
   /** (nTokens, headDim / 2) */ sin: Float32Array;
 
-  constructor(readonly nTokens: number, config: LlamaConfig) {
-    this.x = new Float32Array(nTokens * config.dim);
-    this.xb = new Float32Array(nTokens * config.dim);
-    this.q = new Float32Array(nTokens * qDim(config));
-    this.k = new Float32Array(nTokens * kvDim(config));
-    this.v = new Float32Array(nTokens * kvDim(config));
-    this.att = new Float32Array(nTokens * qDim(config));
-    this.gate = new Float32Array(nTokens * config.hiddenDim);
-    this.up = new Float32Array(nTokens * config.hiddenDim);
-    this.cos = new Float32Array((nTokens * config.headDim) / 2);
-    this.sin = new Float32Array((nTokens * config.headDim) / 2);
+  /** @param allocate where the buffers live (the backend's memory when it offers allocateFloat32) */
+  constructor(readonly nTokens: number, config: LlamaConfig, allocate: (length: number) => Float32Array) {
+    this.x = allocate(nTokens * config.dim);
+    this.xb = allocate(nTokens * config.dim);
+    this.q = allocate(nTokens * qDim(config));
+    this.k = allocate(nTokens * kvDim(config));
+    this.v = allocate(nTokens * kvDim(config));
+    this.att = allocate(nTokens * qDim(config));
+    this.gate = allocate(nTokens * config.hiddenDim);
+    this.up = allocate(nTokens * config.hiddenDim);
+    this.cos = allocate((nTokens * config.headDim) / 2);
+    this.sin = allocate((nTokens * config.headDim) / 2);
+  }
+
+  /** Give the buffers back (to the backend that allocated them). */
+  release(free: (array: Float32Array) => void): void {
+    for (const a of [this.x, this.xb, this.q, this.k, this.v, this.att, this.gate, this.up, this.cos, this.sin]) free(a);
   }
 }
 
@@ -127,7 +133,16 @@ export class LlamaModel {
    * @throws ArgumentError for a maxSeqLen that is not a positive integer
    */
   createKvCache(options: KvCacheOptions = {}): KvCache {
-    return new KvCache(this.config, options);
+    // In the backend's memory when it has one, so attention reads the cache without copying it.
+    const allocator = this.float32Allocator();
+    return new KvCache(this.config, allocator === undefined ? options : { allocator, ...options });
+  }
+
+  /** The backend's allocateFloat32/freeFloat32, when it has them. */
+  private float32Allocator(): Float32Allocator | undefined {
+    const b = this.backend;
+    if (b.allocateFloat32 === undefined) return undefined;
+    return { allocateFloat32: (n) => b.allocateFloat32!(n), freeFloat32: (a) => b.freeFloat32?.(a) };
   }
 
   /**
@@ -259,7 +274,10 @@ export class LlamaModel {
 
   private runState(nTokens: number): RunState {
     if (this.state === undefined || this.state.nTokens < nTokens) {
-      this.state = new RunState(Math.max(nTokens, Math.min(MAX_CHUNK_TOKENS, (this.state?.nTokens ?? 0) * 2)), this.config);
+      const allocator = this.float32Allocator();
+      if (allocator !== undefined) this.state?.release((a) => allocator.freeFloat32?.(a));
+      const allocate = allocator === undefined ? (n: number) => new Float32Array(n) : (n: number) => allocator.allocateFloat32(n);
+      this.state = new RunState(Math.max(nTokens, Math.min(MAX_CHUNK_TOKENS, (this.state?.nTokens ?? 0) * 2)), this.config, allocate);
     }
     return this.state;
   }

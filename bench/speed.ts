@@ -1,0 +1,190 @@
+// `npm run bench -- speed [--preset small|1b-shape] [--threads 2] [--reps 3] [--only ours|llamacpp]
+// [--dtypes bf16,q8_0,f32] [--relaxed] [--profile DIR] [--check-tokens]`: our WebAssembly backend
+// against llama.cpp on the same synthetic weights, side by side in one run. The weights come from
+// the llama.cpp anchor (../shared/anchors/llamacpp: make_model.mjs writes one seeded model as a
+// Hugging Face folder and as GGUF files), copied with its node-llama-cpp install to a cache folder
+// under $TMPDIR. Each configuration runs in a fresh child process (speed-child.ts for ours,
+// llamacpp_bench.mjs for llama.cpp): load time, prefill tok/s on the anchor's 128-token prompt,
+// decode tok/s over 64 greedy steps, peak RSS. Pairs: our bf16 vs llama.cpp f16 (llama.cpp's CPU
+// build has no fast bf16 path; both are 2 bytes per weight), q8_0 vs q8_0, f32 vs f32.
+// --check-tokens: greedy tokens of ours vs llamacpp_ref.mjs on the tiny preset in f32 (f32 KV), where
+// llama.cpp's reference is exact enough to compare, at steps whose top-1/top-2 margin is clear.
+
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Bench } from "./bench.js";
+
+/** The anchor scripts beside the project (../shared), found from the project root (the folder with package.json). */
+function anchorSource(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, "package.json"))) return join(dir, "..", "shared", "anchors", "llamacpp");
+  }
+  throw new Error("speed bench: project root (package.json) not found");
+}
+const CACHE = join(process.env["TMPDIR"] ?? tmpdir(), "llama3-ts-bench");
+const GIB = 1024 ** 3;
+/** Steps compared in --check-tokens stop at the first whose llama.cpp top-1/top-2 logprob gap is below this (float noise is ~1e-4 here). */
+const CLEAR_MARGIN = 1e-2;
+
+interface Pair {
+  readonly label: string;
+  readonly ours: { readonly dtype: string; readonly hf: string };
+  readonly gguf: string;
+}
+
+interface OpStats {
+  calls: number;
+  seconds: number;
+}
+
+interface OursResult {
+  weightDType: string;
+  loadSeconds: number;
+  prefillTokS: number;
+  decodeTokS: number;
+  weightBytes: number;
+  peakRssBytes: number;
+  /** The last repetition's phases and the backend's time per op in each. */
+  prefillSeconds: number;
+  decodeSeconds: number;
+  prefillOps: Record<string, OpStats>;
+  decodeOps: Record<string, OpStats>;
+}
+
+/** "op 61% (calls), ..." for the ops of one phase, largest first, and what is outside the backend. */
+function opBreakdown(ops: Record<string, OpStats>, phaseSeconds: number): string {
+  const entries = Object.entries(ops).sort((a, b) => b[1].seconds - a[1].seconds);
+  const inOps = entries.reduce((sum, [, o]) => sum + o.seconds, 0);
+  const pct = (x: number): string => `${((100 * x) / phaseSeconds).toFixed(1)}%`;
+  return [...entries.map(([name, o]) => `${name} ${pct(o.seconds)}`), `outside the backend ${pct(phaseSeconds - inOps)}`].join(", ");
+}
+
+interface LlamaCppResult {
+  prefill_tok_s: number;
+  decode_tok_s: number;
+  load_ms: number;
+  max_rss_mb: number;
+  error?: string;
+}
+
+function flag(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** The anchor scripts with node-llama-cpp installed, in the cache (copied and installed once). */
+function ensureAnchor(): string {
+  const dir = join(CACHE, "llamacpp-anchor");
+  if (!existsSync(join(dir, "node_modules", "node-llama-cpp"))) {
+    mkdirSync(CACHE, { recursive: true });
+    cpSync(anchorSource(), dir, { recursive: true });
+    console.log(`installing the llama.cpp anchor into ${dir} (npm ci --ignore-scripts) ...`);
+    execFileSync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: dir, stdio: "inherit" });
+  }
+  return dir;
+}
+
+/** The anchor's model of `preset` (written once by make_model.mjs). */
+function ensureModel(anchor: string, preset: string): string {
+  const dir = join(CACHE, "anchor-models", preset);
+  if (!existsSync(join(dir, "synthetic.json"))) {
+    console.log(`writing the ${preset} model into ${dir} (make_model.mjs; the 1b-shape takes minutes and ~11 GB) ...`);
+    execFileSync(process.execPath, [join(anchor, "make_model.mjs"), "--preset", preset, "--out", dir], { stdio: "inherit" });
+  }
+  return dir;
+}
+
+function pairs(modelDir: string, preset: string): Pair[] {
+  // The 1b-shape writes no hf-f32 folder: our f32 widens the bf16 folder (the values are identical).
+  const f32Dir = existsSync(join(modelDir, "hf-f32")) ? "hf-f32" : "hf-bf16";
+  return [
+    { label: "bf16 / f16", ours: { dtype: "auto", hf: "hf-bf16" }, gguf: `${preset}-f16.gguf` },
+    { label: "q8_0 / q8_0", ours: { dtype: "q8_0", hf: "hf-bf16" }, gguf: `${preset}-q8_0.gguf` },
+    { label: "f32 / f32", ours: { dtype: "float32", hf: f32Dir }, gguf: `${preset}-f32.gguf` },
+  ];
+}
+
+function runOurs(dir: string, dtype: string, argv: readonly string[], nodeFlags: readonly string[]): OursResult {
+  const child = join(dirname(fileURLToPath(import.meta.url)), "speed-child.js");
+  const out = execFileSync(process.execPath, [...nodeFlags, child, "--dir", dir, "--dtype", dtype, ...argv], { encoding: "utf8", maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as OursResult;
+}
+
+function runLlamaCpp(anchor: string, gguf: string, threads: number, reps: number): LlamaCppResult {
+  const out = execFileSync(process.execPath, [join(anchor, "llamacpp_bench.mjs"), gguf, "--threads", String(threads), "--reps", String(reps)], { encoding: "utf8", maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as LlamaCppResult;
+}
+
+function checkTokens(anchor: string, nodeFlags: readonly string[]): void {
+  const modelDir = ensureModel(anchor, "tiny");
+  const refFile = join(modelDir, "llamacpp-ref-f32.json");
+  if (!existsSync(refFile)) {
+    execFileSync(process.execPath, [join(anchor, "llamacpp_ref.mjs"), "--model", join(modelDir, "tiny-f32.gguf"), "--n", "32", "--kv", "f32", "--out", refFile], { stdio: "inherit" });
+  }
+  const ref = JSON.parse(readFileSync(refFile, "utf8")) as { results: { generated_ids: number[]; top_logprobs: [number, number][][] }[] };
+  const child = join(dirname(fileURLToPath(import.meta.url)), "speed-child.js");
+  const out = execFileSync(process.execPath, [...nodeFlags, child, "--dir", join(modelDir, "hf-f32"), "--dtype", "float32", "--tokens", refFile], { encoding: "utf8" });
+  const ours = (JSON.parse(out.trim().split("\n").at(-1)!) as { tokens: number[][] }).tokens;
+  console.log("\n| prompt | steps with a clear margin | equal to llama.cpp |\n|---|---|---|");
+  let allEqual = true;
+  ref.results.forEach((r, p) => {
+    let clear = 0;
+    let equal = 0;
+    for (let step = 0; step < r.generated_ids.length; step++) {
+      const [top1, top2] = r.top_logprobs[step]!;
+      if (top1 === undefined || top2 === undefined || top1[1] - top2[1] < CLEAR_MARGIN) break;
+      clear++;
+      if (ours[p]![step] === r.generated_ids[step]) equal++;
+      else break;
+    }
+    allEqual &&= equal === clear;
+    console.log(`| ${p} | ${clear} | ${equal} |`);
+  });
+  console.log(allEqual ? "\ngreedy tokens: equal to llama.cpp at every clear step" : "\ngreedy tokens: DIFFER from llama.cpp");
+}
+
+export const speedBench: Bench = {
+  name: "speed",
+  summary: "prefill/decode tok/s, load time and peak RSS of the wasm backend vs llama.cpp on the same synthetic weights",
+  async run(argv) {
+    const preset = flag(argv, "--preset") ?? "small";
+    const threads = Number(flag(argv, "--threads") ?? 2);
+    const reps = Number(flag(argv, "--reps") ?? 3);
+    const only = flag(argv, "--only");
+    const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32").split(",");
+    const profileDir = flag(argv, "--profile");
+    const nodeFlags = [
+      ...(argv.includes("--relaxed") ? ["--experimental-wasm-relaxed-simd"] : []),
+      ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
+    ];
+    const anchor = ensureAnchor();
+    if (argv.includes("--check-tokens")) {
+      checkTokens(anchor, nodeFlags);
+      return;
+    }
+    const modelDir = ensureModel(anchor, preset);
+    console.log(`model: ${preset} (${modelDir}), ${threads} threads, ${reps} reps, node flags: ${nodeFlags.join(" ") || "none"}\n`);
+    console.log("| weights (ours / llama.cpp) | prefill tok/s ours | llama.cpp | ratio | decode tok/s ours | llama.cpp | ratio | load s ours | llama.cpp | peak RSS ours | llama.cpp | ours RSS / weight bytes |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    const breakdowns: string[] = [];
+    for (const pair of pairs(modelDir, preset).filter((p) => dtypes.some((d) => p.label.startsWith(d)))) {
+      const ours = only === "llamacpp" ? undefined : runOurs(join(modelDir, pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps)], nodeFlags);
+      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir, pair.gguf), threads, reps);
+      const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "-" : x.toFixed(digits));
+      const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? "-" : (a / b).toFixed(2));
+      console.log(`| ${pair.label} | ${fmt(ours?.prefillTokS)} | ${fmt(theirs?.prefill_tok_s)} | ${ratio(ours?.prefillTokS, theirs?.prefill_tok_s)} `
+        + `| ${fmt(ours?.decodeTokS)} | ${fmt(theirs?.decode_tok_s)} | ${ratio(ours?.decodeTokS, theirs?.decode_tok_s)} `
+        + `| ${fmt(ours?.loadSeconds, 2)} | ${fmt(theirs === undefined ? undefined : theirs.load_ms / 1000, 2)} `
+        + `| ${ours === undefined ? "-" : (ours.peakRssBytes / GIB).toFixed(2) + " GiB"} | ${theirs === undefined ? "-" : (theirs.max_rss_mb / 1024).toFixed(2) + " GiB"} `
+        + `| ${ours === undefined ? "-" : (ours.peakRssBytes / ours.weightBytes).toFixed(2)} |`);
+      if (ours !== undefined) {
+        breakdowns.push(`- ${ours.weightDType} prefill: ${opBreakdown(ours.prefillOps, ours.prefillSeconds)}`);
+        breakdowns.push(`- ${ours.weightDType} decode: ${opBreakdown(ours.decodeOps, ours.decodeSeconds)}`);
+      }
+    }
+    if (breakdowns.length > 0) console.log(`\nwhere our time goes (wall time per backend op, last repetition):\n${breakdowns.join("\n")}`);
+  },
+};

@@ -1,0 +1,446 @@
+// The WebAssembly backend: the Backend interface on the WebAssembly SIMD kernels
+// (src/kernels/wasm/), every core through a pool of worker threads sharing the memories (pool.ts),
+// weights and activations in shared WebAssembly memories (arena.ts). Its twin is the reference
+// backend (backend/reference.ts): same operations, same shapes, tested against it op by op.
+//
+// Kernels address memory by byte offset, so every tensor an op touches must be in the memory of the
+// op (the weight's for matmul). Arrays allocated through allocateWeight/allocateFloat32 already are
+// (zero copy); any other array is handled too: a weight is copied in on first use (cached per data
+// array), an activation is copied into a staging block for the call and, if written, copied back.
+// Matmul splits output rows, attention query heads, the per-token ops tokens; the main thread
+// computes chunks too.
+
+import { ArgumentError, LlamaError, ShapeError } from "../../errors.js";
+import { embed as referenceEmbed } from "../../kernels/reference/linear.js";
+import { DTYPE_BYTES } from "../../tensor/dtype.js";
+import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0ByteLength } from "../../tensor/q8_0.js";
+import { type WeightTensor, numel } from "../../tensor/tensor.js";
+import type { AttentionShape, Backend } from "../backend.js";
+import { type Arena, type Block, BLOCK_ALIGN } from "./arena.js";
+import { OP } from "./jobs.js";
+import type { ThreadPool } from "./pool.js";
+
+/** The dtypes a weight may be allocated in. */
+export type WeightDType = WeightTensor["dtype"];
+
+/** Calls of one op and their total wall-clock time. */
+export interface OpStats {
+  calls: number;
+  seconds: number;
+}
+
+/** Where a tensor's bytes are: a memory and a byte offset in it. */
+interface Place {
+  readonly memoryIndex: number;
+  readonly byteOffset: number;
+}
+
+/**
+ * Chunks per thread for the ops split by rows or heads: more than one, so a thread the OS delays
+ * (this machine is shared) leaves its remaining chunks to the others.
+ */
+const CHUNKS_PER_THREAD = 4;
+/** Matmul chunks are whole multiples of this many rows: 16 float32 outputs = one 64-byte cache line. */
+const ROW_ALIGN = 16;
+/** Below this many elements an element-wise op runs on the main thread alone (waking costs more). */
+const MIN_PARALLEL_ELEMENTS = 1 << 16;
+
+const MATMUL_OP = { f32: OP.matmulF32, bf16: OP.matmulBf16, f16: OP.matmulF16, q8_0: OP.matmulQ8_0 } as const;
+
+/** An op's activations do not fit the memory it runs in (the op then runs on fewer tokens at a time). */
+class NoRoomError extends LlamaError {
+  override readonly name = "NoRoomError";
+}
+
+/**
+ * Run `op` on items [0, n) (tokens or elements); when their activations do not fit the op's memory,
+ * on each half in turn, down to single items.
+ */
+function splitWhenNoRoom(n: number, op: (start: number, count: number) => void, start = 0): void {
+  try {
+    op(start, n);
+  } catch (error) {
+    if (!(error instanceof NoRoomError) || n <= 1) throw error;
+    const half = Math.floor(n / 2);
+    splitWhenNoRoom(half, op, start);
+    splitWhenNoRoom(n - half, op, start + half);
+  }
+}
+
+/** One kernel call's arrays in the op's memory: the staging blocks to free, the outputs to copy back. */
+class Staging {
+  private readonly blocks: Block[] = [];
+  /** Arrays placed so far; the same elements passed twice (swiglu's out = gate) share one place. */
+  private readonly placed: { view: Float32Array; byteOffset: number; staged: Float32Array | undefined; copyBack: boolean }[] = [];
+
+  constructor(private readonly backend: WasmBackend, readonly memoryIndex: number) {}
+
+  /** Byte offset of `view` in this memory: itself when it is there, else a staging copy. */
+  place(view: Float32Array, mode: "in" | "out" | "inout"): number {
+    const known = this.placed.find((p) => p.view.buffer === view.buffer && p.view.byteOffset === view.byteOffset && p.view.length === view.length);
+    if (known !== undefined) {
+      if (mode !== "in") known.copyBack = true;
+      return known.byteOffset;
+    }
+    const where = this.backend.arena.locate(view);
+    if (where !== undefined && where.memoryIndex === this.memoryIndex) {
+      this.placed.push({ view, byteOffset: where.byteOffset, staged: undefined, copyBack: false });
+      return where.byteOffset;
+    }
+    const block = this.allocateHere(view.byteLength);
+    const staged = this.backend.floatView(block);
+    if (mode !== "out") staged.set(view);
+    this.placed.push({ view, byteOffset: block.byteOffset, staged, copyBack: mode !== "in" });
+    return block.byteOffset;
+  }
+
+  /** A scratch block in this memory for the call. */
+  scratch(byteLength: number): number {
+    return this.allocateHere(byteLength).byteOffset;
+  }
+
+  /** @throws NoRoomError when this memory has no room for the block */
+  private allocateHere(byteLength: number): Block {
+    const block = this.backend.arena.allocateIn(this.memoryIndex, byteLength, "staging");
+    if (block === undefined) throw new NoRoomError(`wasm backend: no room for ${byteLength} bytes of activations in memory ${this.memoryIndex}`);
+    this.blocks.push(block);
+    return block;
+  }
+
+  /** Copy outputs back (when the kernels succeeded) and free the staging blocks. */
+  finish(succeeded: boolean): void {
+    if (succeeded) for (const p of this.placed) if (p.copyBack && p.staged !== undefined) p.view.set(p.staged);
+    for (const block of this.blocks) this.backend.arena.free(block);
+  }
+
+  /** Run `body` with this staging, then finish it. */
+  run(body: (s: Staging) => void): void {
+    let succeeded = false;
+    try {
+      body(this);
+      succeeded = true;
+    } finally {
+      this.finish(succeeded);
+    }
+  }
+}
+
+/** The WebAssembly backend (create it with createWasmBackend in index.ts). */
+export class WasmBackend implements Backend {
+  readonly name = "wasm";
+  /** Placement of weights that were not allocated in the arena, per data array. */
+  private readonly copiedWeights = new WeakMap<object, Place>();
+  /** Copies of read-only float arrays (norm weights) per memory, per array. */
+  private readonly copiedConstants = new WeakMap<Float32Array, Map<number, number>>();
+  /** Blocks handed out by allocateFloat32, for freeFloat32. */
+  private readonly allocations = new WeakMap<Float32Array, Block>();
+  /**
+   * Frees the block of an allocateFloat32 array the program dropped without freeFloat32 (a KV cache
+   * nobody released), so memory the garbage collector cannot see does not leak.
+   */
+  private readonly unreachable = new FinalizationRegistry<Block>((block) => this.arena.free(block));
+  /** Attention scratch per memory: one stride per thread. */
+  private readonly attentionScratch = new Map<number, { byteOffset: number; stride: number }>();
+  /** Calls and wall time per op since the last resetOpStats(). */
+  private stats = new Map<string, OpStats>();
+
+  /** @internal use createWasmBackend */
+  constructor(readonly pool: ThreadPool, readonly arena: Arena) {}
+
+  /** Threads computing each op (the main thread included). */
+  get nThreads(): number {
+    return this.pool.nThreads;
+  }
+
+  /**
+   * A weight tensor whose data lives in the backend's memory, for a loader to read into (its
+   * contents are unspecified until written). Kernels then use it in place.
+   * @throws UnsupportedError for a tensor larger than one WebAssembly memory, or a q8_0 shape that
+   *   is not rows of whole blocks
+   */
+  allocateWeight(dtype: WeightDType, shape: readonly number[]): WeightTensor {
+    const byteLength = weightByteLength(dtype, shape);
+    const block = this.arena.allocate(byteLength);
+    const buffer = this.arena.buffer(block.memoryIndex);
+    switch (dtype) {
+      case "q8_0": return { dtype, shape: [shape[0]!, shape[1]!], data: new Uint8Array(buffer, block.byteOffset, byteLength) };
+      case "f32": return { dtype, shape: [...shape], data: new Float32Array(buffer, block.byteOffset, byteLength / 4) };
+      case "bf16": case "f16": return { dtype, shape: [...shape], data: new Uint16Array(buffer, block.byteOffset, byteLength / 2) };
+    }
+  }
+
+  /**
+   * A zero-filled float32 array in the backend's memory (activations, the KV cache): kernels read
+   * and write it without copies. Give it back with freeFloat32 when done; one the program drops is
+   * given back when the garbage collector finds it (so keep the array itself, not only views made
+   * with subarray(), for as long as they are used).
+   * @throws ArgumentError for a length that is not a non-negative integer
+   */
+  allocateFloat32(length: number): Float32Array {
+    if (!Number.isInteger(length) || length < 0) throw new ArgumentError(`allocateFloat32: length must be a non-negative integer, got ${length}`);
+    const block = this.arena.allocate(length * 4);
+    const view = this.floatView(block).fill(0);
+    this.allocations.set(view, block);
+    this.unreachable.register(view, block, view);
+    return view;
+  }
+
+  /**
+   * Return an array from allocateFloat32 to the backend's memory; the array must not be used after.
+   * @throws ArgumentError for an array allocateFloat32 did not return (or that was freed)
+   */
+  freeFloat32(array: Float32Array): void {
+    const block = this.allocations.get(array);
+    if (block === undefined) throw new ArgumentError("freeFloat32: the array was not returned by this backend's allocateFloat32 (or is freed already)");
+    this.allocations.delete(array);
+    this.unreachable.unregister(array);
+    this.arena.free(block);
+  }
+
+  /**
+   * Calls and wall-clock seconds of each op (matmul per weight dtype) since creation or the last
+   * resetOpStats(): where the time of a forward pass goes.
+   * @example
+   * backend.resetOpStats(); await model.forward(ids, cache); console.table(backend.opStats());
+   */
+  opStats(): Record<string, OpStats> {
+    return Object.fromEntries([...this.stats].map(([name, s]) => [name, { ...s }]));
+  }
+
+  /** Start counting opStats() afresh. */
+  resetOpStats(): void {
+    this.stats = new Map();
+  }
+
+  private timed(name: string, body: () => void): void {
+    const start = performance.now();
+    try {
+      body();
+    } finally {
+      let entry = this.stats.get(name);
+      if (entry === undefined) this.stats.set(name, entry = { calls: 0, seconds: 0 });
+      entry.calls++;
+      entry.seconds += (performance.now() - start) / 1000;
+    }
+  }
+
+  /** @internal a Float32Array over a block. */
+  floatView(block: Block): Float32Array {
+    return new Float32Array(this.arena.buffer(block.memoryIndex), block.byteOffset, block.byteLength / 4);
+  }
+
+  matmul(out: Float32Array, x: Float32Array, w: WeightTensor, nTokens: number): void {
+    const [outF, inF] = w.shape as [number, number];
+    checkLength("matmul x", x, nTokens * inF);
+    checkLength("matmul out", out, nTokens * outF);
+    const weight = this.placeWeight(w);
+    this.timed(`matmul ${w.dtype}`, () => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, weight.memoryIndex).run((s) => {
+        let xPtr = s.place(x.subarray(t0 * inF, (t0 + n) * inF), "in");
+        const outPtr = s.place(out.subarray(t0 * outF, (t0 + n) * outF), "out");
+        if (w.dtype === "q8_0") {
+          const xq = s.scratch((n * inF / Q8_0_BLOCK_SIZE) * Q8_0_BLOCK_BYTES);
+          const perChunk = this.tokensPerChunk(n, inF);
+          this.pool.run(OP.quantizeQ8_0, weight.memoryIndex, [xq, xPtr, n, inF, perChunk], Math.ceil(n / perChunk));
+          xPtr = xq;
+        }
+        // Rows only: blocks of rows x tokens (tiles kept in cache) measured no faster, the kernels
+        // being bound by arithmetic, not by cache misses.
+        const rowsPerChunk = this.rowsPerChunk(outF);
+        this.pool.run(MATMUL_OP[w.dtype], weight.memoryIndex, [outPtr, xPtr, weight.byteOffset, n, inF, outF, rowsPerChunk], Math.ceil(outF / rowsPerChunk));
+      }));
+    });
+  }
+
+  embed(out: Float32Array, table: WeightTensor, ids: readonly number[]): void {
+    const [vocabSize, dim] = table.shape as [number, number];
+    checkLength("embed out", out, ids.length * dim);
+    ids.forEach((id, t) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ArgumentError(`embed: id ${t} is ${id}, outside [0, ${vocabSize})`);
+    });
+    // A row copy per token: memory-bound and tiny next to one layer; the reference loop is as fast.
+    this.timed("embed", () => referenceEmbed(out, table, ids));
+  }
+
+  rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number): void {
+    const dim = weight.length;
+    checkLength("rmsNorm x", x, nTokens * dim);
+    checkLength("rmsNorm out", out, nTokens * dim);
+    const home = this.homeOf(x);
+    this.timed("rmsNorm", () => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
+        const xPtr = s.place(x.subarray(t0 * dim, (t0 + n) * dim), "in");
+        const outPtr = s.place(out.subarray(t0 * dim, (t0 + n) * dim), "out");
+        const wPtr = this.placeConstant(weight, home);
+        const perChunk = this.tokensPerChunk(n, dim);
+        this.pool.run(OP.rmsNorm, home, [outPtr, xPtr, wPtr, n, dim, eps, perChunk], Math.ceil(n / perChunk));
+      }));
+    });
+  }
+
+  rope(x: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    const width = nHeads * headDim;
+    const half = headDim / 2;
+    checkLength("rope x", x, nTokens * width);
+    checkLength("rope cos", cos, nTokens * half);
+    checkLength("rope sin", sin, nTokens * half);
+    const home = this.homeOf(x);
+    this.timed("rope", () => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
+        const xPtr = s.place(x.subarray(t0 * width, (t0 + n) * width), "inout");
+        const cosPtr = s.place(cos.subarray(t0 * half, (t0 + n) * half), "in");
+        const sinPtr = s.place(sin.subarray(t0 * half, (t0 + n) * half), "in");
+        const perChunk = this.tokensPerChunk(n, width);
+        this.pool.run(OP.rope, home, [xPtr, n, nHeads, headDim, cosPtr, sinPtr, perChunk], Math.ceil(n / perChunk));
+      }));
+    });
+  }
+
+  attention(out: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape): void {
+    const { nTokens, startPos, nHeads, nKvHeads, headDim } = shape;
+    if (nKvHeads < 1 || nHeads % nKvHeads !== 0) throw new ArgumentError(`attention: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    const width = nHeads * headDim;
+    const kvWidth = nKvHeads * headDim;
+    checkLength("attention q", q, nTokens * width);
+    checkLength("attention out", out, nTokens * width);
+    checkLength("attention keys", keys, (startPos + nTokens) * kvWidth);
+    checkLength("attention values", values, (startPos + nTokens) * kvWidth);
+    const home = this.homeOf(keys);
+    // Query tokens [t0, t0 + n) see positions up to startPos + t0 + n: a later split needs no more.
+    this.timed("attention", () => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
+        const visible = (startPos + t0 + n) * kvWidth;
+        const outPtr = s.place(out.subarray(t0 * width, (t0 + n) * width), "out");
+        const qPtr = s.place(q.subarray(t0 * width, (t0 + n) * width), "in");
+        const kPtr = s.place(keys.subarray(0, visible), "in");
+        const vPtr = s.place(values.subarray(0, visible), "in");
+        const scratch = this.attentionScratchOn(home, headDim);
+        // Chunks of whole GQA groups (query heads sharing a kv head), so a kernel can reuse each key row.
+        const group = nHeads / nKvHeads;
+        const kvPerChunk = Math.max(1, Math.floor(nKvHeads / (this.nThreads * 2)));
+        const headsPerChunk = this.nThreads === 1 ? nHeads : kvPerChunk * group;
+        const args = [outPtr, qPtr, kPtr, vPtr, n, startPos + t0, nHeads, nKvHeads, headDim, headsPerChunk, scratch.byteOffset, scratch.stride];
+        this.pool.run(OP.attention, home, args, Math.ceil(nHeads / headsPerChunk));
+      }));
+    });
+  }
+
+  swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void {
+    checkLength("swiglu gate", gate, out.length);
+    checkLength("swiglu up", up, out.length);
+    const home = this.homeOf(gate);
+    this.timed("swiglu", () => {
+      splitWhenNoRoom(out.length, (i0, n) => new Staging(this, home).run((s) => {
+        const gPtr = s.place(gate.subarray(i0, i0 + n), "in");
+        const uPtr = s.place(up.subarray(i0, i0 + n), "in");
+        const outPtr = s.place(out.subarray(i0, i0 + n), "out");
+        const perChunk = this.elementsPerChunk(n);
+        this.pool.run(OP.swiglu, home, [outPtr, gPtr, uPtr, n, perChunk], Math.ceil(n / perChunk));
+      }));
+    });
+  }
+
+  addInPlace(out: Float32Array, x: Float32Array): void {
+    checkLength("addInPlace x", x, out.length);
+    const home = this.homeOf(out);
+    this.timed("add", () => {
+      splitWhenNoRoom(out.length, (i0, n) => new Staging(this, home).run((s) => {
+        const outPtr = s.place(out.subarray(i0, i0 + n), "inout");
+        const xPtr = s.place(x.subarray(i0, i0 + n), "in");
+        const perChunk = this.elementsPerChunk(n);
+        this.pool.run(OP.add, home, [outPtr, xPtr, n, perChunk], Math.ceil(n / perChunk));
+      }));
+    });
+  }
+
+  /** Stop the worker threads. The backend must not be used after. Safe to call twice. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /**
+   * The memory an op on `view` runs in: its own when it is in the arena, else the newest (weights
+   * fill the older ones first, so it has the most room).
+   */
+  private homeOf(view: Float32Array): number {
+    const where = this.arena.locate(view);
+    if (where !== undefined) return where.memoryIndex;
+    if (this.arena.memories.length === 0) this.arena.free(this.arena.allocate(BLOCK_ALIGN)); // create memory 0
+    return this.arena.memories.length - 1;
+  }
+
+  /**
+   * Where a weight's data is: in place when it is in the arena, else a copy made on first use.
+   * @throws ShapeError when the data is not the size the shape needs (kernels would read past it)
+   */
+  private placeWeight(w: WeightTensor): Place {
+    const expected = weightByteLength(w.dtype, w.shape);
+    if (w.shape.length !== 2 || w.data.byteLength !== expected) throw new ShapeError("matmul weight (bytes)", [expected], [w.data.byteLength], "wasm backend");
+    const where = this.arena.locate(w.data);
+    if (where !== undefined) return where;
+    const cached = this.copiedWeights.get(w.data);
+    if (cached !== undefined) return cached;
+    const block = this.arena.allocate(w.data.byteLength);
+    new Uint8Array(this.arena.buffer(block.memoryIndex), block.byteOffset, block.byteLength)
+      .set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+    this.copiedWeights.set(w.data, block);
+    return block;
+  }
+
+  /** A read-only array (a norm weight) in memory `memoryIndex`: in place, or a copy cached per memory. */
+  private placeConstant(view: Float32Array, memoryIndex: number): number {
+    const where = this.arena.locate(view);
+    if (where !== undefined && where.memoryIndex === memoryIndex) return where.byteOffset;
+    let copies = this.copiedConstants.get(view);
+    const cached = copies?.get(memoryIndex);
+    if (cached !== undefined) return cached;
+    const block = this.arena.allocateIn(memoryIndex, view.byteLength, "staging");
+    if (block === undefined) throw new NoRoomError(`wasm backend: no room for a ${view.byteLength}-byte constant in memory ${memoryIndex}`);
+    this.floatView(block).set(view);
+    if (copies === undefined) this.copiedConstants.set(view, copies = new Map());
+    copies.set(memoryIndex, block.byteOffset);
+    return block.byteOffset;
+  }
+
+  private attentionScratchOn(memoryIndex: number, headDim: number): { byteOffset: number; stride: number } {
+    const kernels = this.pool.kernelsOn(memoryIndex);
+    const stride = Math.ceil(kernels.attention_scratch_bytes(headDim) / BLOCK_ALIGN) * BLOCK_ALIGN;
+    const known = this.attentionScratch.get(memoryIndex);
+    if (known !== undefined && known.stride >= stride) return known;
+    if (known !== undefined) this.arena.free({ memoryIndex, byteOffset: known.byteOffset, byteLength: known.stride * this.nThreads });
+    const block = this.arena.allocateIn(memoryIndex, stride * this.nThreads, "staging");
+    if (block === undefined) {
+      this.attentionScratch.delete(memoryIndex);
+      throw new NoRoomError(`wasm backend: no room for attention scratch in memory ${memoryIndex}`);
+    }
+    const scratch = { byteOffset: block.byteOffset, stride };
+    this.attentionScratch.set(memoryIndex, scratch);
+    return scratch;
+  }
+
+  private rowsPerChunk(outF: number): number {
+    const target = Math.ceil(outF / (this.nThreads * CHUNKS_PER_THREAD));
+    return Math.max(ROW_ALIGN, Math.ceil(target / ROW_ALIGN) * ROW_ALIGN);
+  }
+
+  /** Tokens per chunk for a per-token op on rows of `width` floats: one chunk when the op is small. */
+  private tokensPerChunk(nTokens: number, width: number): number {
+    if (nTokens * width < MIN_PARALLEL_ELEMENTS || this.nThreads === 1) return nTokens;
+    return Math.max(1, Math.ceil(nTokens / (this.nThreads * CHUNKS_PER_THREAD)));
+  }
+
+  private elementsPerChunk(n: number): number {
+    if (n < MIN_PARALLEL_ELEMENTS || this.nThreads === 1) return Math.max(n, 1);
+    return Math.ceil(n / (this.nThreads * CHUNKS_PER_THREAD) / ROW_ALIGN) * ROW_ALIGN;
+  }
+}
+
+/** Bytes of a weight's data. @throws UnsupportedError for a q8_0 shape that is not rows of whole blocks */
+function weightByteLength(dtype: WeightDType, shape: readonly number[]): number {
+  return dtype === "q8_0" ? q8_0ByteLength(shape) : numel(shape) * DTYPE_BYTES[dtype];
+}
+
+/** @throws ShapeError when `view` holds fewer than `needed` elements */
+function checkLength(what: string, view: Float32Array, needed: number): void {
+  if (!Number.isInteger(needed) || view.length < needed) throw new ShapeError(what, [needed], [view.length], "wasm backend");
+}
