@@ -6,6 +6,7 @@
 // calls and batch inputs share batched forward passes. `stream()` yields the engine's events.
 
 import { type ChatMessage, applyChatTemplate } from "../chat/index.js";
+import { createWasmBackend } from "../backend/wasm/index.js";
 import { ArgumentError } from "../errors.js";
 import { GenerationEngine, type GenerationRun } from "../generate/engine.js";
 import type { GenerationOptions, SequenceOutput } from "../generate/types.js";
@@ -41,6 +42,8 @@ export interface TextGenerationPipeline {
   readonly model: LlamaForCausalLM;
   readonly tokenizer: Tokenizer;
   readonly engine: GenerationEngine;
+  /** Stop the worker threads of a backend the pipeline started itself (optional: they do not keep the process alive). */
+  dispose(): Promise<void>;
 }
 
 /** Supported pipeline tasks. */
@@ -62,7 +65,7 @@ function checkInput(input: unknown, where: string): asserts input is TextGenerat
  * Build a pipeline around an already loaded model and tokenizer.
  * @example const generator = textGenerationPipeline(model, tokenizer);
  */
-export function textGenerationPipeline(model: LlamaForCausalLM, tokenizer: Tokenizer, options: { maxBatch?: number } = {}): TextGenerationPipeline {
+export function textGenerationPipeline(model: LlamaForCausalLM, tokenizer: Tokenizer, options: { maxBatch?: number; dispose?: () => Promise<void> } = {}): TextGenerationPipeline {
   const engine = new GenerationEngine(model, { tokenizer, defaults: model.generationConfig, ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }) });
   const promptIds = (input: TextGenerationInput): number[] =>
     typeof input === "string" ? tokenizer.encode(input) : applyChatTemplate(tokenizer, input, { addGenerationPrompt: true }).ids;
@@ -89,14 +92,15 @@ export function textGenerationPipeline(model: LlamaForCausalLM, tokenizer: Token
     checkInput(input, "pipeline input");
     return engine.submit(promptIds(input), options);
   };
-  return Object.assign(call, { stream, model, tokenizer, engine }) as TextGenerationPipeline;
+  const dispose = options.dispose ?? (async (): Promise<void> => {});
+  return Object.assign(call, { stream, model, tokenizer, engine, dispose }) as TextGenerationPipeline;
 }
 
 /**
  * Load a pipeline from a checkpoint folder (transformers' `pipeline("text-generation", model=dir)`).
  * @param task "text-generation"
  * @param dir a Hugging Face or Meta checkpoint folder with its tokenizer
- * @param options dtype, backend, progress and warning callbacks, maxBatch
+ * @param options dtype, backend (default: a new wasm backend on every core), progress and warning callbacks, maxBatch
  * @throws ArgumentError for an unknown task; the loaders' errors for a bad folder
  * @example
  * const generator = await pipeline("text-generation", "models/Llama-3.2-1B-Instruct", { dtype: "bfloat16" });
@@ -106,6 +110,12 @@ export async function pipeline(task: PipelineTask, dir: string, options: TextGen
   if (task !== "text-generation") throw new ArgumentError(`unknown pipeline task ${JSON.stringify(task)}; supported: "text-generation"`);
   const { maxBatch, ...loadOptions } = options;
   const tokenizer = await Tokenizer.fromPretrained(dir);
-  const model = await LlamaForCausalLM.fromPretrained(dir, loadOptions);
-  return textGenerationPipeline(model, tokenizer, maxBatch === undefined ? {} : { maxBatch });
+  const own = loadOptions.backend === undefined ? await createWasmBackend() : undefined;
+  try {
+    const model = await LlamaForCausalLM.fromPretrained(dir, own === undefined ? loadOptions : { ...loadOptions, backend: own });
+    return textGenerationPipeline(model, tokenizer, { ...(maxBatch === undefined ? {} : { maxBatch }), ...(own === undefined ? {} : { dispose: () => own.close() }) });
+  } catch (error) {
+    await own?.close();
+    throw error;
+  }
 }
