@@ -1,14 +1,16 @@
 // `npm run bench [-- NAME...]`: runs the named benchmarks (all when none is named) and prints their
 // reports. Benchmarks are not tests: they measure speed and memory and never run in CI.
 
+import { attentionBench } from "./attention.js";
 import type { Bench } from "./bench.js";
 import { convertBench } from "./convert.js";
 import { kernelsBench } from "./kernels.js";
 import { loadBench } from "./load.js";
+import { longContextBench } from "./long-context.js";
 import { speedBench } from "./speed.js";
 import { tokenizerBench } from "./tokenizer.js";
 
-const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench];
+const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

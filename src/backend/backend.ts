@@ -4,10 +4,10 @@
 // Operations are synchronous; a threaded backend blocks on its workers (Atomics.wait) rather than
 // changing this shape.
 
-import type { AttentionShape } from "../kernels/reference/attention.js";
+import type { AttentionShape, KvRows } from "../kernels/reference/attention.js";
 import type { WeightTensor } from "../tensor/tensor.js";
 
-export type { AttentionShape };
+export type { AttentionShape, KvRows };
 
 /** A set of kernels the forward pass runs on. Shapes are in the reference kernels' comments. */
 export interface Backend {
@@ -23,8 +23,12 @@ export interface Backend {
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number): void;
   /** Rotate x (nTokens, nHeads, headDim) in place; cos/sin (nTokens, headDim / 2). */
   rope(x: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void;
-  /** Causal grouped-query attention of q against cached keys/values. */
-  attention(out: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape): void;
+  /**
+   * Causal grouped-query attention of q against cached keys/values, stored in float32 or 16-bit
+   * floats (a compact KV cache) and widened inside the kernel: like matmul's weights, the rows carry
+   * their dtype and the backend dispatches on it, so the forward pass has one call for every cache.
+   */
+  attention(out: Float32Array, q: Float32Array, keys: KvRows, values: KvRows, shape: AttentionShape): void;
   /** out = silu(gate) * up. */
   swiglu(out: Float32Array, gate: Float32Array, up: Float32Array): void;
   /** out += x. */

@@ -10,7 +10,7 @@ import { GenerationEngine } from "../generate/engine.js";
 import { booleanFlag, parseFlags, stringFlag } from "./args.js";
 import { type Command, UsageError } from "./command.js";
 import { loadTokenizer } from "./generate.js";
-import { GENERATION_FLAGS, GENERATION_FLAGS_HELP, RunStats, backendFromFlags, generationOptionsFromFlags } from "./generation-flags.js";
+import { GENERATION_FLAGS, GENERATION_FLAGS_HELP, RunStats, backendFromFlags, generationOptionsFromFlags, kvDTypeFromFlags } from "./generation-flags.js";
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
 
 const USAGE = `llama3 chat ${MODEL_FLAGS_USAGE} [--system TEXT] [options]
@@ -31,6 +31,7 @@ export const chatCommand: Command = {
     const args = parseFlags(argv, { ...MODEL_FLAGS, ...GENERATION_FLAGS, system: { type: "string" }, tokenizer: { type: "string" } }, USAGE, 0);
     if (io.stdinLines === undefined || io.onInterrupt === undefined) throw new UsageError("llama3 chat needs an interactive standard input");
     const options = generationOptionsFromFlags(args);
+    const kvCacheDType = kvDTypeFromFlags(args);
     const system = stringFlag(args, "system");
     const { backend, close } = await backendFromFlags(args);
     const input = io.stdinLines();
@@ -45,7 +46,7 @@ export const chatCommand: Command = {
       const tokenizer = await loadTokenizer(args, model, io);
       const loadSeconds = (performance.now() - loadStart) / 1000;
       const stopTokenIds = options.stopTokenIds ?? [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
-      const engine = new GenerationEngine(model, { maxBatch: 1, tokenizer, defaults: model.generationConfig });
+      const engine = new GenerationEngine(model, { maxBatch: 1, tokenizer, defaults: model.generationConfig, kvCacheDType });
       const start: ChatMessage[] = system === undefined ? [] : [{ role: "system", content: system }];
       let messages = [...start];
       const prompt = (): void => {

@@ -8,7 +8,7 @@ import type { LlamaForCausalLM } from "../loader/pretrained.js";
 import { Tokenizer } from "../tokenizer/index.js";
 import { type ParsedArgs, booleanFlag, parseFlags, parseIdList, stringFlag } from "./args.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
-import { GENERATION_FLAGS, GENERATION_FLAGS_HELP, RunStats, backendFromFlags, generationOptionsFromFlags } from "./generation-flags.js";
+import { GENERATION_FLAGS, GENERATION_FLAGS_HELP, RunStats, backendFromFlags, generationOptionsFromFlags, kvDTypeFromFlags } from "./generation-flags.js";
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
 
 const USAGE = `llama3 generate ${MODEL_FLAGS_USAGE} [options] (PROMPT | --ids 128000,791)
@@ -71,6 +71,7 @@ export const generateCommand: Command = {
       throw new UsageError("--chat, --system, --tokenizer and --stop need a text PROMPT");
     }
     const options = generationOptionsFromFlags(args);
+    const kvCacheDType = kvDTypeFromFlags(args);
     const json = booleanFlag(args, "json");
     const promptIdsFromFlag = idsFlag === undefined ? undefined : parseIdList(idsFlag, "ids");
     const { backend, close } = await backendFromFlags(args);
@@ -82,7 +83,7 @@ export const generateCommand: Command = {
       const promptIds = promptIdsFromFlag ?? encodePrompt(args, tokenizer!, text!);
       // A text prompt also stops on the tokenizer's own stop tokens (<|eot_id|> ends a chat turn).
       const stopTokenIds = options.stopTokenIds ?? [...new Set([...model.config.eosTokenIds, ...(tokenizer?.eosTokenIds ?? [])])];
-      const engine = new GenerationEngine(model, { maxBatch: 1, defaults: model.generationConfig, ...(tokenizer === undefined ? {} : { tokenizer }) });
+      const engine = new GenerationEngine(model, { maxBatch: 1, defaults: model.generationConfig, kvCacheDType, ...(tokenizer === undefined ? {} : { tokenizer }) });
       const stats = new RunStats(loadSeconds, promptIds.length);
       const generated: number[] = [];
       let done: { finishReason: string; text: string } | undefined;

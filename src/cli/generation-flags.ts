@@ -4,6 +4,7 @@
 import type { Backend } from "../backend/backend.js";
 import { createWasmBackend } from "../backend/wasm/index.js";
 import type { GenerationOptions } from "../generate/types.js";
+import { type KvDType, KV_DTYPES } from "../model/kv-cache.js";
 import { type FlagSpec, type ParsedArgs, booleanFlag, intFlag, numberFlag, stringFlag, stringListFlag } from "./args.js";
 import { UsageError } from "./command.js";
 
@@ -22,6 +23,7 @@ export const GENERATION_FLAGS: FlagSpec = {
   "ignore-eos": { type: "boolean" },
   threads: { type: "string" },
   backend: { type: "string" },
+  "kv-dtype": { type: "string" },
   stats: { type: "boolean" },
 };
 
@@ -40,6 +42,7 @@ export const GENERATION_FLAGS_HELP = [
   "  --ignore-eos        do not stop at the model's end-of-sequence tokens",
   "  --backend B         wasm (default: SIMD kernels on all cores) or reference (plain loops, slow)",
   "  --threads N         compute threads for the wasm backend (default: all cores)",
+  "  --kv-dtype D        KV cache storage: f32 (default), f16 or bf16 (half the cache memory, long contexts)",
   "  --stats             report load time, prompt tokens, prefill and decode tok/s and peak RSS on stderr",
 ].join("\n");
 
@@ -68,6 +71,14 @@ export function generationOptionsFromFlags(args: ParsedArgs): GenerationOptions 
   if (stops.length > 0) options.stopStrings = stops;
   if (booleanFlag(args, "ignore-eos")) options.stopTokenIds = [];
   return options;
+}
+
+/** The KV cache dtype --kv-dtype asks for (default f32). */
+export function kvDTypeFromFlags(args: ParsedArgs): KvDType {
+  const dtype = stringFlag(args, "kv-dtype") ?? "f32";
+  const known = KV_DTYPES.find((d) => d === dtype);
+  if (known === undefined) throw new UsageError(`--kv-dtype must be ${KV_DTYPES.join(", ")}, got "${dtype}"`);
+  return known;
 }
 
 /** The backend the flags ask for, with a close() for the end of the command. */

@@ -9,7 +9,7 @@
 
 import { ArgumentError, NumericalError } from "../errors.js";
 import type { GenerationDefaults } from "../model/generation-config.js";
-import type { KvCache } from "../model/kv-cache.js";
+import { type KvCache, type KvDType, KV_DTYPES } from "../model/kv-cache.js";
 import type { LlamaModel } from "../model/llama.js";
 import { Rng } from "../tensor/rng.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -29,6 +29,8 @@ export interface GenerationEngineOptions {
   readonly tokenizer?: Tokenizer;
   /** generation_config.json's defaults (sampling parameters, max_new_tokens). */
   readonly defaults?: GenerationDefaults;
+  /** How each sequence's KV cache stores keys/values: "f32" (default), or "f16" / "bf16" (half the memory). */
+  readonly kvCacheDType?: KvDType;
 }
 
 /** A generation in progress: an async iterable of its events and a promise of its result. */
@@ -144,6 +146,7 @@ export class GenerationEngine {
   constructor(readonly model: LlamaModel, private readonly options: GenerationEngineOptions = {}) {
     this.maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
     if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new ArgumentError(`maxBatch must be a positive integer, got ${this.maxBatch}`);
+    if (options.kvCacheDType !== undefined && !KV_DTYPES.includes(options.kvCacheDType)) throw new ArgumentError(`kvCacheDType must be one of ${KV_DTYPES.join(", ")}, got ${String(options.kvCacheDType)}`);
   }
 
   /** Sequences in the running batch. */
@@ -267,7 +270,7 @@ export class GenerationEngine {
     }
     while (this.active.length < this.maxBatch && this.queue.length > 0) {
       const seq = this.queue.shift()!;
-      seq.cache = this.model.createKvCache({ maxSeqLen: seq.promptIds.length + seq.options.maxNewTokens });
+      seq.cache = this.model.createKvCache({ maxSeqLen: seq.promptIds.length + seq.options.maxNewTokens, dtype: this.options.kvCacheDType ?? "f32" });
       this.active.push(seq);
     }
     if (this.active.length === 0) return;

@@ -130,7 +130,10 @@ export class LlamaModel {
   /**
    * A new, empty KV cache for this model (the caller owns it; one per sequence).
    * @param options.maxSeqLen most positions it may hold (default: the config's maxPositionEmbeddings)
-   * @throws ArgumentError for a maxSeqLen that is not a positive integer
+   * @param options.dtype how keys/values are stored: "f32" (default), "f16" or "bf16" (half the memory)
+   * @throws ArgumentError for a maxSeqLen that is not a positive integer, or an unknown dtype
+   * @example
+   * const cache = model.createKvCache({ dtype: "bf16" });
    */
   createKvCache(options: KvCacheOptions = {}): KvCache {
     // In the backend's memory when it has one, so attention reads the cache without copying it.
@@ -239,10 +242,10 @@ export class LlamaModel {
       b.rope(k, n, nKvHeads, headDim, cos, sin);
       for (const p of pieces) {
         const rows = p.tokens.length;
-        const keys = p.cache.keys(l); // (capacity, nKvHeads, headDim)
+        // Rounded to the cache's dtype as they are stored; attention widens them back.
+        p.cache.write(l, p.startPos, k.subarray(p.row * kvWidth, (p.row + rows) * kvWidth), v.subarray(p.row * kvWidth, (p.row + rows) * kvWidth));
+        const keys = p.cache.keys(l); // (capacity, nKvHeads, headDim) in the cache's dtype
         const values = p.cache.values(l); // (capacity, nKvHeads, headDim)
-        keys.set(k.subarray(p.row * kvWidth, (p.row + rows) * kvWidth), p.startPos * kvWidth);
-        values.set(v.subarray(p.row * kvWidth, (p.row + rows) * kvWidth), p.startPos * kvWidth);
         const qRows = q.subarray(p.row * nHeads * headDim, (p.row + rows) * nHeads * headDim); // (rows, nHeads, headDim)
         const out = att.subarray(p.row * nHeads * headDim, (p.row + rows) * nHeads * headDim); // (rows, nHeads, headDim)
         b.attention(out, qRows, keys, values, { nTokens: rows, startPos: p.startPos, nHeads, nKvHeads, headDim });

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { generate } from "../../src/generate/generate.js";
-import { topKIds } from "../../src/generate/sampling.js";
+import { argmax, topKIds } from "../../src/generate/sampling.js";
+import type { KvCache } from "../../src/model/kv-cache.js";
 import type { LlamaModel } from "../../src/model/llama.js";
 
 export interface GoldenPosition {
@@ -111,3 +112,13 @@ export async function checkAgainstGolden(model: LlamaModel, result: GoldenResult
   }
 }
 
+/** `steps` greedy tokens after `prompt`, one forward per token through `cache` (argmax, first on ties). */
+export async function greedyTokens(model: LlamaModel, prompt: readonly number[], cache: KvCache, steps: number): Promise<number[]> {
+  const tokens: number[] = [];
+  let logits = await model.forward(prompt, cache);
+  for (let step = 0; step < steps; step++) {
+    tokens.push(argmax(logits));
+    logits = await model.forward([tokens.at(-1)!], cache);
+  }
+  return tokens;
+}

@@ -20,6 +20,8 @@ export const OP = {
   swiglu: 8,
   add: 9,
   attention: 10,
+  attentionF16: 11,
+  attentionBf16: 12,
 } as const;
 
 /** Int32 slots of the control block. */
@@ -157,11 +159,12 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
       k.add(out! + i0 * 4, x! + i0 * 4, Math.min(n!, i0 + perChunk!) - i0);
       return;
     }
-    case OP.attention: {
+    case OP.attention: case OP.attentionF16: case OP.attentionBf16: {
       const [out, q, keys, values, nTokens, startPos, nHeads, nKvHeads, headDim, headsPerChunk, scratch, scratchStride] = a as unknown as number[];
       const h0 = chunk * headsPerChunk!;
       const h1 = Math.min(nHeads!, h0 + headsPerChunk!);
-      k.attention(out!, q!, keys!, values!, nTokens!, startPos!, nHeads!, nKvHeads!, headDim!, h0, h1, scratch! + thread * scratchStride!);
+      const f = op === OP.attention ? k.attention : op === OP.attentionF16 ? k.attention_f16 : k.attention_bf16;
+      f(out!, q!, keys!, values!, nTokens!, startPos!, nHeads!, nKvHeads!, headDim!, h0, h1, scratch! + thread * scratchStride!);
       return;
     }
     default:

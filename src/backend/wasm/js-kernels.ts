@@ -32,6 +32,39 @@ class Views {
 
 function jsKernels(memory: WasmMemory): KernelExports {
   const views = new Views(memory);
+  // Keys/values read through `widen` (element index in units of bytesPerElement), as matmul's weights.
+  const attentionWith = (widen: (v: Views, elementIndex: number) => number, bytesPerElement: number) =>
+    (out: number, q: number, keys: number, values: number, nTokens: number, startPos: number, nHeads: number, nKvHeads: number,
+      headDim: number, headStart: number, headEnd: number, scratch: number): void => {
+      const v = views.get();
+      const { f32 } = v;
+      const kvDim = nKvHeads * headDim;
+      const group = nHeads / nKvHeads;
+      const kBase = keys / bytesPerElement;
+      const vBase = values / bytesPerElement;
+      const scores = scratch / 4; // (context) float32, in the caller's scratch
+      for (let t = 0; t < nTokens; t++) {
+        const nVisible = startPos + t + 1;
+        for (let h = headStart; h < headEnd; h++) {
+          const qBase = q / 4 + (t * nHeads + h) * headDim;
+          const kvOffset = Math.floor(h / group) * headDim;
+          let max = -Infinity;
+          for (let p = 0; p < nVisible; p++) {
+            let dot = 0;
+            for (let i = 0; i < headDim; i++) dot += f32[qBase + i]! * widen(v, kBase + p * kvDim + kvOffset + i);
+            f32[scores + p] = dot / Math.sqrt(headDim);
+            max = Math.max(max, f32[scores + p]!);
+          }
+          let sum = 0;
+          for (let p = 0; p < nVisible; p++) sum += f32[scores + p] = Math.exp(f32[scores + p]! - max);
+          for (let i = 0; i < headDim; i++) {
+            let acc = 0;
+            for (let p = 0; p < nVisible; p++) acc += f32[scores + p]! * widen(v, vBase + p * kvDim + kvOffset + i);
+            f32[out / 4 + (t * nHeads + h) * headDim + i] = acc / sum;
+          }
+        }
+      }
+    };
   const matmulWith = (widen: (v: Views, elementIndex: number) => number, bytesPerElement: number) =>
     (out: number, x: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void => {
       const v = views.get();
@@ -109,33 +142,9 @@ function jsKernels(memory: WasmMemory): KernelExports {
       const { f32 } = views.get();
       for (let i = 0; i < n; i++) f32[out / 4 + i] = f32[out / 4 + i]! + f32[x / 4 + i]!;
     },
-    attention(out, q, keys, values, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch) {
-      const { f32 } = views.get();
-      const kvDim = nKvHeads * headDim;
-      const group = nHeads / nKvHeads;
-      const scores = scratch / 4; // (context) float32, in the caller's scratch
-      for (let t = 0; t < nTokens; t++) {
-        const nVisible = startPos + t + 1;
-        for (let h = headStart; h < headEnd; h++) {
-          const qBase = q / 4 + (t * nHeads + h) * headDim;
-          const kvOffset = Math.floor(h / group) * headDim;
-          let max = -Infinity;
-          for (let p = 0; p < nVisible; p++) {
-            let dot = 0;
-            for (let i = 0; i < headDim; i++) dot += f32[qBase + i]! * f32[keys / 4 + p * kvDim + kvOffset + i]!;
-            f32[scores + p] = dot / Math.sqrt(headDim);
-            max = Math.max(max, f32[scores + p]!);
-          }
-          let sum = 0;
-          for (let p = 0; p < nVisible; p++) sum += f32[scores + p] = Math.exp(f32[scores + p]! - max);
-          for (let i = 0; i < headDim; i++) {
-            let acc = 0;
-            for (let p = 0; p < nVisible; p++) acc += f32[scores + p]! * f32[values / 4 + p * kvDim + kvOffset + i]!;
-            f32[out / 4 + (t * nHeads + h) * headDim + i] = acc / sum;
-          }
-        }
-      }
-    },
+    attention: attentionWith((v, i) => v.f32[i]!, 4),
+    attention_f16: attentionWith((v, i) => f16ToF32(v.u16[i]!), 2),
+    attention_bf16: attentionWith((v, i) => bf16ToF32(v.u16[i]!), 2),
     // Not flash-style: one score per visible position. Callers size scratch by context for this one.
     attention_scratch_bytes: () => JS_ATTENTION_SCRATCH_BYTES,
   };

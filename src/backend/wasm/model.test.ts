@@ -12,28 +12,14 @@ import { join } from "node:path";
 import { LlamaForCausalLM } from "../../loader/pretrained.js";
 import type { LlamaModel } from "../../model/llama.js";
 import type { KvCache } from "../../model/kv-cache.js";
-import { GOLDEN_TOLERANCE, checkAgainstGolden, maxAbsDiff, readGolden } from "../../../test/support/golden.js";
+import { GOLDEN_TOLERANCE, checkAgainstGolden, greedyTokens, maxAbsDiff, readGolden } from "../../../test/support/golden.js";
 import { fixturePath } from "../../../test/support/paths.js";
 import { createWasmBackend } from "./index.js";
 
 const MODELS = ["tiny-v512-f32-untied-norope", "tiny-v512-bf16-untied-llama3rope", "tiny-v128256-f32-tied-norope"];
 const GREEDY_STEPS = 12;
 
-function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-  return best;
-}
-
-async function greedy(model: LlamaModel, prompt: readonly number[], cache: KvCache): Promise<number[]> {
-  const tokens: number[] = [];
-  let logits = await model.forward(prompt, cache);
-  for (let step = 0; step < GREEDY_STEPS; step++) {
-    tokens.push(argmax(logits));
-    logits = await model.forward([tokens.at(-1)!], cache);
-  }
-  return tokens;
-}
+const greedy = (model: LlamaModel, prompt: readonly number[], cache: KvCache): Promise<number[]> => greedyTokens(model, prompt, cache, GREEDY_STEPS);
 
 for (const name of MODELS) {
   test(`wasm backend, whole model: golden logits and the reference backend's greedy tokens: ${name}`, async () => {

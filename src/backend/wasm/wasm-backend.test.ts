@@ -12,6 +12,7 @@ import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
 import { quantizeQ8_0 } from "../../tensor/q8_0.js";
 import { Rng } from "../../tensor/rng.js";
 import type { WeightTensor } from "../../tensor/tensor.js";
+import type { KvRows } from "../backend.js";
 import { type WasmBackend, createWasmBackend } from "./index.js";
 import { KERNEL_PROVIDERS } from "./providers.test-support.js";
 
@@ -24,6 +25,26 @@ function weightOf(dtype: WeightTensor["dtype"], shape: [number, number], values:
     case "f16": return { dtype, shape, data: f32ArrayToF16(values) };
     case "q8_0": return quantizeQ8_0({ dtype: "f32", shape, data: values });
   }
+}
+
+/**
+ * KV rows of `x` in `dtype`, in the backend's memory when `b` is given (16-bit: a view of float32s;
+ * the allocated arrays go to `allocated`, to be freed by the caller).
+ */
+function kvRowsOf(dtype: KvRows["dtype"], x: Float32Array, b: WasmBackend | undefined, allocated: Float32Array[]): KvRows {
+  if (dtype === "f32") {
+    const data = b?.allocateFloat32(x.length) ?? new Float32Array(x.length);
+    if (b !== undefined) allocated.push(data);
+    data.set(x);
+    return { dtype, data };
+  }
+  const bits = dtype === "f16" ? f32ArrayToF16(x) : f32ArrayToBf16(x);
+  if (b === undefined) return { dtype, data: bits };
+  const backing = b.allocateFloat32(Math.ceil(x.length / 2));
+  allocated.push(backing);
+  const data = new Uint16Array(backing.buffer, backing.byteOffset, x.length);
+  data.set(bits);
+  return { dtype, data };
 }
 
 /**
@@ -111,11 +132,22 @@ function checkOthers(b: WasmBackend, rng: Rng, nTokens: number): void {
   const kvLength = (startPos + nTokens) * nKvHeads * headDim;
   const keys = randoms(rng, kvLength + 7 * nKvHeads * headDim); // capacity past the filled rows
   const values = randoms(rng, keys.length);
-  const att = [new Float32Array(q.length), new Float32Array(q.length)] as const;
   const shape = { nTokens, startPos, nHeads, nKvHeads, headDim };
-  b.attention(att[0], q, keys, values, shape);
-  referenceBackend.attention(att[1], q, keys, values, shape);
-  assertClose(att[0], att[1], elementwiseBound(att[1]), "attention");
+  // Every cache dtype, the rows staged (plain arrays) and in place (16-bit rows as a view of an
+  // allocateFloat32 block, as KvCache allocates them). The kernel widens 16-bit rows exactly, so the
+  // float32 bound holds against the reference on the same bits.
+  for (const dtype of ["f32", "f16", "bf16"] as const) {
+    for (const inArena of [false, true]) {
+      const allocated: Float32Array[] = [];
+      const rows = (x: Float32Array): KvRows => kvRowsOf(dtype, x, inArena ? b : undefined, allocated);
+      const [k, v] = [rows(keys), rows(values)];
+      const att = [new Float32Array(q.length), new Float32Array(q.length)] as const;
+      b.attention(att[0], q, k, v, shape);
+      referenceBackend.attention(att[1], q, k, v, shape);
+      assertClose(att[0], att[1], elementwiseBound(att[1]), `attention ${dtype}${inArena ? ", in arena" : ""}`);
+      for (const a of allocated) b.freeFloat32(a);
+    }
+  }
 
   const n = nTokens * 37;
   const gate = randoms(rng, n);

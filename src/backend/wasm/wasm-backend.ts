@@ -10,12 +10,12 @@
 // Matmul splits output rows, attention query heads, the per-token ops tokens; the main thread
 // computes chunks too.
 
-import { ArgumentError, LlamaError, ShapeError } from "../../errors.js";
+import { ArgumentError, LlamaError, ShapeError, UnsupportedError } from "../../errors.js";
 import { embed as referenceEmbed } from "../../kernels/reference/linear.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
 import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0ByteLength } from "../../tensor/q8_0.js";
 import { type WeightTensor, numel } from "../../tensor/tensor.js";
-import type { AttentionShape, Backend } from "../backend.js";
+import type { AttentionShape, Backend, KvRows } from "../backend.js";
 import { type Arena, type Block, BLOCK_ALIGN } from "./arena.js";
 import { OP } from "./jobs.js";
 import type { ThreadPool } from "./pool.js";
@@ -46,6 +46,15 @@ const ROW_ALIGN = 16;
 const MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 const MATMUL_OP = { f32: OP.matmulF32, bf16: OP.matmulBf16, f16: OP.matmulF16, q8_0: OP.matmulQ8_0 } as const;
+const ATTENTION_OP = { f32: OP.attention, f16: OP.attentionF16, bf16: OP.attentionBf16 } as const;
+
+/** The arrays an op reads or writes: float32 activations, or 16-bit KV cache rows. */
+type OpArray = Float32Array | Uint16Array;
+
+/** The bytes of a typed array. */
+function bytesOf(view: OpArray): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
 
 /** An op's activations do not fit the memory it runs in (the op then runs on fewer tokens at a time). */
 class NoRoomError extends LlamaError {
@@ -71,13 +80,13 @@ function splitWhenNoRoom(n: number, op: (start: number, count: number) => void, 
 class Staging {
   private readonly blocks: Block[] = [];
   /** Arrays placed so far; the same elements passed twice (swiglu's out = gate) share one place. */
-  private readonly placed: { view: Float32Array; byteOffset: number; staged: Float32Array | undefined; copyBack: boolean }[] = [];
+  private readonly placed: { view: OpArray; byteOffset: number; staged: Uint8Array | undefined; copyBack: boolean }[] = [];
 
   constructor(private readonly backend: WasmBackend, readonly memoryIndex: number) {}
 
   /** Byte offset of `view` in this memory: itself when it is there, else a staging copy. */
-  place(view: Float32Array, mode: "in" | "out" | "inout"): number {
-    const known = this.placed.find((p) => p.view.buffer === view.buffer && p.view.byteOffset === view.byteOffset && p.view.length === view.length);
+  place(view: OpArray, mode: "in" | "out" | "inout"): number {
+    const known = this.placed.find((p) => p.view.buffer === view.buffer && p.view.byteOffset === view.byteOffset && p.view.byteLength === view.byteLength);
     if (known !== undefined) {
       if (mode !== "in") known.copyBack = true;
       return known.byteOffset;
@@ -88,8 +97,8 @@ class Staging {
       return where.byteOffset;
     }
     const block = this.allocateHere(view.byteLength);
-    const staged = this.backend.floatView(block);
-    if (mode !== "out") staged.set(view);
+    const staged = new Uint8Array(this.backend.arena.buffer(block.memoryIndex), block.byteOffset, view.byteLength);
+    if (mode !== "out") staged.set(bytesOf(view));
     this.placed.push({ view, byteOffset: block.byteOffset, staged, copyBack: mode !== "in" });
     return block.byteOffset;
   }
@@ -109,7 +118,7 @@ class Staging {
 
   /** Copy outputs back (when the kernels succeeded) and free the staging blocks. */
   finish(succeeded: boolean): void {
-    if (succeeded) for (const p of this.placed) if (p.copyBack && p.staged !== undefined) p.view.set(p.staged);
+    if (succeeded) for (const p of this.placed) if (p.copyBack && p.staged !== undefined) bytesOf(p.view).set(p.staged);
     for (const block of this.blocks) this.backend.arena.free(block);
   }
 
@@ -296,31 +305,33 @@ export class WasmBackend implements Backend {
     });
   }
 
-  attention(out: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape): void {
+  attention(out: Float32Array, q: Float32Array, keys: KvRows, values: KvRows, shape: AttentionShape): void {
     const { nTokens, startPos, nHeads, nKvHeads, headDim } = shape;
     if (nKvHeads < 1 || nHeads % nKvHeads !== 0) throw new ArgumentError(`attention: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    if (keys.dtype !== values.dtype) throw new UnsupportedError(`wasm attention: keys in ${keys.dtype} with values in ${values.dtype}`);
     const width = nHeads * headDim;
     const kvWidth = nKvHeads * headDim;
     checkLength("attention q", q, nTokens * width);
     checkLength("attention out", out, nTokens * width);
-    checkLength("attention keys", keys, (startPos + nTokens) * kvWidth);
-    checkLength("attention values", values, (startPos + nTokens) * kvWidth);
-    const home = this.homeOf(keys);
+    checkLength("attention keys", keys.data, (startPos + nTokens) * kvWidth);
+    checkLength("attention values", values.data, (startPos + nTokens) * kvWidth);
+    const home = this.homeOf(keys.data);
     // Query tokens [t0, t0 + n) see positions up to startPos + t0 + n: a later split needs no more.
     this.timed("attention", () => {
       splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
         const visible = (startPos + t0 + n) * kvWidth;
         const outPtr = s.place(out.subarray(t0 * width, (t0 + n) * width), "out");
         const qPtr = s.place(q.subarray(t0 * width, (t0 + n) * width), "in");
-        const kPtr = s.place(keys.subarray(0, visible), "in");
-        const vPtr = s.place(values.subarray(0, visible), "in");
-        const scratch = this.attentionScratchOn(home, headDim);
-        // Chunks of whole GQA groups (query heads sharing a kv head), so a kernel can reuse each key row.
+        const kPtr = s.place(keys.data.subarray(0, visible), "in");
+        const vPtr = s.place(values.data.subarray(0, visible), "in");
+        // Chunks of whole GQA groups (query heads sharing a kv head): the kernel reads each key and
+        // value tile once per group.
         const group = nHeads / nKvHeads;
+        const scratch = this.attentionScratchOn(home, headDim, group);
         const kvPerChunk = Math.max(1, Math.floor(nKvHeads / (this.nThreads * 2)));
         const headsPerChunk = this.nThreads === 1 ? nHeads : kvPerChunk * group;
         const args = [outPtr, qPtr, kPtr, vPtr, n, startPos + t0, nHeads, nKvHeads, headDim, headsPerChunk, scratch.byteOffset, scratch.stride];
-        this.pool.run(OP.attention, home, args, Math.ceil(nHeads / headsPerChunk));
+        this.pool.run(ATTENTION_OP[keys.dtype], home, args, Math.ceil(nHeads / headsPerChunk));
       }));
     });
   }
@@ -362,7 +373,7 @@ export class WasmBackend implements Backend {
    * The memory an op on `view` runs in: its own when it is in the arena, else the newest (weights
    * fill the older ones first, so it has the most room).
    */
-  private homeOf(view: Float32Array): number {
+  private homeOf(view: OpArray): number {
     const where = this.arena.locate(view);
     if (where !== undefined) return where.memoryIndex;
     if (this.arena.memories.length === 0) this.arena.free(this.arena.allocate(BLOCK_ALIGN)); // create memory 0
@@ -402,9 +413,9 @@ export class WasmBackend implements Backend {
     return block.byteOffset;
   }
 
-  private attentionScratchOn(memoryIndex: number, headDim: number): { byteOffset: number; stride: number } {
+  private attentionScratchOn(memoryIndex: number, headDim: number, group: number): { byteOffset: number; stride: number } {
     const kernels = this.pool.kernelsOn(memoryIndex);
-    const stride = Math.ceil(kernels.attention_scratch_bytes(headDim) / BLOCK_ALIGN) * BLOCK_ALIGN;
+    const stride = Math.ceil(kernels.attention_scratch_bytes(headDim, group) / BLOCK_ALIGN) * BLOCK_ALIGN;
     const known = this.attentionScratch.get(memoryIndex);
     if (known !== undefined && known.stride >= stride) return known;
     if (known !== undefined) this.arena.free({ memoryIndex, byteOffset: known.byteOffset, byteLength: known.stride * this.nThreads });
@@ -441,6 +452,6 @@ function weightByteLength(dtype: WeightDType, shape: readonly number[]): number 
 }
 
 /** @throws ShapeError when `view` holds fewer than `needed` elements */
-function checkLength(what: string, view: Float32Array, needed: number): void {
+function checkLength(what: string, view: OpArray, needed: number): void {
   if (!Number.isInteger(needed) || view.length < needed) throw new ShapeError(what, [needed], [view.length], "wasm backend");
 }

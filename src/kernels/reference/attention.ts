@@ -2,7 +2,27 @@
 // time: scores against every cached position up to its own, softmax, weighted sum of values. Memory
 // is one score row per call (O(context)), never a (tokens x context) matrix, so long prompts do not
 // need quadratic memory. Query head h reads kv head floor(h / (nHeads / nKvHeads)) (Llama's
-// repeat_kv).
+// repeat_kv). Keys and values may be stored as float32 or as 16-bit floats (a compact KV cache); they
+// are widened exactly as they are read, so there is one loop for every dtype.
+
+import { bf16ToF32, f16ToF32 } from "../../tensor/float16.js";
+
+/** The dtypes a KV cache may store its rows in. */
+export type KvDType = "f32" | "f16" | "bf16";
+
+/** Cached key or value rows with their dtype: float32, or IEEE half / bfloat16 bits. */
+export type KvRows =
+  | { readonly dtype: "f32"; readonly data: Float32Array }
+  | { readonly dtype: "f16" | "bf16"; readonly data: Uint16Array };
+
+/** Element i of `rows` as a number (exact widening). */
+function reader(rows: KvRows): (i: number) => number {
+  switch (rows.dtype) {
+    case "f32": { const d = rows.data; return (i) => d[i]!; }
+    case "f16": { const d = rows.data; return (i) => f16ToF32(d[i]!); }
+    case "bf16": { const d = rows.data; return (i) => bf16ToF32(d[i]!); }
+  }
+}
 
 /** Dimensions of one attention call. */
 export interface AttentionShape {
@@ -17,10 +37,12 @@ export interface AttentionShape {
 /**
  * @param out (nTokens, nHeads, headDim)
  * @param q (nTokens, nHeads, headDim), already rotated
- * @param keys (>= startPos + nTokens, nKvHeads, headDim), rotated
- * @param values (>= startPos + nTokens, nKvHeads, headDim)
+ * @param keyRows (>= startPos + nTokens, nKvHeads, headDim), rotated, in any KvDType
+ * @param valueRows (>= startPos + nTokens, nKvHeads, headDim)
  */
-export function attention(out: Float32Array, q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape): void {
+export function attention(out: Float32Array, q: Float32Array, keyRows: KvRows, valueRows: KvRows, shape: AttentionShape): void {
+  const keys = reader(keyRows);
+  const values = reader(valueRows);
   const { nTokens, startPos, nHeads, nKvHeads, headDim } = shape;
   const kvDim = nKvHeads * headDim;
   const group = nHeads / nKvHeads;
@@ -34,7 +56,7 @@ export function attention(out: Float32Array, q: Float32Array, keys: Float32Array
       let max = -Infinity;
       for (let p = 0; p < nVisible; p++) {
         let dot = 0;
-        for (let i = 0; i < headDim; i++) dot += q[qOffset + i]! * keys[p * kvDim + kvOffset + i]!;
+        for (let i = 0; i < headDim; i++) dot += q[qOffset + i]! * keys(p * kvDim + kvOffset + i);
         scores[p] = Math.fround(dot) * scale;
         if (scores[p]! > max) max = scores[p]!;
       }
@@ -45,7 +67,7 @@ export function attention(out: Float32Array, q: Float32Array, keys: Float32Array
       }
       for (let i = 0; i < headDim; i++) {
         let acc = 0;
-        for (let p = 0; p < nVisible; p++) acc += scores[p]! * values[p * kvDim + kvOffset + i]!;
+        for (let p = 0; p < nVisible; p++) acc += scores[p]! * values(p * kvDim + kvOffset + i);
         out[qOffset + i] = acc / sum;
       }
     }

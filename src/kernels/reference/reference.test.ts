@@ -4,11 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
-import { attention } from "./attention.js";
+import { attention, type KvRows } from "./attention.js";
 import { addInPlace, rmsNorm, swiglu } from "./elementwise.js";
 import { embed, matmul } from "./linear.js";
 import { rope } from "./rope.js";
+import { Rng } from "../../tensor/rng.js";
 
+const f32Rows = (data: Float32Array): KvRows => ({ dtype: "f32", data });
 const close = (a: number, b: number, tol = 1e-6): boolean => Math.abs(a - b) <= tol;
 
 test("matmul computes x @ w^T for every weight dtype", () => {
@@ -70,7 +72,7 @@ test("attention: one visible position returns its value; grouped heads share kv 
   const values = new Float32Array([10, 20, 30, 40]);
   const q = new Float32Array(2 * 4 * headDim).fill(1);
   const out = new Float32Array(2 * 4 * headDim);
-  attention(out, q, keys, values, { nTokens: 2, startPos: 0, nHeads: 4, nKvHeads: 1, headDim });
+  attention(out, q, f32Rows(keys), f32Rows(values), { nTokens: 2, startPos: 0, nHeads: 4, nKvHeads: 1, headDim });
   // Token 0 sees only position 0: output = value 0 for every head.
   for (let h = 0; h < 4; h++) assert.deepEqual([...out.subarray(h * 2, h * 2 + 2)], [10, 20]);
   // Token 1 sees both with equal scores (q . k = 1 for both): the mean of the values.
@@ -82,7 +84,26 @@ test("attention weights follow softmax(q.k / sqrt(headDim))", () => {
   const values = new Float32Array([1, 0, 0, 1]);
   const q = new Float32Array([1, 0]); // scores: 2 / sqrt(2), 0
   const out = new Float32Array(2);
-  attention(out, q, keys, values, { nTokens: 1, startPos: 1, nHeads: 1, nKvHeads: 1, headDim: 2 });
+  attention(out, q, f32Rows(keys), f32Rows(values), { nTokens: 1, startPos: 1, nHeads: 1, nKvHeads: 1, headDim: 2 });
   const p0 = Math.exp(Math.SQRT2) / (Math.exp(Math.SQRT2) + 1);
   assert.ok(close(out[0]!, p0) && close(out[1]!, 1 - p0));
+});
+
+test("attention widens f16 and bf16 keys/values exactly", () => {
+  // Values exactly representable in both 16-bit formats: a 16-bit cache must give the float32 result
+  // bit for bit (a wrong widening, e.g. reading half bits as bfloat16, changes every output).
+  const rng = new Rng(7);
+  const shape = { nTokens: 3, startPos: 2, nHeads: 4, nKvHeads: 2, headDim: 6 };
+  const n = (shape.startPos + shape.nTokens) * shape.nKvHeads * shape.headDim;
+  const exact = (): Float32Array => Float32Array.from({ length: n }, () => Math.round((rng.uniform() - 0.5) * 64) / 16);
+  const keys = exact();
+  const values = exact();
+  const q = Float32Array.from({ length: shape.nTokens * shape.nHeads * shape.headDim }, () => rng.uniform() - 0.5);
+  const expected = new Float32Array(q.length);
+  attention(expected, q, f32Rows(keys), f32Rows(values), shape);
+  for (const [dtype, narrow] of [["f16", f32ArrayToF16], ["bf16", f32ArrayToBf16]] as const) {
+    const out = new Float32Array(q.length);
+    attention(out, q, { dtype, data: narrow(keys) }, { dtype, data: narrow(values) }, shape);
+    assert.deepEqual(out, expected, dtype);
+  }
 });

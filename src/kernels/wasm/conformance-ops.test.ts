@@ -9,6 +9,8 @@ import { attention as referenceAttention } from "../reference/attention.js";
 import { addInPlace, rmsNorm, swiglu } from "../reference/elementwise.js";
 import { rope } from "../reference/rope.js";
 import { softmax } from "../reference/softmax.js";
+import { type KvRows } from "../reference/attention.js";
+import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
 import { Rng } from "../../tensor/rng.js";
 import { U, arenas, assertClose, describeBuilds, normals } from "./harness.test-support.js";
 
@@ -124,17 +126,27 @@ const ATTENTION_CASES: readonly (readonly [number, number, number, number, numbe
   [130, 0, 4, 1, 16, 0, 4], // prefill past two tiles from position 0, one kv head for all
   [3, 2, 2, 2, 7, 0, 2], // odd headDim, no grouping
   [2, 63, 3, 1, 128, 2, 3], // the tile boundary: 64 and 65 visible positions
+  [4, 90, 8, 2, 24, 3, 7], // groups of 4 cut by the slice at both ends (heads 3 | 4 5 6)
 ];
 
-test("attention matches the reference: causal, GQA, startPos > 0, contexts longer than one tile", () => {
+/** The KV cache dtypes: 16-bit rows are narrowed (nearest even) and the kernel widens them exactly. */
+const KV_CASES: readonly { dtype: KvRows["dtype"]; rows: (x: Float32Array) => KvRows; widen: (x: Float32Array) => Float32Array }[] = [
+  { dtype: "f32", rows: (x) => ({ dtype: "f32", data: x }), widen: (x) => x },
+  { dtype: "f16", rows: (x) => ({ dtype: "f16", data: f32ArrayToF16(x) }), widen: (x) => f16ArrayToF32(f32ArrayToF16(x)) },
+  { dtype: "bf16", rows: (x) => ({ dtype: "bf16", data: f32ArrayToBf16(x) }), widen: (x) => bf16ArrayToF32(f32ArrayToBf16(x)) },
+];
+
+for (const kv of KV_CASES) test(`attention (${kv.dtype} keys/values) matches the reference: causal, GQA, startPos > 0, contexts longer than one tile`, () => {
   const rng = new Rng(505);
   for (const [nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd] of ATTENTION_CASES) {
     const ctx = startPos + nTokens;
     const q = normals(rng, nTokens * nHeads * headDim); // (nTokens, nHeads, headDim)
-    const keys = normals(rng, ctx * nKvHeads * headDim); // (ctx, nKvHeads, headDim)
-    const values = normals(rng, ctx * nKvHeads * headDim);
+    // The float32 values the cache holds: widening is exact, so the reference on them is the
+    // reference on the 16-bit rows, and the float32 error budget below applies to every dtype.
+    const keys = kv.widen(normals(rng, ctx * nKvHeads * headDim)); // (ctx, nKvHeads, headDim)
+    const values = kv.widen(normals(rng, ctx * nKvHeads * headDim));
     const expected = new Float32Array(q.length);
-    referenceAttention(expected, q, keys, values, { nTokens, startPos, nHeads, nKvHeads, headDim });
+    referenceAttention(expected, q, kv.rows(keys), kv.rows(values), { nTokens, startPos, nHeads, nKvHeads, headDim });
     // Error budget. A score s = (q . k) / sqrt(headDim) in float32 is off by at most
     // dScore = (headDim/8 + 10) u sum|q_i k_i| / sqrt(headDim) (summation bound, plus the scale).
     // The weights p_j = e^(s_j - m) / l then have relative error at most 2 dScore + (exp's 2 ulp,
@@ -159,21 +171,23 @@ test("attention matches the reference: causal, GQA, startPos > 0, contexts longe
     for (const arena of ARENAS) {
       arena.reset();
       const qPtr = arena.put(q);
-      const kPtr = arena.put(keys);
-      const vPtr = arena.put(values);
+      const kPtr = arena.put(kv.rows(keys).data);
+      const vPtr = arena.put(kv.rows(values).data);
       const out = arena.alloc(q.byteLength); // NaN-filled: heads outside the slice stay NaN
-      const scratch = arena.alloc(arena.kernels.attention_scratch_bytes(headDim));
-      arena.kernels.attention(out, qPtr, kPtr, vPtr, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch);
+      const scratch = arena.alloc(arena.kernels.attention_scratch_bytes(headDim, nHeads / nKvHeads));
+      const kernel = { f32: arena.kernels.attention, f16: arena.kernels.attention_f16, bf16: arena.kernels.attention_bf16 }[kv.dtype];
+      kernel(out, qPtr, kPtr, vPtr, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch);
       const head = (i: number): number => Math.floor(i / headDim) % nHeads;
       const sliced = expected.map((v, i) => (head(i) >= headStart && head(i) < headEnd ? v : NaN));
-      assertClose(arena.f32(out, q.length), sliced, () => tol, `${arena.build} attention ${[nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd].join(",")}`);
+      assertClose(arena.f32(out, q.length), sliced, () => tol, `${arena.build} attention ${kv.dtype} ${[nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd].join(",")}`);
     }
   }
 });
 
-test("attention scratch is O(tile + headDim), independent of the context", () => {
+test("attention scratch is O(tile x headDim x group), independent of the context", () => {
   for (const arena of ARENAS) {
-    assert.ok(arena.kernels.attention_scratch_bytes(128) <= 4 * (128 + 128));
-    assert.equal(arena.kernels.attention_scratch_bytes(7) % 16, 0);
+    // A tile of scores, group accumulators and (m, l) pairs, two widened tiles of 64 rows.
+    assert.ok(arena.kernels.attention_scratch_bytes(128, 8) <= 4 * (64 + 8 * 128 + 16 + 2 * 64 * 128));
+    assert.equal(arena.kernels.attention_scratch_bytes(7, 3) % 16, 0);
   }
 });

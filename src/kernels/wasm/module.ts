@@ -73,15 +73,29 @@ export interface WasmKernels {
   softmax(x: number, n: number): void;
   /**
    * Causal GQA attention for query heads [headStart, headEnd): out, q (nTokens, nHeads, headDim),
-   * keys/values (>= startPos + nTokens, nKvHeads, headDim); scratch: attention_scratch_bytes(headDim)
-   * bytes, 16-byte aligned, one per thread.
+   * keys/values (>= startPos + nTokens, nKvHeads, headDim) float32; scratch:
+   * attention_scratch_bytes(headDim, nHeads / nKvHeads) bytes, 16-byte aligned, one per thread. The
+   * query heads of a GQA group share each tile of keys/values: ranges of whole groups read it once.
    */
   attention(
     out: number, q: number, keys: number, values: number, nTokens: number, startPos: number, nHeads: number, nKvHeads: number,
     headDim: number, headStart: number, headEnd: number, scratch: number,
   ): void;
-  /** Scratch bytes one attention call needs for `headDim` (O(tile + headDim), not O(context)). */
-  attention_scratch_bytes(headDim: number): number;
+  /** `attention` with keys/values stored as IEEE half bits (a f16 KV cache), widened exactly. */
+  attention_f16(
+    out: number, q: number, keys: number, values: number, nTokens: number, startPos: number, nHeads: number, nKvHeads: number,
+    headDim: number, headStart: number, headEnd: number, scratch: number,
+  ): void;
+  /** `attention` with keys/values stored as bfloat16 bits (a bf16 KV cache). */
+  attention_bf16(
+    out: number, q: number, keys: number, values: number, nTokens: number, startPos: number, nHeads: number, nKvHeads: number,
+    headDim: number, headStart: number, headEnd: number, scratch: number,
+  ): void;
+  /**
+   * Scratch bytes one attention call needs for `headDim` and GQA groups of `group` query heads
+   * (O(tile x headDim x group), not O(context)).
+   */
+  attention_scratch_bytes(headDim: number, group: number): number;
   /** Start of the memory the host may use (the module's static-data end); at most KERNEL_RESERVED_BYTES. */
   kernel_reserved_bytes(): number;
   /** Test hook: n halves at src -> float32 at dst by the vector widening (n a multiple of 8). */
@@ -92,7 +106,7 @@ export interface WasmKernels {
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
   "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "rmsnorm", "rope", "swiglu", "add", "softmax",
-  "attention", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar",
+  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar",
 ];
 
 const BASE64: Readonly<Record<KernelBuild, string>> = { simd: SIMD_WASM_BASE64, "relaxed-simd": RELAXED_SIMD_WASM_BASE64 };

@@ -6,15 +6,40 @@
 // (query t sees positions 0 ..= startPos + t), same GQA mapping (query head h reads kv head
 // floor(h / (nHeads / nKvHeads))), computed in float32 where the reference uses float64, so results
 // agree to rounding.
+//
+// The query heads of one GQA group (those sharing a kv head) walk the key tiles together: each tile
+// of keys and values is read from the cache once per group and reused from L1 by the group's heads,
+// instead of once per query head (at long context the cache no longer fits in cache memory, so this
+// divides the traffic by nHeads / nKvHeads). Keys and values may be float32 or 16-bit floats
+// (attention_f16, attention_bf16: a compact KV cache); 16-bit tiles are widened exactly into
+// contiguous scratch once per group, then the float32 loops run on them (float32 tiles are read in
+// place: copying them into scratch first measured no faster).
 
-import { exp1, exp4, hsum, madd } from "./vec";
+import { bf16Hi, bf16Lo, bf16ToF32, exp1, exp4, f16Hi, f16High, f16Lo, f16ToF32, hsum, madd } from "./vec";
 
 /** Key positions per tile: the scores of one tile live in scratch. A multiple of 4. */
 const ATTENTION_TILE: u32 = 64;
 
-/** Scratch bytes `attention` needs for `headDim`: one tile of scores and one output accumulator. */
-export function attention_scratch_bytes(headDim: u32): u32 {
-  return (ATTENTION_TILE + ((headDim + 3) & ~3)) << 2;
+/** How the cache's rows are stored. */
+const KV_F32: u32 = 0;
+const KV_F16: u32 = 1;
+const KV_BF16: u32 = 2;
+
+/** headDim rounded up to whole vectors, in bytes: the stride of widened rows and accumulators. */
+// @ts-ignore: decorator
+@inline function paddedBytes(headDim: u32): usize {
+  return <usize>((headDim + 3) & ~3) << 2;
+}
+
+/**
+ * Scratch bytes `attention` needs for `headDim` and GQA groups of `group` query heads: one tile of
+ * scores, an output accumulator and running max / sum per head of a group, and one widened tile of
+ * keys and of values. Independent of the context length.
+ */
+export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
+  const row = <u32>paddedBytes(headDim);
+  const stats = ((group * 2 + 3) & ~3) << 2;
+  return (ATTENTION_TILE << 2) + group * row + stats + 2 * ATTENTION_TILE * row;
 }
 
 /** q . k over headDim floats. */
@@ -78,65 +103,157 @@ export function attention_scratch_bytes(headDim: u32): u32 {
 }
 
 /**
+ * dst (n, headDim) float32 rows at `dstRowBytes` apart = the 16-bit rows at src, `srcRowBytes` apart,
+ * widened exactly (bf16: a shift; f16: vec.ts's rebias).
+ */
+// @ts-ignore: decorator
+@inline function widenTile(dst: usize, dstRowBytes: usize, src: usize, srcRowBytes: usize, n: u32, headDim: u32, kind: u32): void {
+  for (let j: u32 = 0; j < n; j++) {
+    const s = src + <usize>j * srcRowBytes;
+    const d = dst + <usize>j * dstRowBytes;
+    let i: u32 = 0;
+    for (; i + 8 <= headDim; i += 8) {
+      const h = v128.load(s + (<usize>i << 1));
+      const dp = d + (<usize>i << 2);
+      if (kind == KV_BF16) {
+        v128.store(dp, bf16Lo(h));
+        v128.store(dp, bf16Hi(h), 16);
+      } else {
+        const high = f16High(h);
+        v128.store(dp, f16Lo(h, high));
+        v128.store(dp, f16Hi(h, high), 16);
+      }
+    }
+    for (; i < headDim; i++) {
+      const bits = <u32>load<u16>(s + (<usize>i << 1));
+      store<f32>(d + (<usize>i << 2), kind == KV_BF16 ? bf16ToF32(bits) : f16ToF32(bits));
+    }
+  }
+}
+
+/**
+ * One query head's online-softmax step over a tile of n keys at k0 and values at v0 (rows rowBytes
+ * apart, float32): scores into `scores`, running max/sum at `stats` (m, l) updated, acc rescaled and
+ * accumulated.
+ */
+// @ts-ignore: decorator
+@inline function tileStep(qp: usize, k0: usize, v0: usize, rowBytes: usize, n: u32, headDim: u32, scale: f32, scores: usize, stats: usize, acc: usize): void {
+  let tileMax: f32 = -Infinity;
+  for (let j: u32 = 0; j < n; j++) {
+    const s = dot(qp, k0 + <usize>j * rowBytes, headDim) * scale;
+    store<f32>(scores + (<usize>j << 2), s);
+    tileMax = max(tileMax, s);
+  }
+  const m = load<f32>(stats);
+  const mNew = max(m, tileMax);
+  const corr = exp1(m - mNew); // 0 on the first tile (m = -inf)
+  const mv = f32x4.splat(mNew);
+  let sv = f32x4.splat(0);
+  let j: u32 = 0;
+  for (; j + 4 <= n; j += 4) {
+    const p = scores + (<usize>j << 2);
+    const e = exp4(f32x4.sub(v128.load(p), mv));
+    v128.store(p, e);
+    sv = f32x4.add(sv, e);
+  }
+  let sum = hsum(sv);
+  for (; j < n; j++) {
+    const p = scores + (<usize>j << 2);
+    const e = exp1(load<f32>(p) - mNew);
+    store<f32>(p, e);
+    sum += e;
+  }
+  store<f32>(stats, mNew);
+  store<f32>(stats, load<f32>(stats, 4) * corr + sum, 4);
+  accumulate(acc, scores, v0, rowBytes, n, headDim, corr);
+}
+
+/** The kernel for keys/values stored as `kind` (a constant at each call: inlined and specialised). */
+// @ts-ignore: decorator
+@inline function attentionOf(
+  out: usize, q: usize, keys: usize, values: usize, nTokens: u32, startPos: u32, nHeads: u32, nKvHeads: u32,
+  headDim: u32, headStart: u32, headEnd: u32, scratch: usize, kind: u32,
+): void {
+  const group = nHeads / nKvHeads;
+  const elementShift: usize = kind == KV_F32 ? 2 : 1;
+  const rowBytes = (<usize>nKvHeads * headDim) << elementShift; // one position of the cache
+  const kvHeadBytes = <usize>headDim << elementShift;
+  const headBytes = <usize>headDim << 2;
+  const padded = paddedBytes(headDim);
+  const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
+  const scores = scratch; // (ATTENTION_TILE) one tile's scores, then softmax weights
+  const accs = scores + (<usize>ATTENTION_TILE << 2); // (group, padded) unnormalised outputs
+  const stats = accs + <usize>group * padded; // (group, 2) running max m and sum l
+  const kTile = stats + (<usize>((group * 2 + 3) & ~3) << 2); // (ATTENTION_TILE, padded) widened keys
+  const vTile = kTile + <usize>ATTENTION_TILE * padded; // (ATTENTION_TILE, padded) widened values
+  for (let t: u32 = 0; t < nTokens; t++) {
+    const nVisible = startPos + t + 1;
+    // Query heads [h0, h1): the part of one GQA group inside [headStart, headEnd).
+    for (let h0 = headStart; h0 < headEnd;) {
+      const g = h0 / group;
+      const h1 = min(headEnd, (g + 1) * group);
+      const nh = h1 - h0;
+      memory.fill(accs, 0, <usize>nh * padded);
+      for (let i: u32 = 0; i < nh; i++) {
+        store<f32>(stats + (<usize>i << 3), -Infinity);
+        store<f32>(stats + (<usize>i << 3), 0, 4);
+      }
+      for (let p0: u32 = 0; p0 < nVisible; p0 += ATTENTION_TILE) {
+        const n = min(ATTENTION_TILE, nVisible - p0);
+        let k0 = keys + <usize>p0 * rowBytes + <usize>g * kvHeadBytes;
+        let v0 = values + <usize>p0 * rowBytes + <usize>g * kvHeadBytes;
+        let tileRowBytes = rowBytes;
+        if (kind != KV_F32) {
+          widenTile(kTile, padded, k0, rowBytes, n, headDim, kind);
+          widenTile(vTile, padded, v0, rowBytes, n, headDim, kind);
+          k0 = kTile;
+          v0 = vTile;
+          tileRowBytes = padded;
+        }
+        for (let i: u32 = 0; i < nh; i++) {
+          const qp = q + <usize>(t * nHeads + h0 + i) * headBytes;
+          tileStep(qp, k0, v0, tileRowBytes, n, headDim, scale, scores, stats + (<usize>i << 3), accs + <usize>i * padded);
+        }
+      }
+      for (let i: u32 = 0; i < nh; i++) {
+        const acc = accs + <usize>i * padded;
+        const op = out + <usize>(t * nHeads + h0 + i) * headBytes;
+        const inv: f32 = <f32>1 / load<f32>(stats + (<usize>i << 3), 4);
+        const iv = f32x4.splat(inv);
+        let d: u32 = 0;
+        for (; d + 4 <= headDim; d += 4) v128.store(op + (<usize>d << 2), f32x4.mul(v128.load(acc + (<usize>d << 2)), iv));
+        for (; d < headDim; d++) store<f32>(op + (<usize>d << 2), load<f32>(acc + (<usize>d << 2)) * inv);
+      }
+      h0 = h1;
+    }
+  }
+}
+
+/**
  * out (nTokens, nHeads, headDim) for query heads [headStart, headEnd) = causal softmax(q k^T /
  * sqrt(headDim)) v, q (nTokens, nHeads, headDim) rotated, keys and values (>= startPos + nTokens,
- * nKvHeads, headDim). scratch: attention_scratch_bytes(headDim) bytes, 16-byte aligned, per thread.
+ * nKvHeads, headDim) float32. scratch: attention_scratch_bytes(headDim, nHeads / nKvHeads) bytes,
+ * 16-byte aligned, per thread. Any head range is correct; ranges of whole groups read the cache least.
  */
 export function attention(
   out: usize, q: usize, keys: usize, values: usize, nTokens: u32, startPos: u32, nHeads: u32, nKvHeads: u32,
   headDim: u32, headStart: u32, headEnd: u32, scratch: usize,
 ): void {
-  const group = nHeads / nKvHeads;
-  const rowBytes = (<usize>nKvHeads * headDim) << 2; // one position of the cache
-  const headBytes = <usize>headDim << 2;
-  const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
-  const scores = scratch; // (ATTENTION_TILE) one tile's scores, then softmax weights
-  const acc = scratch + (<usize>ATTENTION_TILE << 2); // (headDim) unnormalised output
-  for (let t: u32 = 0; t < nTokens; t++) {
-    const nVisible = startPos + t + 1;
-    for (let h = headStart; h < headEnd; h++) {
-      const qp = q + <usize>(t * nHeads + h) * headBytes;
-      const kvOffset = <usize>(h / group) * headBytes;
-      memory.fill(acc, 0, headBytes);
-      let m: f32 = -Infinity;
-      let l: f32 = 0;
-      for (let p0: u32 = 0; p0 < nVisible; p0 += ATTENTION_TILE) {
-        const n = min(ATTENTION_TILE, nVisible - p0);
-        const k0 = keys + <usize>p0 * rowBytes + kvOffset;
-        let tileMax: f32 = -Infinity;
-        for (let j: u32 = 0; j < n; j++) {
-          const s = dot(qp, k0 + <usize>j * rowBytes, headDim) * scale;
-          store<f32>(scores + (<usize>j << 2), s);
-          tileMax = max(tileMax, s);
-        }
-        const mNew = max(m, tileMax);
-        const corr = exp1(m - mNew); // 0 on the first tile (m = -inf)
-        const mv = f32x4.splat(mNew);
-        let sv = f32x4.splat(0);
-        let j: u32 = 0;
-        for (; j + 4 <= n; j += 4) {
-          const p = scores + (<usize>j << 2);
-          const e = exp4(f32x4.sub(v128.load(p), mv));
-          v128.store(p, e);
-          sv = f32x4.add(sv, e);
-        }
-        let sum = hsum(sv);
-        for (; j < n; j++) {
-          const p = scores + (<usize>j << 2);
-          const e = exp1(load<f32>(p) - mNew);
-          store<f32>(p, e);
-          sum += e;
-        }
-        l = l * corr + sum;
-        accumulate(acc, scores, values + <usize>p0 * rowBytes + kvOffset, rowBytes, n, headDim, corr);
-        m = mNew;
-      }
-      const op = out + <usize>(t * nHeads + h) * headBytes;
-      const inv: f32 = <f32>1 / l;
-      const iv = f32x4.splat(inv);
-      let i: u32 = 0;
-      for (; i + 4 <= headDim; i += 4) v128.store(op + (<usize>i << 2), f32x4.mul(v128.load(acc + (<usize>i << 2)), iv));
-      for (; i < headDim; i++) store<f32>(op + (<usize>i << 2), load<f32>(acc + (<usize>i << 2)) * inv);
-    }
-  }
+  attentionOf(out, q, keys, values, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch, KV_F32);
+}
+
+/** `attention` with keys and values stored as IEEE halves (a f16 KV cache). */
+export function attention_f16(
+  out: usize, q: usize, keys: usize, values: usize, nTokens: u32, startPos: u32, nHeads: u32, nKvHeads: u32,
+  headDim: u32, headStart: u32, headEnd: u32, scratch: usize,
+): void {
+  attentionOf(out, q, keys, values, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch, KV_F16);
+}
+
+/** `attention` with keys and values stored as bfloat16 (a bf16 KV cache). */
+export function attention_bf16(
+  out: usize, q: usize, keys: usize, values: usize, nTokens: u32, startPos: u32, nHeads: u32, nKvHeads: u32,
+  headDim: u32, headStart: u32, headEnd: u32, scratch: usize,
+): void {
+  attentionOf(out, q, keys, values, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch, KV_BF16);
 }

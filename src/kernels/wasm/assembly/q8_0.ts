@@ -9,7 +9,7 @@
 // d_x))), with no fused multiply-add even in the relaxed-SIMD build. Four output rows share the lanes
 // of that float32 chain. (Relaxed SIMD's i8 dot needs a 7-bit operand and does not save work here.)
 
-import { f16High, f16Lo, f16ToF32, f32ToF16, roundAway } from "./vec";
+import { f16High, f16Hi, f16Lo, f16ToF32, f32ToF16, roundAway } from "./vec";
 
 /** Weights per block (QK8_0). */
 const QK: u32 = 32;
@@ -100,36 +100,106 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
   v128.store(out + (<usize>r << 2), sumf);
 }
 
-/** Rows r .. r+3 of w times quantized tokens t and t+1: each weight block widened once for both. */
+/**
+ * Rows r .. r+7 of w times the quantized token row xq (decode): the token's widened block and its
+ * scale serve eight rows, whose eight scales are widened together. Lanes of sumfA / sumfB are rows
+ * r .. r+3 / r+4 .. r+7, each the reference's float32 chain.
+ */
+// @ts-ignore: decorator
+@inline function rows8x1(out: usize, xq: usize, w: usize, nBlocks: u32, r: u32): void {
+  const rowBytes = <usize>nBlocks * BLOCK_BYTES;
+  const w0 = w + <usize>r * rowBytes;
+  const w4 = w0 + rowBytes * 4;
+  let sumfA = f32x4.splat(0), sumfB = f32x4.splat(0);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const o = <usize>b * BLOCK_BYTES;
+    const xb = xq + o;
+    const xa = v128.load(xb, 2), xc = v128.load(xb, 18);
+    const xl0 = i16x8.extend_low_i8x16_s(xa), xh0 = i16x8.extend_high_i8x16_s(xa);
+    const xl1 = i16x8.extend_low_i8x16_s(xc), xh1 = i16x8.extend_high_i8x16_s(xc);
+    const p0 = w0 + o, p4 = w4 + o;
+    const s0 = blockDot(v128.load(p0, 2), v128.load(p0, 18), xl0, xh0, xl1, xh1);
+    const s1 = blockDot(v128.load(p0 + rowBytes, 2), v128.load(p0 + rowBytes, 18), xl0, xh0, xl1, xh1);
+    const s2 = blockDot(v128.load(p0 + rowBytes * 2, 2), v128.load(p0 + rowBytes * 2, 18), xl0, xh0, xl1, xh1);
+    const s3 = blockDot(v128.load(p4 - rowBytes, 2), v128.load(p4 - rowBytes, 18), xl0, xh0, xl1, xh1);
+    const sumiA = f32x4.convert_i32x4_s(transposeSum(s0, s1, s2, s3)); // exact: |sumi| < 2^24
+    const s4 = blockDot(v128.load(p4, 2), v128.load(p4, 18), xl0, xh0, xl1, xh1);
+    const s5 = blockDot(v128.load(p4 + rowBytes, 2), v128.load(p4 + rowBytes, 18), xl0, xh0, xl1, xh1);
+    const s6 = blockDot(v128.load(p4 + rowBytes * 2, 2), v128.load(p4 + rowBytes * 2, 18), xl0, xh0, xl1, xh1);
+    const s7 = blockDot(v128.load(p4 + rowBytes * 3, 2), v128.load(p4 + rowBytes * 3, 18), xl0, xh0, xl1, xh1);
+    const sumiB = f32x4.convert_i32x4_s(transposeSum(s4, s5, s6, s7));
+    let h = v128.load16_lane(p0, i16x8.splat(0), 0);
+    h = v128.load16_lane(p0 + rowBytes, h, 1);
+    h = v128.load16_lane(p0 + rowBytes * 2, h, 2);
+    h = v128.load16_lane(p4 - rowBytes, h, 3);
+    h = v128.load16_lane(p4, h, 4);
+    h = v128.load16_lane(p4 + rowBytes, h, 5);
+    h = v128.load16_lane(p4 + rowBytes * 2, h, 6);
+    h = v128.load16_lane(p4 + rowBytes * 3, h, 7);
+    const high = f16High(h);
+    const dx = f32x4.splat(f16ToF32(<u32>load<u16>(xb)));
+    sumfA = f32x4.add(sumfA, f32x4.mul(sumiA, f32x4.mul(f16Lo(h, high), dx)));
+    sumfB = f32x4.add(sumfB, f32x4.mul(sumiB, f32x4.mul(f16Hi(h, high), dx)));
+  }
+  v128.store(out + (<usize>r << 2), sumfA);
+  v128.store(out + (<usize>r << 2), sumfB, 16);
+}
+
+/**
+ * Rows r .. r+3 of w times quantized tokens t and t+1 (prefill). Each block is taken in four chunks
+ * of eight quants, loaded straight into int16 lanes (v128.load8x8_s, one instruction); per chunk
+ * the four weight chunks and two token chunks meet in eight i32x4.dot_i16x8_s, summed into eight
+ * exact int32 accumulators. The chunk loop is a real loop so that the code generator cannot hoist a
+ * whole block's loads (that spills); eight accumulators + four weight + two token vectors fit the
+ * registers. After the block, the per-row sums are transposed into one vector per token.
+ */
 // @ts-ignore: decorator
 @inline function rows4x2(out: usize, xq: usize, w: usize, nBlocks: u32, outF: u32, r: u32, t: u32): void {
   const rowBytes = <usize>nBlocks * BLOCK_BYTES;
   const w0 = w + <usize>r * rowBytes;
-  const w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
   const x0 = xq + <usize>t * rowBytes;
-  const x1 = x0 + rowBytes;
   let sumf0 = f32x4.splat(0), sumf1 = f32x4.splat(0);
   for (let b: u32 = 0; b < nBlocks; b++) {
     const o = <usize>b * BLOCK_BYTES;
-    const xa = v128.load(x0 + o, 2), xc = v128.load(x0 + o, 18);
-    const ya = v128.load(x1 + o, 2), yc = v128.load(x1 + o, 18);
-    const xl0 = i16x8.extend_low_i8x16_s(xa), xh0 = i16x8.extend_high_i8x16_s(xa);
-    const xl1 = i16x8.extend_low_i8x16_s(xc), xh1 = i16x8.extend_high_i8x16_s(xc);
-    const yl0 = i16x8.extend_low_i8x16_s(ya), yh0 = i16x8.extend_high_i8x16_s(ya);
-    const yl1 = i16x8.extend_low_i8x16_s(yc), yh1 = i16x8.extend_high_i8x16_s(yc);
-    let wa = v128.load(w0 + o, 2), wb = v128.load(w0 + o, 18);
-    const s0 = blockDot(wa, wb, xl0, xh0, xl1, xh1), u0 = blockDot(wa, wb, yl0, yh0, yl1, yh1);
-    wa = v128.load(w1 + o, 2); wb = v128.load(w1 + o, 18);
-    const s1 = blockDot(wa, wb, xl0, xh0, xl1, xh1), u1 = blockDot(wa, wb, yl0, yh0, yl1, yh1);
-    wa = v128.load(w2 + o, 2); wb = v128.load(w2 + o, 18);
-    const s2 = blockDot(wa, wb, xl0, xh0, xl1, xh1), u2 = blockDot(wa, wb, yl0, yh0, yl1, yh1);
-    wa = v128.load(w3 + o, 2); wb = v128.load(w3 + o, 18);
-    const s3 = blockDot(wa, wb, xl0, xh0, xl1, xh1), u3 = blockDot(wa, wb, yl0, yh0, yl1, yh1);
-    const dw = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
-    const scale0 = f32x4.mul(dw, f32x4.splat(f16ToF32(<u32>load<u16>(x0 + o))));
-    const scale1 = f32x4.mul(dw, f32x4.splat(f16ToF32(<u32>load<u16>(x1 + o))));
-    sumf0 = f32x4.add(sumf0, f32x4.mul(f32x4.convert_i32x4_s(transposeSum(s0, s1, s2, s3)), scale0));
-    sumf1 = f32x4.add(sumf1, f32x4.mul(f32x4.convert_i32x4_s(transposeSum(u0, u1, u2, u3)), scale1));
+    const pw = w0 + o, px = x0 + o;
+    // Chunk 0 starts the eight sums; chunks 1..3 add to them.
+    const xa0 = v128.load8x8_s(px, 2), xb0 = v128.load8x8_s(px + rowBytes, 2);
+    let wc0 = v128.load8x8_s(pw, 2);
+    let a00 = i32x4.dot_i16x8_s(wc0, xa0), a01 = i32x4.dot_i16x8_s(wc0, xb0);
+    wc0 = v128.load8x8_s(pw + rowBytes, 2);
+    let a10 = i32x4.dot_i16x8_s(wc0, xa0), a11 = i32x4.dot_i16x8_s(wc0, xb0);
+    wc0 = v128.load8x8_s(pw + rowBytes * 2, 2);
+    let a20 = i32x4.dot_i16x8_s(wc0, xa0), a21 = i32x4.dot_i16x8_s(wc0, xb0);
+    wc0 = v128.load8x8_s(pw + rowBytes * 3, 2);
+    let a30 = i32x4.dot_i16x8_s(wc0, xa0), a31 = i32x4.dot_i16x8_s(wc0, xb0);
+    for (let c: usize = 10; c < BLOCK_BYTES; c += 8) {
+      const xa = v128.load8x8_s(px + c), xb = v128.load8x8_s(px + rowBytes + c);
+      let wc = v128.load8x8_s(pw + c);
+      a00 = i32x4.add(a00, i32x4.dot_i16x8_s(wc, xa));
+      a01 = i32x4.add(a01, i32x4.dot_i16x8_s(wc, xb));
+      wc = v128.load8x8_s(pw + rowBytes + c);
+      a10 = i32x4.add(a10, i32x4.dot_i16x8_s(wc, xa));
+      a11 = i32x4.add(a11, i32x4.dot_i16x8_s(wc, xb));
+      wc = v128.load8x8_s(pw + rowBytes * 2 + c);
+      a20 = i32x4.add(a20, i32x4.dot_i16x8_s(wc, xa));
+      a21 = i32x4.add(a21, i32x4.dot_i16x8_s(wc, xb));
+      wc = v128.load8x8_s(pw + rowBytes * 3 + c);
+      a30 = i32x4.add(a30, i32x4.dot_i16x8_s(wc, xa));
+      a31 = i32x4.add(a31, i32x4.dot_i16x8_s(wc, xb));
+    }
+    // The four weight scales and the two token scales, widened together (lanes 0..3, 4..5).
+    let h = v128.load16_lane(pw, i16x8.splat(0), 0);
+    h = v128.load16_lane(pw + rowBytes, h, 1);
+    h = v128.load16_lane(pw + rowBytes * 2, h, 2);
+    h = v128.load16_lane(pw + rowBytes * 3, h, 3);
+    h = v128.load16_lane(px, h, 4);
+    h = v128.load16_lane(px + rowBytes, h, 5);
+    const high = f16High(h);
+    const dw = f16Lo(h, high), dx = f16Hi(h, high);
+    const scale0 = f32x4.mul(dw, v128.shuffle<f32>(dx, dx, 0, 0, 0, 0));
+    const scale1 = f32x4.mul(dw, v128.shuffle<f32>(dx, dx, 1, 1, 1, 1));
+    sumf0 = f32x4.add(sumf0, f32x4.mul(f32x4.convert_i32x4_s(transposeSum(a00, a10, a20, a30)), scale0));
+    sumf1 = f32x4.add(sumf1, f32x4.mul(f32x4.convert_i32x4_s(transposeSum(a01, a11, a21, a31)), scale1));
   }
   const o0 = out + ((<usize>t * outF + r) << 2);
   v128.store(o0, sumf0);
@@ -162,6 +232,7 @@ export function matmul_q8_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: 
   const nBlocks = inF / QK;
   const xRowBytes = <usize>nBlocks * BLOCK_BYTES;
   let r = rowStart;
+  if (nTokens == 1) for (; r + 8 <= rowEnd; r += 8) rows8x1(out, xq, w, nBlocks, r);
   for (; r + 4 <= rowEnd; r += 4) {
     let t: u32 = 0;
     for (; t + 2 <= nTokens; t += 2) rows4x2(out, xq, w, nBlocks, outF, r, t);

@@ -32,6 +32,15 @@ export const TWO_112: f32 = reinterpret<f32>(<u32>(112 + 127) << 23);
   return f32x4.extract_lane(f32x4.add(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2)), 0);
 }
 
+/** [sum(a), sum(b), sum(c), sum(d)]: four horizontal sums at once, each lane summed as hsum does. */
+// @ts-ignore: decorator
+@inline export function hsum4(a: v128, b: v128, c: v128, d: v128): v128 {
+  // hsum: (v0 + v2) + (v1 + v3). Pair lanes 0,2 and 1,3 of each vector, then add the pairs.
+  const ab = f32x4.add(v128.shuffle<f32>(a, b, 0, 1, 4, 5), v128.shuffle<f32>(a, b, 2, 3, 6, 7)); // a0+a2 a1+a3 b0+b2 b1+b3
+  const cd = f32x4.add(v128.shuffle<f32>(c, d, 0, 1, 4, 5), v128.shuffle<f32>(c, d, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<f32>(ab, cd, 0, 2, 4, 6), v128.shuffle<f32>(ab, cd, 1, 3, 5, 7));
+}
+
 /** Largest of the four float32 lanes. */
 // @ts-ignore: decorator
 @inline export function hmax(v: v128): f32 {
