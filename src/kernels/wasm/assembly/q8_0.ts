@@ -187,17 +187,9 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
       a30 = i32x4.add(a30, i32x4.dot_i16x8_s(wc, xa));
       a31 = i32x4.add(a31, i32x4.dot_i16x8_s(wc, xb));
     }
-    // The four weight scales and the two token scales, widened together (lanes 0..3, 4..5).
-    let h = v128.load16_lane(pw, i16x8.splat(0), 0);
-    h = v128.load16_lane(pw + rowBytes, h, 1);
-    h = v128.load16_lane(pw + rowBytes * 2, h, 2);
-    h = v128.load16_lane(pw + rowBytes * 3, h, 3);
-    h = v128.load16_lane(px, h, 4);
-    h = v128.load16_lane(px + rowBytes, h, 5);
-    const high = f16High(h);
-    const dw = f16Lo(h, high), dx = f16Hi(h, high);
-    const scale0 = f32x4.mul(dw, v128.shuffle<f32>(dx, dx, 0, 0, 0, 0));
-    const scale1 = f32x4.mul(dw, v128.shuffle<f32>(dx, dx, 1, 1, 1, 1));
+    const dw = scales4(pw, pw + rowBytes, pw + rowBytes * 2, pw + rowBytes * 3);
+    const scale0 = f32x4.mul(dw, f32x4.splat(f16ToF32(<u32>load<u16>(px))));
+    const scale1 = f32x4.mul(dw, f32x4.splat(f16ToF32(<u32>load<u16>(px + rowBytes))));
     sumf0 = f32x4.add(sumf0, f32x4.mul(f32x4.convert_i32x4_s(transposeSum(a00, a10, a20, a30)), scale0));
     sumf1 = f32x4.add(sumf1, f32x4.mul(f32x4.convert_i32x4_s(transposeSum(a01, a11, a21, a31)), scale1));
   }
