@@ -5,7 +5,7 @@
 // changing this shape.
 
 import type { AttentionShape, KvRows } from "../kernels/reference/attention.js";
-import type { WeightTensor } from "../tensor/tensor.js";
+import type { FloatTensor, WeightTensor } from "../tensor/tensor.js";
 
 export type { AttentionShape, KvRows };
 
@@ -39,6 +39,22 @@ export interface Backend {
    * backend without it takes weights in ordinary arrays (copying them in on first use if it must).
    */
   allocateWeight?(dtype: WeightTensor["dtype"], shape: readonly number[]): WeightTensor;
+  /**
+   * Optional: `stored` converted to `dtype` in the backend's own memory, for a loader whose
+   * checkpoint stores another dtype than the one wanted: a float cast byte-identical to
+   * tensor/cast.ts castFloat, or Q8_0 blocks byte-identical to tensor/q8_0.ts quantizeQ8_0 (so a
+   * backend may use its threads and SIMD kernels, and no converted copy is made in ordinary
+   * arrays). A backend without it gets weights converted in JavaScript (then allocateWeight + copy).
+   * @param stored the tensor as read (q/k rows already in the rotary halves layout)
+   * @param name the tensor's name, for error messages
+   * @returns a weight of `dtype` and `stored`'s shape that kernels use in place
+   * @throws as quantizeQ8_0 for "q8_0" (UnsupportedError for a shape that is not rows of whole
+   *   blocks, NumericalError for a non-finite weight or a scale past float16); ShapeError when the
+   *   data does not match the shape
+   * @example
+   * const w = backend.convertWeight?.(await source.read(name) as FloatTensor, "q8_0", name);
+   */
+  convertWeight?(stored: FloatTensor, dtype: WeightTensor["dtype"], name?: string): WeightTensor;
   /** Optional: a zero-filled float32 array in the backend's memory (activations, the KV cache). */
   allocateFloat32?(length: number): Float32Array;
   /** Optional: give back an array from allocateFloat32; it must not be used after. */

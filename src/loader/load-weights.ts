@@ -2,21 +2,29 @@
 // the checkpoint's naming scheme (convert/names.ts), checks its shape before reading a byte, reads
 // tensors one at a time (so peak memory is the weights plus one tensor), moves Meta-layout q/k rows
 // into the rotary halves layout, and casts to the requested dtype, or quantizes matrices to Q8_0 row
-// by row (tensor/q8_0.ts; so peak memory is the Q8_0 weights plus one stored tensor). Knows no file
-// format: the TensorSource hides safetensors or .pth.
+// by row (tensor/q8_0.ts; so peak memory is the Q8_0 weights plus one stored tensor). A backend
+// with convertWeight does that cast or quantization itself, in its memory (the wasm backend on every
+// thread), with the same bytes as a result. Knows no file format: the TensorSource hides
+// safetensors or .pth.
 
 import type { Backend } from "../backend/backend.js";
 import { FormatError, ShapeError, UnsupportedError } from "../errors.js";
-import type { TensorSource } from "../io/tensor-source.js";
+import type { TensorEntry, TensorSource } from "../io/tensor-source.js";
 import { type NameScheme, type WeightName, isIgnoredTensor, nameIn, weightNames } from "../convert/names.js";
 import { interleavedToHalves } from "../convert/rope-layout.js";
 import type { LlamaConfig } from "../model/config.js";
 import { type LayerWeights, type LlamaWeights, expectedShapes } from "../model/weights.js";
 import { castFloat, floatTensorToF32 } from "../tensor/cast.js";
-import { type FloatDType, isFloatDType } from "../tensor/dtype.js";
+import { type FloatDType, isFloatDType, viewAs } from "../tensor/dtype.js";
 import { checkQ8_0Shape, quantizeQ8_0 } from "../tensor/q8_0.js";
 import type { FloatTensor, WeightTensor } from "../tensor/tensor.js";
-import { sameShape } from "../tensor/tensor.js";
+import { numel, sameShape } from "../tensor/tensor.js";
+
+/**
+ * Most bytes the reused read buffer (for a backend's convertWeight) may exceed the tensor read into
+ * it before it is replaced by one of the tensor's size: a few layer matrices' worth.
+ */
+const READ_BUFFER_SLACK_BYTES = 64 * 1024 * 1024;
 
 export interface LoadWeightsOptions {
   readonly scheme: NameScheme;
@@ -27,7 +35,10 @@ export interface LoadWeightsOptions {
   readonly dtype: FloatDType | "q8_0" | "auto";
   /** The checkpoint folder, for error messages. */
   readonly path: string;
-  /** Where weights go: when it has allocateWeight, each matrix is read into its memory. */
+  /**
+   * Where weights go: when it has allocateWeight, each matrix is read into its memory; when it has
+   * convertWeight, a matrix stored in another dtype is converted by it (after the q/k permutation).
+   */
   readonly backend?: Backend;
   /** Called after each tensor with the stored bytes read so far and in all. */
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
@@ -71,6 +82,36 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
   const dtype = options.dtype === "auto" ? firstDType : options.dtype;
 
   const allocate = options.backend?.allocateWeight?.bind(options.backend);
+  const convertInBackend = options.backend?.convertWeight?.bind(options.backend);
+  let readBuffer: ArrayBuffer | undefined;
+  // The stored tensor is done with when convertWeight returns. With allocateFloat32/freeFloat32 it is
+  // read into the backend's memory, whose pages the next weights reuse (a JS buffer of a large
+  // tensor stays resident until a garbage collection that a quiet loader may never trigger); else
+  // into one reused JS buffer (fresh pages per tensor cost about as much as the conversion), dropped
+  // when far larger than the tensor.
+  const readForConversion = async (entry: TensorEntry): Promise<{ stored: FloatTensor; release: () => void }> => {
+    const backend = options.backend!;
+    const n = numel(entry.shape);
+    let buffer: ArrayBufferLike;
+    let release = (): void => {};
+    if (backend.allocateFloat32 !== undefined && backend.freeFloat32 !== undefined) {
+      const block = backend.allocateFloat32(Math.ceil(entry.byteLength / 4));
+      buffer = block.buffer;
+      release = () => backend.freeFloat32!(block);
+      await source.readInto(entry.name, new Uint8Array(buffer, block.byteOffset, entry.byteLength)).catch((error: unknown) => {
+        release();
+        throw error;
+      });
+      return { stored: { dtype: entry.dtype, shape: entry.shape, data: viewAs(entry.dtype, buffer, block.byteOffset, n) } as FloatTensor, release };
+    }
+    if (readBuffer === undefined || readBuffer.byteLength < entry.byteLength || readBuffer.byteLength - entry.byteLength > READ_BUFFER_SLACK_BYTES) {
+      readBuffer = undefined; // unreachable before the next one is allocated
+      readBuffer = new ArrayBuffer(entry.byteLength);
+    }
+    buffer = readBuffer;
+    await source.readInto(entry.name, new Uint8Array(buffer, 0, entry.byteLength));
+    return { stored: { dtype: entry.dtype, shape: entry.shape, data: viewAs(entry.dtype, buffer, 0, n) } as FloatTensor, release };
+  };
   const read = async (weight: WeightName): Promise<WeightTensor | Float32Array> => {
     const entry = source.entries.get(nameIn(scheme, weight))!;
     const isMatrix = !weight.field.endsWith("Norm");
@@ -79,6 +120,16 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
       const target = allocate(dtype, entry.shape);
       await source.readInto(entry.name, bytesOf(target));
       return target;
+    }
+    if (convertInBackend !== undefined && isMatrix) {
+      // Cast or quantized by the backend into its own memory: the bytes convert() would give.
+      const { stored, release } = await readForConversion(entry);
+      try {
+        const tensor = scheme === "meta" ? toHalvesLayout(stored, weight, config) : stored;
+        return convertInBackend(tensor, dtype, `"${nameIn(scheme, weight)}" of ${path}`);
+      } finally {
+        release();
+      }
     }
     const loaded = await convert(weight);
     if (allocate === undefined || !isMatrix) return loaded;

@@ -14,9 +14,10 @@ import { ArgumentError, LlamaError, ShapeError, UnsupportedError } from "../../e
 import { embed as referenceEmbed } from "../../kernels/reference/linear.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
 import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0ByteLength } from "../../tensor/q8_0.js";
-import { type WeightTensor, numel } from "../../tensor/tensor.js";
+import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
 import type { AttentionShape, Backend, KvRows } from "../backend.js";
 import { type Arena, type Block, BLOCK_ALIGN } from "./arena.js";
+import { convertWeightInto } from "./convert-weight.js";
 import { OP } from "./jobs.js";
 import type { ThreadPool } from "./pool.js";
 
@@ -176,6 +177,20 @@ export class WasmBackend implements Backend {
       case "f32": return { dtype, shape: [...shape], data: new Float32Array(buffer, block.byteOffset, byteLength / 4) };
       case "bf16": case "f16": return { dtype, shape: [...shape], data: new Uint16Array(buffer, block.byteOffset, byteLength / 2) };
     }
+  }
+
+  /**
+   * `stored` converted to `dtype` in the backend's memory, byte-identical to castFloat /
+   * quantizeQ8_0 (Backend.convertWeight): a cast widens straight into the weight; q8_0 widens rows
+   * into a staging scratch block and quantizes them on every thread (convert-weight.ts).
+   * @param name the tensor's name, for error messages
+   * @throws as quantizeQ8_0 (UnsupportedError, NumericalError) and ShapeError for data that does
+   *   not match the shape; UnsupportedError for a tensor larger than one WebAssembly memory
+   * @example
+   * const w = backend.convertWeight({ dtype: "bf16", shape: [64, 32], data: bits }, "q8_0", "blk.0.attn_q");
+   */
+  convertWeight(stored: FloatTensor, dtype: WeightDType, name = "tensor"): WeightTensor {
+    return convertWeightInto(this, stored, dtype, name);
   }
 
   /**

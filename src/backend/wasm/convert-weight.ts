@@ -1,0 +1,169 @@
+// Weight conversion at load time inside the WebAssembly backend's memory (Backend.convertWeight):
+// float casts and Q8_0 quantization, byte-identical to their JavaScript twins tensor/cast.ts
+// castFloat and tensor/q8_0.ts quantizeQ8_0 (convert-weight.test.ts compares them). A cast widens
+// or narrows straight into the allocated weight. Quantization widens a few rows at a time into a
+// float32 scratch block of the weight's memory (a staging block, so each memory keeps its room for
+// activations) and runs the quantize_q8_0 kernel (the activations' quantizer, llama.cpp's
+// quantize_row_q8_0_ref, bit-exact) on every thread straight into the weight: no converted copy in
+// ordinary arrays, and the JavaScript quantizer's ~65M weights/s become the kernel's rate.
+
+import { NumericalError, ShapeError } from "../../errors.js";
+import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
+import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, type Q8_0Tensor, checkQ8_0Shape, q8_0BlocksPerRow, q8_0Scale, quantizeQ8_0 } from "../../tensor/q8_0.js";
+import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
+import type { Arena, Block } from "./arena.js";
+import { MAX_CHUNKS, OP } from "./jobs.js";
+import type { ThreadPool } from "./pool.js";
+
+/** What conversion needs of the backend (WasmBackend has it). */
+export interface ConvertTarget {
+  readonly arena: Arena;
+  readonly pool: ThreadPool;
+  allocateWeight(dtype: WeightTensor["dtype"], shape: readonly number[]): WeightTensor;
+}
+
+/**
+ * Float32 scratch per quantization step: 1 MiB (256 Ki weights, a few rows of a 1B model), small
+ * enough to stay in cache between the widening and the kernel, large enough that waking the threads
+ * is a small part of a step.
+ */
+export const QUANTIZE_SCRATCH_BYTES = 1 << 20;
+/** Elements per step of a narrowing cast (f32 -> 16 bits goes through a float32 buffer this long). */
+const CAST_STEP_ELEMENTS = 1 << 20;
+/** Chunks per thread in a quantization step: more than one, as the backend's ops (a delayed thread leaves its share). */
+const CHUNKS_PER_THREAD = 4;
+/** Below this many weights a step runs on the calling thread alone (waking costs more). */
+const MIN_PARALLEL_ELEMENTS = 1 << 16;
+
+/**
+ * `stored` as a weight of `dtype` in the backend's memory: see Backend.convertWeight.
+ * @throws UnsupportedError (q8_0 shape), NumericalError (q8_0 of a non-finite weight or a scale past
+ *   float16), ShapeError (data not matching the shape), as castFloat / quantizeQ8_0
+ */
+export function convertWeightInto(target: ConvertTarget, stored: FloatTensor, dtype: WeightTensor["dtype"], name = "tensor"): WeightTensor {
+  if (dtype === "q8_0") return quantizeInto(target, stored, name);
+  const n = numel(stored.shape);
+  if (stored.data.length !== n) throw new ShapeError(name, [n], [stored.data.length], "float data elements");
+  const weight = target.allocateWeight(dtype, stored.shape) as FloatTensor;
+  if (weight.dtype === stored.dtype) (weight.data as Float32Array | Uint16Array).set(stored.data);
+  else if (weight.dtype === "f32") widen(stored, 0, n, weight.data);
+  else {
+    const narrow = weight.dtype === "bf16" ? f32ArrayToBf16 : f32ArrayToF16;
+    const f32 = new Float32Array(Math.min(n, CAST_STEP_ELEMENTS)); // (step) widened source elements
+    for (let i = 0; i < n; i += CAST_STEP_ELEMENTS) {
+      const count = Math.min(CAST_STEP_ELEMENTS, n - i);
+      narrow(widen(stored, i, count, f32.subarray(0, count)), weight.data.subarray(i, i + count));
+    }
+  }
+  return weight;
+}
+
+/** Elements [start, start + count) of `t` as float32 into `dst` (exact), which it returns. */
+function widen(t: FloatTensor, start: number, count: number, dst: Float32Array): Float32Array {
+  const src = t.data.subarray(start, start + count);
+  switch (t.dtype) {
+    case "f32": dst.set(src); return dst;
+    case "bf16": return bf16ArrayToF32(src as Uint16Array, dst);
+    case "f16": return f16ArrayToF32(src as Uint16Array, dst);
+  }
+}
+
+/**
+ * widen(), and whether every element is finite: tested on the stored bits (exponent all ones),
+ * folded into the bf16 loop so the check costs no second pass over the common case.
+ */
+function widenFinite(t: FloatTensor, start: number, count: number, dst: Float32Array): boolean {
+  if (t.dtype === "bf16") {
+    const src = t.data;
+    const dstBits = new Uint32Array(dst.buffer, dst.byteOffset, count);
+    // (bits & exponent) + one exponent unit reaches 0x8000 only when the exponent is all ones.
+    let flags = 0;
+    for (let i = 0; i < count; i++) {
+      const bits = src[start + i]!;
+      flags |= (bits & 0x7f80) + 0x80;
+      dstBits[i] = bits << 16;
+    }
+    return (flags & 0x8000) === 0;
+  }
+  widen(t, start, count, dst);
+  for (let i = 0; i < count; i++) if (!Number.isFinite(dst[i]!)) return false;
+  return true;
+}
+
+/** Whether the float16 scales of `nBlocks` blocks from byte `byteOffset` are all finite. */
+function scalesFinite(data: Uint8Array, byteOffset: number, nBlocks: number): boolean {
+  // The high byte of a little-endian half holds its exponent bits 0x7c: all ones is inf or NaN.
+  for (let b = 0, at = byteOffset + 1; b < nBlocks; b++, at += Q8_0_BLOCK_BYTES) if ((data[at]! & 0x7c) === 0x7c) return false;
+  return true;
+}
+
+/** quantizeQ8_0 into a weight allocated in the backend's memory, on every thread. */
+function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string): Q8_0Tensor {
+  const [rows, cols] = checkQ8_0Shape(stored.shape, name);
+  if (stored.data.length !== rows * cols) throw new ShapeError(name, [rows * cols], [stored.data.length], "float data elements");
+  const weight = target.allocateWeight("q8_0", [rows, cols]) as Q8_0Tensor;
+  if (rows * cols === 0) return weight;
+  const { arena, pool } = target;
+  const { memoryIndex, byteOffset } = arena.locate(weight.data)!;
+  const weightBlock: Block = { memoryIndex, byteOffset, byteLength: weight.data.byteLength };
+  const blocksPerRow = q8_0BlocksPerRow(cols);
+  const rowBytes = blocksPerRow * Q8_0_BLOCK_BYTES;
+  let scratch: { block: Block; rowsPerStep: number } | undefined;
+  try {
+    scratch = allocateScratch(arena, memoryIndex, rows, cols);
+    if (scratch === undefined) {
+      // Not one float32 row fits next to this memory's weights: the JavaScript twin, then a copy.
+      weight.data.set(quantizeQ8_0(stored, name).data);
+      return weight;
+    }
+    const { block, rowsPerStep } = scratch;
+    const x = new Float32Array(arena.buffer(memoryIndex), block.byteOffset, rowsPerStep * cols); // (rowsPerStep, cols)
+    for (let r0 = 0; r0 < rows; r0 += rowsPerStep) {
+      const n = Math.min(rowsPerStep, rows - r0);
+      const finite = widenFinite(stored, r0 * cols, n * cols, x);
+      const rowsPerChunk = n * cols < MIN_PARALLEL_ELEMENTS || pool.nThreads === 1
+        ? n
+        : Math.max(Math.ceil(n / (pool.nThreads * CHUNKS_PER_THREAD)), Math.ceil(n / MAX_CHUNKS));
+      pool.run(OP.quantizeQ8_0, memoryIndex, [byteOffset + r0 * rowBytes, block.byteOffset, n, cols, rowsPerChunk], Math.ceil(n / rowsPerChunk));
+      if (!finite || !scalesFinite(weight.data, r0 * rowBytes, n * blocksPerRow)) throw firstProblem(x, weight.data, r0, n, cols, name);
+    }
+    return weight;
+  } catch (error) {
+    arena.free(weightBlock);
+    throw error;
+  } finally {
+    if (scratch !== undefined) arena.free(scratch.block);
+  }
+}
+
+/**
+ * A float32 scratch block of whole rows in memory `memoryIndex`: QUANTIZE_SCRATCH_BYTES, or fewer
+ * rows when the memory has no room for that; undefined when not even one row fits.
+ */
+function allocateScratch(arena: Arena, memoryIndex: number, rows: number, cols: number): { block: Block; rowsPerStep: number } | undefined {
+  for (let rowsPerStep = Math.min(rows, Math.max(1, Math.floor(QUANTIZE_SCRATCH_BYTES / (cols * 4)))); rowsPerStep >= 1; rowsPerStep = Math.floor(rowsPerStep / 2)) {
+    const block = arena.allocateIn(memoryIndex, rowsPerStep * cols * 4, "staging");
+    if (block !== undefined) return { block, rowsPerStep };
+  }
+  return undefined;
+}
+
+/**
+ * The error quantizeQ8_0 throws for rows [r0, r0 + n) (x holds them as float32, data their blocks):
+ * it checks row by row, the elements of a row before its scales, and so does this.
+ */
+function firstProblem(x: Float32Array, data: Uint8Array, r0: number, n: number, cols: number, name: string): NumericalError {
+  const blocksPerRow = q8_0BlocksPerRow(cols);
+  for (let r = r0; r < r0 + n; r++) {
+    for (let i = 0; i < cols; i++) {
+      const value = x[(r - r0) * cols + i]!;
+      if (!Number.isFinite(value)) return new NumericalError(`tensor ${name}: element [${r}, ${i}] is ${value}; q8_0 needs finite weights`);
+    }
+    for (let b = 0; b < blocksPerRow; b++) {
+      if (!Number.isFinite(q8_0Scale(data, (r * blocksPerRow + b) * Q8_0_BLOCK_BYTES))) {
+        return new NumericalError(`tensor ${name}: row ${r}, block ${b} (columns ${b * Q8_0_BLOCK_SIZE}..${(b + 1) * Q8_0_BLOCK_SIZE - 1}) has a weight beyond 65504 x 127; its q8_0 scale overflows float16`);
+      }
+    }
+  }
+  return new NumericalError(`tensor ${name}: q8_0 conversion failed a check that quantizeQ8_0 passes (rows ${r0}..${r0 + n - 1})`);
+}
