@@ -2,26 +2,20 @@
 // the same build as this test, so it works from dist/ and from any other build folder), its exit
 // codes, its output, and the converted folder loading back.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseSize } from "../src/cli/convert.js";
 import { UsageError } from "../src/cli/command.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
-import { tempDir as makeTempDir } from "./support/checkpoints.js";
+import { tempDirsRemovedAfter } from "./support/checkpoints.js";
 import { fixturePath } from "./support/paths.js";
 
 /** Temporary folders of this file, removed when it is done (converted tokenizers are 9 MB each). */
-const temps: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  temps.push(dir);
-  return dir;
-}
-after(() => { for (const dir of temps) rmSync(dir, { recursive: true, force: true }); });
+const tempDir = tempDirsRemovedAfter();
 
 /** bin.js of this build: <build>/test/convert-cli.test.js -> <build>/src/cli/bin.js. */
 const BIN = fileURLToPath(new URL("../src/cli/bin.js", import.meta.url));

@@ -3,7 +3,7 @@
 // temporary folder either. The inputs are copies of ../shared/fixtures/meta/meta-tiny-2shard with
 // one thing broken, built with the project's own torch.save writer.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -13,17 +13,11 @@ import { OP } from "../src/io/pytorch/pickle-opcodes.js";
 import { PickleWriter } from "../src/io/pytorch/pickle-writer.js";
 import { type TensorSpec, type TorchSaveOptions, writeTorchSave } from "../src/io/pytorch/torch-save-writer.js";
 import { convertMetaCheckpoint, type ConvertMetaOptions } from "../src/loader/convert-meta.js";
-import { tempDir as makeTempDir } from "./support/checkpoints.js";
+import { tempDirsRemovedAfter } from "./support/checkpoints.js";
 import { fixturePath } from "./support/paths.js";
 
 /** Temporary folders of this file, removed when it is done (converted tokenizers are 9 MB each). */
-const temps: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  temps.push(dir);
-  return dir;
-}
-after(() => { for (const dir of temps) rmSync(dir, { recursive: true, force: true }); });
+const tempDir = tempDirsRemovedAfter();
 
 const SOURCE = fixturePath("meta", "meta-tiny-2shard");
 

@@ -5,9 +5,9 @@
 // folders; and the version-dependent files (config, generation config, tokenizer files) must say
 // what transformers' converter writes for each Llama release.
 
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ArgumentError, FormatError } from "../src/errors.js";
 import { convertMetaCheckpoint, type ConvertMetaOptions } from "../src/loader/convert-meta.js";
@@ -17,18 +17,12 @@ import { parseMetaParams } from "../src/model/meta-params.js";
 import { LLAMA31_CHAT_TEMPLATE, LLAMA3_CHAT_TEMPLATE } from "../src/convert/chat-templates.js";
 import { bf16ArrayToF32 } from "../src/tensor/float16.js";
 import { Tokenizer } from "../src/tokenizer/tokenizer.js";
-import { readAllTensors, tempDir as makeTempDir, writeMetaCopy } from "./support/checkpoints.js";
+import { readAllTensors, tempDirsRemovedAfter, writeMetaCopy } from "./support/checkpoints.js";
 import { checkAgainstGolden, readGolden } from "./support/golden.js";
 import { fixturePath } from "./support/paths.js";
 
 /** Temporary folders of this file, removed when it is done (converted tokenizers are 9 MB each). */
-const temps: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = makeTempDir(prefix);
-  temps.push(dir);
-  return dir;
-}
-after(() => { for (const dir of temps) rmSync(dir, { recursive: true, force: true }); });
+const tempDir = tempDirsRemovedAfter();
 
 const META = (name: string): string => fixturePath("meta", name);
 
@@ -179,7 +173,7 @@ test("Llama 3.2 ties the output head to the embedding and refuses an output head
   const params = { dim: 64, n_layers: 2, n_heads: 4, n_kv_heads: 2, vocab_size: 128256, multiple_of: 256, norm_eps: 1e-5, rope_theta: 500000, use_scaled_rope: true };
   // writeMetaCopy writes output.weight = the embedding for a tied HF fixture, as Meta's 3.2 files hold it.
   const input = await writeMetaCopy(fixturePath("hf", "tiny-v128256-f32-tied-norope"), params);
-  temps.push(input);
+  tempDir.adopt(input);
   const { out } = await convert(input, { llamaVersion: "3.2", dtype: "f32" });
   const config = JSON.parse(readFileSync(join(out, "config.json"), "utf8")) as { tie_word_embeddings: boolean; rope_scaling: { factor: number } };
   assert.equal(config.tie_word_embeddings, true);
@@ -191,7 +185,7 @@ test("Llama 3.2 ties the output head to the embedding and refuses an output head
   for (const [name, t] of original) assert.deepEqual(tensors.get(name)!.data, t.data, name);
 
   const untied = await writeMetaCopy(fixturePath("hf", "tiny-v512-f32-untied-norope"), { ...params, vocab_size: 512 });
-  temps.push(untied);
+  tempDir.adopt(untied);
   const parent = tempDir("convert-untied");
   await assert.rejects(convertMetaCheckpoint(untied, join(parent, "out"), { llamaVersion: "3.2" }),
     (e: unknown) => e instanceof FormatError && /output\.weight differs from tok_embeddings\.weight/.test(e.message));

@@ -2,7 +2,8 @@
 // renamed and permuted into Meta's layout, or with a tensor removed. Built with the project's own
 // writers from the fixture's tensors, so every variant holds exactly the fixture's numbers.
 
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { after } from "node:test";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { halvesToInterleaved } from "../../src/convert/rope-layout.js";
@@ -18,6 +19,23 @@ import type { FloatTensor, Tensor } from "../../src/tensor/tensor.js";
 /** A new empty folder under the OS temp dir. */
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `llama3-ts-${prefix}-`));
+}
+
+/**
+ * tempDir for one test file: every folder it makes (or is given with `adopt`) is removed when the
+ * file's tests are done. Call once at the top level of the file.
+ */
+export function tempDirsRemovedAfter(): ((prefix: string) => string) & { adopt: (dir: string) => void } {
+  const made: string[] = [];
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+  const make = (prefix: string): string => {
+    const dir = tempDir(prefix);
+    made.push(dir);
+    return dir;
+  };
+  return Object.assign(make, { adopt: (dir: string) => void made.push(dir) });
 }
 
 /** All tensors of an HF checkpoint folder, in memory (tests use tiny models only). */
