@@ -19,16 +19,17 @@ import { type ParsedConfig, parseHfConfig } from "../model/hf-config.js";
 import { LlamaModel } from "../model/llama.js";
 import { parseMetaParams } from "../model/meta-params.js";
 import { TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
+import { QUANT_TYPES, type QuantType, isQuantType } from "../tensor/quant-formats.js";
 import { readJsonFile } from "../json.js";
 import { loadWeights } from "./load-weights.js";
 import type { GenerationRun } from "../generate/engine.js";
 import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
 
-/** Weight element types as transformers' `torch_dtype` names them, and llama.cpp's "q8_0". */
-export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16" | "q8_0";
+/** Weight element types as transformers' `torch_dtype` names them, and llama.cpp's block formats ("q8_0", ...). */
+export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16" | QuantType;
 
 /** Every DTypeOption, for validation and help texts. */
-export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16", "q8_0"];
+export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16", ...QUANT_TYPES];
 
 /** Meta shard files: consolidated.00.pth, consolidated.01.pth, ... */
 const META_SHARD_FILE = /^consolidated\.(\d+)\.pth$/;
@@ -97,7 +98,7 @@ export class LlamaForCausalLM extends LlamaModel {
     const { config, generationConfig, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
     try {
       // "auto" is the config's torch_dtype when it names one (as transformers), else the stored dtype.
-      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : dtypeOption === "q8_0" ? "q8_0" : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
+      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : isQuantType(dtypeOption) ? dtypeOption : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
       const { weights, unusedTensors } = await loadWeights(source, config, {
         scheme,
         dtype,
