@@ -51,7 +51,7 @@ export interface LoadedWeights {
 }
 
 /** The shape a weight must have: its field's shape in expectedShapes (norms are all (dim)). */
-function expectedShape(config: LlamaConfig, weight: WeightName): number[] {
+export function expectedShape(config: LlamaConfig, weight: WeightName): number[] {
   const shapes = expectedShapes(config);
   return weight.field.endsWith("Norm") ? shapes.norm : shapes[weight.field as keyof typeof shapes];
 }
@@ -145,33 +145,42 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
     const cast = castFloat(tensor, dtype);
     return isNorm ? floatTensorToF32(cast) : cast;
   };
-  const layers: Record<string, WeightTensor | Float32Array>[] = Array.from({ length: config.nLayers }, () => ({}));
-  const globals: Record<string, WeightTensor | Float32Array> = {};
   const storedBytes = (weight: WeightName): number => source.entries.get(nameIn(scheme, weight))!.byteLength;
+  const weights = await loadEach(names, config.nLayers, read, storedBytes, options.onProgress);
+  const used = new Set(names.map((w) => nameIn(scheme, w)));
+  const unusedTensors = [...source.entries.keys()].filter((name) => !used.has(name) && !isIgnoredTensor(scheme, name));
+  return { weights, unusedTensors };
+}
+
+/**
+ * Load `names` one at a time with `load`, reporting progress in stored bytes, into a weights record
+ * (the output head is the embedding when `names` has no output.weight). Shared by every checkpoint format.
+ */
+export async function loadEach(
+  names: readonly WeightName[], nLayers: number, load: (weight: WeightName) => Promise<WeightTensor | Float32Array>,
+  storedBytes: (weight: WeightName) => number, onProgress?: (loadedBytes: number, totalBytes: number) => void,
+): Promise<LlamaWeights> {
+  const layers: Record<string, WeightTensor | Float32Array>[] = Array.from({ length: nLayers }, () => ({}));
+  const globals: Record<string, WeightTensor | Float32Array> = {};
   const totalBytes = names.reduce((sum, weight) => sum + storedBytes(weight), 0);
   let loadedBytes = 0;
   for (const weight of names) {
-    const value = await read(weight);
+    const value = await load(weight);
     loadedBytes += storedBytes(weight);
-    options.onProgress?.(loadedBytes, totalBytes);
+    onProgress?.(loadedBytes, totalBytes);
     if (weight.layer === undefined) globals[weight.field] = value;
     else layers[weight.layer]![weight.field] = value;
   }
-  const used = new Set(names.map((w) => nameIn(scheme, w)));
-  const unusedTensors = [...source.entries.keys()].filter((name) => !used.has(name) && !isIgnoredTensor(scheme, name));
   return {
-    weights: {
-      tokenEmbedding: globals["tokenEmbedding"] as WeightTensor,
-      layers: layers as unknown as LayerWeights[],
-      outputNorm: globals["outputNorm"] as Float32Array,
-      output: (globals["output"] ?? globals["tokenEmbedding"]) as WeightTensor,
-    },
-    unusedTensors,
+    tokenEmbedding: globals["tokenEmbedding"] as WeightTensor,
+    layers: layers as unknown as LayerWeights[],
+    outputNorm: globals["outputNorm"] as Float32Array,
+    output: (globals["output"] ?? globals["tokenEmbedding"]) as WeightTensor,
   };
 }
 
 /** The bytes of a tensor's data. */
-function bytesOf(t: WeightTensor): Uint8Array {
+export function bytesOf(t: WeightTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
