@@ -22,6 +22,8 @@ import { TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
 import { QUANT_TYPES, type QuantType, isQuantType } from "../tensor/quant-formats.js";
 import { readJsonFile } from "../json.js";
 import { loadWeights } from "./load-weights.js";
+import { loadGgufWeights, openGgufModel } from "./gguf.js";
+import { findGgufFile } from "../io/gguf/gguf-path.js";
 import type { GenerationRun } from "../generate/engine.js";
 import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
 
@@ -58,8 +60,8 @@ export interface FromPretrainedOptions {
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
 }
 
-/** Which kind of checkpoint folder this is. */
-export type CheckpointLayout = "hf" | "meta";
+/** Which kind of checkpoint this is: a Hugging Face or Meta folder, or a GGUF file. */
+export type CheckpointLayout = "hf" | "meta" | "gguf";
 
 /** A Llama 3 causal language model loaded from a checkpoint folder. */
 export class LlamaForCausalLM extends LlamaModel {
@@ -96,6 +98,7 @@ export class LlamaForCausalLM extends LlamaModel {
     const warn = options.onWarning ?? ((): void => {});
     const dtypeOption = options.dtype ?? "auto";
     if (!DTYPE_OPTIONS.includes(dtypeOption)) throw new ArgumentError(`dtype must be one of ${DTYPE_OPTIONS.join(", ")}; got ${JSON.stringify(dtypeOption)}`);
+    if (layout === "gguf") return fromGguf(findGgufFile(dir)!, dir, dtypeOption, options, warn);
     const { config, generationConfig, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
     try {
       // "auto" is the config's torch_dtype when it names one (as transformers), else the stored dtype.
@@ -118,7 +121,7 @@ export class LlamaForCausalLM extends LlamaModel {
   }
 }
 
-/** Tell a Hugging Face folder from a Meta one. */
+/** Tell a Hugging Face folder from a Meta one and from a GGUF file (or a folder holding one). */
 export async function detectLayout(dir: string): Promise<CheckpointLayout> {
   let info;
   try {
@@ -126,10 +129,33 @@ export async function detectLayout(dir: string): Promise<CheckpointLayout> {
   } catch (error) {
     throw new FormatError(dir, "no such checkpoint folder", { cause: error });
   }
-  if (!info.isDirectory()) throw new FormatError(dir, "not a folder (give the checkpoint folder, not a file in it)");
+  if (info.isFile() && findGgufFile(dir) !== undefined) return "gguf";
+  if (!info.isDirectory()) throw new FormatError(dir, "not a folder or a .gguf file (give the checkpoint folder, not a file in it)");
   if (existsSync(join(dir, "config.json"))) return "hf";
   if (existsSync(join(dir, "params.json"))) return "meta";
-  throw new FormatError(dir, "neither config.json (Hugging Face layout) nor params.json (Meta layout) found");
+  if (findGgufFile(dir) !== undefined) return "gguf";
+  throw new FormatError(dir, "neither config.json (Hugging Face layout), params.json (Meta layout) nor a .gguf file found");
+}
+
+/** fromPretrained for a GGUF file (loader/gguf.ts): "auto" keeps each tensor's stored type. */
+async function fromGguf(file: string, dir: string, dtypeOption: DTypeOption, options: FromPretrainedOptions, warn: (message: string) => void): Promise<LlamaForCausalLM> {
+  const { file: gguf, parsed } = await openGgufModel(file);
+  try {
+    const config = reportParsed(parsed, file, warn);
+    const dtype = dtypeOption === "auto" || isQuantType(dtypeOption) ? dtypeOption : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
+    const { weights, unusedTensors } = await loadGgufWeights(gguf, config, {
+      dtype,
+      ...(options.backend === undefined ? {} : { backend: options.backend }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    });
+    if (unusedTensors.length > 0) warn(`${file}: ${unusedTensors.length} tensors are not used: ${unusedTensors.slice(0, 5).join(", ")}`);
+    const model = new LlamaForCausalLM(config, weights, options.backend === undefined ? {} : { backend: options.backend });
+    model.generationConfig = { eosTokenIds: config.eosTokenIds };
+    model.nameOrPath = dir;
+    return model;
+  } finally {
+    await gguf.close();
+  }
 }
 
 interface OpenedCheckpoint {

