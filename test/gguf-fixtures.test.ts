@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { UnsupportedError } from "../src/errors.js";
 import { openGguf } from "../src/io/gguf/index.js";
 import { storedTypeOf } from "../src/loader/gguf.js";
@@ -194,4 +195,29 @@ test("the Hugging Face F32 folder loaded as q8_0 holds the Q8_0 GGUF's bytes (ll
   const hfF32 = matrices(await LlamaForCausalLM.fromPretrained(hfDir, { dtype: "float32" }));
   for (const [name, tensor] of matrices(await LlamaForCausalLM.fromPretrained(f32Gguf))) assert.deepEqual(tensor.data, hfF32.get(name)!.data, name);
   assert.ok(existsSync(hfDir));
+});
+
+test("GGUF Q8_0 on the wasm backend: kept (read straight into its memory) and dequantized to float32/bfloat16 (converted there) equal the reference loader's weights; the logits equal the HF folder quantized on load there", async () => {
+  const path = fixturePath("gguf", "gguf-small-q8_0.gguf");
+  const backend = await createWasmBackend({ threads: 2 });
+  try {
+    for (const dtype of ["auto", "float32", "bfloat16"] as const) {
+      const plain = matrices(await LlamaForCausalLM.fromPretrained(path, { dtype }));
+      const model = await LlamaForCausalLM.fromPretrained(path, { dtype, backend });
+      for (const [name, tensor] of matrices(model)) {
+        const expected = plain.get(name)!;
+        assert.equal(tensor.dtype, expected.dtype, name);
+        assert.deepEqual(Buffer.from(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength), Buffer.from(expected.data.buffer, expected.data.byteOffset, expected.data.byteLength), `${dtype} ${name}`);
+      }
+      if (dtype === "auto" && ggufSmallUnavailable() === undefined) {
+        // The same bytes through the same wasm kernels: the logits of the HF folder quantized on load.
+        // (Not against llama.cpp: the wasm q8_0 matmul is a tolerance twin of the reference, not bit-exact.)
+        const fromHf = await LlamaForCausalLM.fromPretrained(ggufSmall().hfDir, { dtype: "q8_0", backend });
+        const ids = [128000, 791, 6864];
+        assert.deepEqual(await model.forward(ids, model.createKvCache()), await fromHf.forward(ids, fromHf.createKvCache()));
+      }
+    }
+  } finally {
+    await backend.close();
+  }
 });

@@ -6,17 +6,25 @@
 
 import { LLAMA_VERSIONS, isLlamaVersion } from "../convert/llama-versions.js";
 import { convertMetaCheckpoint } from "../loader/convert-meta.js";
+import { type GgufOutType, convertToGguf } from "../loader/convert-gguf.js";
+import { BLOCK_FORMATS, QUANT_TYPES } from "../tensor/quant-formats.js";
 import type { FloatDType } from "../tensor/dtype.js";
-import { booleanFlag, numberFlag, parseFlags, requiredString, stringFlag } from "./args.js";
-import { type Command, UsageError } from "./command.js";
+import { type ParsedArgs, booleanFlag, numberFlag, parseFlags, requiredString, stringFlag } from "./args.js";
+import { type CliIo, type Command, UsageError } from "./command.js";
 import { createProgress, stderrProgressTarget } from "./progress.js";
 
 const DTYPES: Readonly<Record<string, FloatDType>> = { bf16: "bf16", f16: "f16", f32: "f32" };
 
+const GGUF_TYPES: readonly GgufOutType[] = ["f32", "f16", "bf16", ...QUANT_TYPES.filter((q) => BLOCK_FORMATS[q].quantizeBlocks !== undefined)];
+
 const USAGE = [
   "llama3 convert --input DIR --output DIR [--llama-version 3|3.1|3.2] [--instruct] [--dtype bf16|f16|f32]",
   "                      [--max-shard-size 5GB] [--rope-factor F] [--force]",
-  "  converts Meta's original checkpoint folder to the Hugging Face layout, one tensor at a time",
+  `llama3 convert --to gguf --input DIR --output FILE.gguf [--dtype ${GGUF_TYPES.join("|")}] [--rope-factor F] [--force]`,
+  "  converts Meta's original checkpoint folder to the Hugging Face layout, one tensor at a time;",
+  "  with --to gguf, a Hugging Face or Meta folder to one GGUF file for llama.cpp (matrices in --dtype,",
+  "  default f16 as llama.cpp's converter; norms f32; q/k rows in llama.cpp's order)",
+  "  --to hf|gguf          the output format (default hf)",
   "  --input DIR           params.json + consolidated.00.pth ... (+ tokenizer.model, converted to tokenizer.json)",
   "  --output DIR          the folder to create; written under a temporary name and renamed when complete",
   "  --llama-version V     3, 3.1 or 3.2 (3.3 converts as 3.1): rope scaling, context length, special-token",
@@ -60,9 +68,13 @@ export const convertCommand: Command = {
       "max-shard-size": { type: "string" },
       "rope-factor": { type: "string" },
       force: { type: "boolean" },
+      to: { type: "string" },
     }, USAGE, 0);
     const input = requiredString(args, "input", USAGE);
     const output = requiredString(args, "output", USAGE);
+    const to = stringFlag(args, "to") ?? "hf";
+    if (to !== "hf" && to !== "gguf") throw new UsageError(`--to must be hf or gguf; got "${to}"`);
+    if (to === "gguf") return convertGguf(args, input, output, io);
     const version = stringFlag(args, "llama-version");
     if (version !== undefined && !isLlamaVersion(version)) throw new UsageError(`--llama-version must be one of ${LLAMA_VERSIONS.join(", ")}; got "${version}"`);
     const dtypeName = stringFlag(args, "dtype") ?? "bf16";
@@ -89,3 +101,25 @@ export const convertCommand: Command = {
     io.stdout(`converted ${input} (Llama ${result.llamaVersion}) to ${output}: ${gb} GB of ${dtypeName} weights; ${result.files.join(", ")}\n`);
   },
 };
+
+/** `convert --to gguf`: a Hugging Face or Meta folder to one GGUF file. */
+async function convertGguf(args: ParsedArgs, input: string, output: string, io: CliIo): Promise<void> {
+  for (const flag of ["llama-version", "instruct", "max-shard-size"]) {
+    if (args.values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to --to gguf`);
+  }
+  const outType = (stringFlag(args, "dtype") ?? "f16") as GgufOutType;
+  if (!GGUF_TYPES.includes(outType)) throw new UsageError(`--dtype must be one of ${GGUF_TYPES.join(", ")} for --to gguf; got "${outType}"`);
+  const ropeFactor = stringFlag(args, "rope-factor") === undefined ? undefined : numberFlag(args, "rope-factor", 8, Number.MIN_VALUE, 1e6);
+  let progress: ReturnType<typeof createProgress> | undefined;
+  const result = await convertToGguf(input, output, {
+    outType,
+    overwrite: booleanFlag(args, "force"),
+    ...(ropeFactor === undefined ? {} : { metaRopeFactor: ropeFactor }),
+    onWarning: (message) => io.stderr(`warning: ${message}\n`),
+    onProgress: (done, total) => {
+      progress ??= createProgress(stderrProgressTarget(io), "converting", total, { unit: "items" });
+      progress.update(done);
+    },
+  }).finally(() => progress?.finish());
+  io.stdout(`converted ${input} to ${result.outputFile}: ${result.tensors} tensors, matrices in ${outType}\n`);
+}

@@ -143,3 +143,26 @@ async function moveIntoPlace(temp: string, out: string, aside: string, overwrite
   }
   await rm(aside, { recursive: true, force: true });
 }
+
+/**
+ * Write one output file atomically: `write` fills a hidden temporary sibling, renamed to `outputFile`
+ * when it returns (rename(2) replaces a file atomically); on failure the temporary file is removed
+ * and nothing is at `outputFile`. Refuses a folder, and an existing file unless `overwrite`.
+ * @throws ArgumentError for an output in the way (before any work is done)
+ */
+export async function writeFileAtomically<T>(outputFile: string, write: (tempFile: string) => Promise<T>, options: { readonly overwrite?: boolean } = {}): Promise<T> {
+  const out = resolve(outputFile);
+  const state = await describe(out);
+  if (state === "empty" || state === "full") throw new ArgumentError(`output ${out} is a folder; give the file to write`);
+  if (state === "other" && options.overwrite !== true) throw new ArgumentError(`output ${out} exists; pass overwrite (--force) to replace it`);
+  await mkdir(dirname(out), { recursive: true });
+  const temp = join(dirname(out), `${TEMP_FOLDER_MARKER}${basename(out)}-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    const result = await write(temp);
+    await rename(temp, out);
+    return result;
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}

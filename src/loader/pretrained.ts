@@ -158,20 +158,20 @@ async function fromGguf(file: string, dir: string, dtypeOption: DTypeOption, opt
   }
 }
 
-interface OpenedCheckpoint {
+export interface OpenedCheckpoint {
   readonly config: LlamaConfig;
   readonly generationConfig: GenerationDefaults;
   readonly source: TensorSource;
   readonly scheme: NameScheme;
 }
 
-function reportParsed(parsed: ParsedConfig, path: string, warn: (message: string) => void): LlamaConfig {
+export function reportParsed(parsed: ParsedConfig, path: string, warn: (message: string) => void): LlamaConfig {
   if (parsed.unknownKeys.length > 0) warn(`${path}: unknown keys ignored: ${parsed.unknownKeys.join(", ")}`);
   parsed.warnings.forEach(warn);
   return parsed.config;
 }
 
-async function openHf(dir: string, warn: (message: string) => void): Promise<OpenedCheckpoint> {
+export async function openHf(dir: string, warn: (message: string) => void): Promise<OpenedCheckpoint> {
   const path = join(dir, "config.json");
   let config = reportParsed(parseHfConfig(await readJsonFile(path), path), path, warn);
   // generate() stops on generation_config.json's eos ids too (Instruct models list <|eot_id|> there).
@@ -184,7 +184,7 @@ async function openHf(dir: string, warn: (message: string) => void): Promise<Ope
   return { config, generationConfig, source: await openSafetensorsCheckpoint(dir), scheme: "hf" };
 }
 
-async function openMeta(dir: string, warn: (message: string) => void, ropeFactor: number | undefined): Promise<OpenedCheckpoint> {
+export async function openMeta(dir: string, warn: (message: string) => void, ropeFactor: number | undefined): Promise<OpenedCheckpoint> {
   const path = join(dir, "params.json");
   const config = reportParsed(parseMetaParams(await readJsonFile(path), path, ropeFactor === undefined ? {} : { ropeFactor }), path, warn);
   const files = await metaShardFiles(dir);

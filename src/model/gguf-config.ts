@@ -8,6 +8,7 @@
 // Token ids come from the `tokenizer.ggml.*_token_id` keys, stop ids from eos and eot (and eom).
 
 import { UnsupportedError } from "../errors.js";
+import type { GgufValue } from "../io/gguf/gguf-header.js";
 import type { GgufMetadataReader } from "../io/gguf/gguf-metadata.js";
 import type { LlamaConfig, RopeScaling } from "./config.js";
 import type { ParsedConfig } from "./hf-config.js";
@@ -20,9 +21,9 @@ const GGUF_ARCHITECTURE = "llama";
 const LLAMA_CPP_DEFAULT_ROPE_BASE = 10000;
 
 /**
- * Relative tolerance for rope_freqs.weight against the llama3 formula: the converter computes in
- * float64 from float32 frequencies and stores float32, so values agree to a few float32 ulps (1e-7
- * each); 1e-5 leaves room for either order of operations and rejects any other parameter set.
+ * Relative tolerance for rope_freqs.weight against the llama3 formula: llama.cpp's converter
+ * rounds every step to float32 as llama3RopeDivisors does, but other writers may compute in float64
+ * (a few float32 ulps, 1e-7 each, apart); 1e-5 allows that and rejects any other parameter set.
  */
 const ROPE_FREQS_TOLERANCE = 1e-5;
 
@@ -110,22 +111,59 @@ function parseRopeScaling(r: GgufMetadataReader, ropeFreqs: Float32Array | undef
 /**
  * The per-frequency divisors llama.cpp's converter writes as rope_freqs.weight for a llama3 scaling
  * (convert_hf_to_gguf.py LlamaModel.generate_extra_tensors): 1 for high frequencies, `factor` for
- * low ones, 1 / ((1 - smooth) / factor + smooth) between; in float64 from float32 frequencies.
+ * low ones, 1 / ((1 - smooth) / factor + smooth) between. The converter iterates a float32 torch
+ * tensor, so every operation rounds to float32; so does this (bit-identical to its output).
  * @returns (headDim / 2) divisors
  */
 export function llama3RopeDivisors(headDim: number, theta: number, s: Extract<RopeScaling, { kind: "llama3" }>): Float32Array {
+  const f = Math.fround;
   const out = new Float32Array(headDim / 2);
   const lowFreqWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
   const highFreqWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
   for (let i = 0; i < out.length; i++) {
-    const freq = Math.fround(1 / Math.fround(Math.pow(theta, Math.fround((2 * i) / headDim))));
-    const wavelen = (2 * Math.PI) / freq;
+    const freq = f(1 / f(Math.pow(theta, f((2 * i) / headDim))));
+    const wavelen = f((2 * Math.PI) / freq);
     if (wavelen < highFreqWavelen) out[i] = 1;
     else if (wavelen > lowFreqWavelen) out[i] = s.factor;
     else {
-      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
+      const smooth = f(f(f(s.originalMaxPositionEmbeddings / wavelen) - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor));
+      out[i] = f(1 / f(f(f(1 - smooth) / s.factor) + smooth));
     }
   }
   return out;
+}
+
+/**
+ * The `general.architecture` and `llama.*` keys for a config, as llama.cpp's convert_hf_to_gguf.py
+ * writes them (LlamaModel.set_gguf_parameters), and the rope_freqs.weight divisors for a llama3
+ * scaling (undefined without one).
+ * @throws UnsupportedError for a llama3 scaling with other constants than low 1, high 4, original
+ *   context 8192 (the reader could not recover them from rope_freqs.weight)
+ */
+export function ggufConfigMetadata(config: LlamaConfig): { metadata: [string, GgufValue][]; ropeFreqs: Float32Array | undefined } {
+  const u32 = (value: number): GgufValue => ({ type: "u32", value });
+  const f32 = (value: number): GgufValue => ({ type: "f32", value: Math.fround(value) });
+  const k = (name: string): string => `${GGUF_ARCHITECTURE}.${name}`;
+  const metadata: [string, GgufValue][] = [
+    ["general.architecture", { type: "string", value: GGUF_ARCHITECTURE }],
+    [k("block_count"), u32(config.nLayers)],
+    [k("context_length"), u32(config.maxPositionEmbeddings)],
+    [k("embedding_length"), u32(config.dim)],
+    [k("feed_forward_length"), u32(config.hiddenDim)],
+    [k("attention.head_count"), u32(config.nHeads)],
+    [k("attention.head_count_kv"), u32(config.nKvHeads)],
+    [k("rope.freq_base"), f32(config.ropeTheta)],
+    [k("attention.layer_norm_rms_epsilon"), f32(config.normEps)],
+    [k("attention.key_length"), u32(config.headDim)],
+    [k("attention.value_length"), u32(config.headDim)],
+    [k("vocab_size"), u32(config.vocabSize)],
+    [k("rope.dimension_count"), u32(config.headDim)],
+  ];
+  const s = config.ropeScaling;
+  if (s.kind === "none") return { metadata, ropeFreqs: undefined };
+  const m = META_ROPE_SCALING;
+  if (s.lowFreqFactor !== m.lowFreqFactor || s.highFreqFactor !== m.highFreqFactor || s.originalMaxPositionEmbeddings !== m.originalMaxPositionEmbeddings) {
+    throw new UnsupportedError(`llama3 rope scaling with low ${s.lowFreqFactor}, high ${s.highFreqFactor}, original context ${s.originalMaxPositionEmbeddings} cannot be written to GGUF (only Llama 3.1's 1, 4, 8192 can be read back from rope_freqs.weight)`);
+  }
+  return { metadata, ropeFreqs: llama3RopeDivisors(config.headDim, config.ropeTheta, s) };
 }

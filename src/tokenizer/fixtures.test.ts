@@ -50,6 +50,7 @@ const metaDir = fixturePath("meta", "meta-tiny-scaled");
 const modelText = readFileSync(join(metaDir, "tokenizer.model"), "utf8");
 const metaBpe = new BytePairEncoder(parseTiktokenBpe(modelText, "tokenizer.model"));
 const bundledDir = bundledTokenizerDir();
+const ggufPath = fixturePath("gguf", "gguf-small-q8_0.gguf");
 const bundledJson = readFileSync(join(bundledDir, "tokenizer.json"), "utf8");
 const bundledConfig = readFileSync(join(bundledDir, "tokenizer_config.json"), "utf8");
 
@@ -83,6 +84,8 @@ const variants: readonly Variant[] = [
   { name: "tokenizer.model with 3.0 names", names31: false, tokenizer: Tokenizer.fromTiktoken(modelText, { specialTokenNames: "3.0" }) },
   { name: "bundled tokenizer.json (3.0 names)", names31: false, tokenizer: await Tokenizer.bundled() },
   { name: "tokenizer.json with 3.1 names", names31: true, tokenizer: hfWith31Names() },
+  // llama.cpp's converter wrote this file's tokenizer.ggml.* keys from the bundled tokenizer.json.
+  { name: "GGUF tokenizer.ggml.* (gguf-small-q8_0.gguf, 3.0 names)", names31: false, tokenizer: await Tokenizer.fromPretrained(ggufPath) },
 ];
 
 function encodeCase(tok: Tokenizer, c: Case): number[] {
@@ -186,18 +189,34 @@ test("all loaders give identical ids on every fixture text", () => {
   }
 });
 
+/** Same number of ids and the same bytes for every id. */
+function assertSameVocabulary(x: Tokenizer, y: Tokenizer): void {
+  assert.equal(x.vocabSize, y.vocabSize);
+  for (let id = 0; id < x.vocabSize; id++) {
+    const a = x.idToBytes(id)!;
+    const b = y.idToBytes(id)!;
+    if (a.length !== b.length || a.some((v, k) => v !== b[k])) assert.fail(`id ${id} differs`);
+  }
+}
+
 test("the bundled tokenizer.json and Meta's tokenizer.model hold the same vocabulary", () => {
   const hf = variants[2]!.tokenizer;
   const meta = variants[1]!.tokenizer; // tokenizer.model with 3.0 names, as the bundled file has
-  assert.equal(hf.vocabSize, meta.vocabSize);
-  for (let id = 0; id < hf.vocabSize; id++) {
-    const a = hf.idToBytes(id)!;
-    const b = meta.idToBytes(id)!;
-    if (a.length !== b.length || a.some((x, k) => x !== b[k])) assert.fail(`id ${id} differs`);
-  }
+  assertSameVocabulary(hf, meta);
   assert.deepEqual(hf.specialTokens, meta.specialTokens);
   assert.deepEqual(hf.eosTokenIds, meta.eosTokenIds);
   assert.ok(hf.chatTemplate?.includes("<|start_header_id|>"));
+});
+
+test("the GGUF tokenizer equals the bundled tokenizer.json: vocabulary, special tokens, BOS, chat template", () => {
+  const hf = variants[2]!.tokenizer;
+  const gguf = variants[4]!.tokenizer;
+  assertSameVocabulary(hf, gguf);
+  assert.deepEqual(gguf.specialTokens, hf.specialTokens);
+  assert.equal(gguf.bosTokenId, hf.bosTokenId);
+  assert.equal(gguf.eosTokenId, hf.eosTokenId);
+  assert.deepEqual(gguf.encode("Hello world"), hf.encode("Hello world"));
+  assert.equal(gguf.chatTemplate, hf.chatTemplate);
 });
 
 test("Meta's ChatFormat strips message content with Python's str.strip(), not JavaScript's trim()", () => {

@@ -17,8 +17,8 @@ import { MAX_BPE_TOKENS } from "./load-tiktoken.js";
 import type { TokenizerData } from "./sources.js";
 import { TokenTable } from "./token-table.js";
 
-/** llama.cpp's `enum llama_token_type` values (llama-vocab.h LLAMA_TOKEN_ATTR_* predecessors). */
-const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
+/** llama.cpp's `enum llama_token_type` values (gguf-py TokenType). */
+export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
 /** Names of Llama 3's pre-tokenizer in llama.cpp (llama-vocab.cpp, LLAMA_VOCAB_PRE_TYPE_LLAMA3). */
 const LLAMA3_PRE_NAMES: ReadonlySet<string> = new Set(["llama-bpe", "llama3", "llama-v3"]);
@@ -55,8 +55,10 @@ export function dataFromGguf(r: GgufMetadataReader): TokenizerData {
   for (let id = nBpe; id < tokens.length; id++) {
     const type = types[id]!;
     const content = tokens[id]!;
+    // UNUSED: the converter's "[PAD{i}]" filler up to the embedding's rows; never matched in text.
+    if (type === TOKEN_TYPE.unused) continue;
     if (type !== TOKEN_TYPE.control && type !== TOKEN_TYPE.userDefined) {
-      throw new FormatError(path, `tokenizer.ggml.token_type[${id}] is ${type}: after the ${nBpe} BPE tokens only CONTROL (3) and USER_DEFINED (4) tokens are supported (${JSON.stringify(content)})`);
+      throw new FormatError(path, `tokenizer.ggml.token_type[${id}] is ${type}: after the ${nBpe} BPE tokens only CONTROL (3), USER_DEFINED (4) and UNUSED (5) tokens are supported (${JSON.stringify(content)})`);
     }
     checkAddedToken({ id, content }, table, `tokenizer.ggml.tokens[${id}]`, path);
     addedTokens.push({ id, content, special: type === TOKEN_TYPE.control });
