@@ -1,7 +1,7 @@
 // K-quant kernels in WebAssembly SIMD: the Q8_K activation quantizer and the matrix products by Q4_K
-// and Q6_K weights (llama.cpp's super-blocks of QK_K = 256 weights), twins of the reference kernels
-// in src/kernels/reference/ (quantize_row_q8_K_ref, ggml_vec_dot_q4_K_q8_K_generic and
-// ggml_vec_dot_q6_K_q8_K_generic of ggml-quants.c / ggml-cpu/quants.c).
+// Q5_K and Q6_K weights (llama.cpp's super-blocks of QK_K = 256 weights), twins of the reference kernels
+// in src/kernels/reference/ (quantize_row_q8_K_ref, ggml_vec_dot_q4_K_q8_K_generic,
+// ggml_vec_dot_q5_K_q8_K_generic and ggml_vec_dot_q6_K_q8_K_generic of ggml-quants.c / ggml-cpu/quants.c).
 //
 // Bit-exact with the reference. The generic C kernels keep eight int32 lanes aux32[l] (l = element
 // index mod 8: aux16[l] = q8[l] * a[l] over chunks of 8, times the sub-block scale) and eight float
@@ -26,6 +26,8 @@ const Q8_K_BYTES: usize = 292;
 const Q8_K_BSUMS: usize = 260;
 /** Bytes of a block_q4_K. */
 const Q4_K_BYTES: usize = 144;
+/** Bytes of a block_q5_K: a block_q4_K with uint8 qh[32] (each weight's fifth bit) before qs. */
+const Q5_K_BYTES: usize = 176;
 /** Bytes of a block_q6_K. */
 const Q6_K_BYTES: usize = 210;
 
@@ -118,17 +120,23 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
 }
 
 /**
- * One row of Q4_K blocks at w times the rows of Q8_K blocks at y0 and y1 (nb blocks each, two tokens
- * sharing each unpacked weight block): vec_dot_q4_K_q8_K per token. With y1 = y0 the second result
- * is the first computed twice. Results go to o0 and o1 (float32).
+ * One row of Q4_K (q5 false) or Q5_K (q5 true) blocks at w times the rows of Q8_K blocks at y0 and
+ * y1 (nb blocks each, two tokens sharing each unpacked weight block): vec_dot_q4_K_q8_K /
+ * vec_dot_q5_K_q8_K per token (Q5_K adds 16 where the weight's qh bit is set). With y1 = y0 the
+ * second result is the first computed twice. Results go to o0 and o1 (float32).
  */
-function dotQ4K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize): void {
+// @ts-ignore: decorator
+@inline function dotQ45K2(q5: bool, w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize): void {
+  const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
+  const qsAt: usize = q5 ? 48 : 16;
+  const one = i8x16.splat(1);
   const nibble = i8x16.splat(0x0f);
   let sums0Lo = f32x4.splat(0), sums0Hi = f32x4.splat(0), sums1Lo = f32x4.splat(0), sums1Hi = f32x4.splat(0);
   let sumf0: f32 = 0, sumf1: f32 = 0;
   for (let i: u32 = 0; i < nb; i++) {
-    const x = w + <usize>i * Q4_K_BYTES;
+    const x = w + <usize>i * blockBytes;
     const q80 = y0 + <usize>i * Q8_K_BYTES, q81 = y1 + <usize>i * Q8_K_BYTES;
+    const qh0 = q5 ? v128.load(x, 16) : i8x16.splat(0), qh1 = q5 ? v128.load(x, 32) : i8x16.splat(0);
     // The twelve scale bytes as eight 6-bit scales (sc) and eight 6-bit mins (mn), as the C code's utmp.
     const u0 = load<u32>(x, 4), u1 = load<u32>(x, 8), u2 = load<u32>(x, 12);
     const sc0 = u0 & 0x3f3f3f3f;
@@ -141,9 +149,17 @@ function dotQ4K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize):
     const sumi0 = minsDot(q80, minsLo, minsHi), sumi1 = minsDot(q81, minsLo, minsHi);
     let lo0 = i32x4.splat(0), hi0 = i32x4.splat(0), lo1 = i32x4.splat(0), hi1 = i32x4.splat(0);
     for (let k: usize = 0; k < 4; k++) {
-      const qa = v128.load(x + 16 + (k << 5)), qb = v128.load(x + 16 + (k << 5), 16);
+      const qa = v128.load(x + qsAt + (k << 5)), qb = v128.load(x + qsAt + (k << 5), 16);
       // Sub-block 2k: the low nibbles of these 32 bytes; sub-block 2k + 1: the high nibbles.
-      const la = v128.and(qa, nibble), lb = v128.and(qb, nibble), ha = i8x16.shr_u(qa, 4), hb = i8x16.shr_u(qb, 4);
+      let la = v128.and(qa, nibble), lb = v128.and(qb, nibble), ha = i8x16.shr_u(qa, 4), hb = i8x16.shr_u(qb, 4);
+      if (q5) {
+        // Q5_K: + 16 where bit 2k (low nibbles) or 2k + 1 (high nibbles) of the weight's qh byte is set.
+        const bit = <u32>k << 1;
+        la = v128.or(la, i8x16.shl(v128.and(i8x16.shr_u(qh0, bit), one), 4));
+        lb = v128.or(lb, i8x16.shl(v128.and(i8x16.shr_u(qh1, bit), one), 4));
+        ha = v128.or(ha, i8x16.shl(v128.and(i8x16.shr_u(qh0, bit + 1), one), 4));
+        hb = v128.or(hb, i8x16.shl(v128.and(i8x16.shr_u(qh1, bit + 1), one), 4));
+      }
       const scales = k < 2 ? sc0 : sc1;
       const shift = <u32>(k & 1) << 4;
       const sLow = i16x8.splat(<i16>((scales >> shift) & 0xff)), sHigh = i16x8.splat(<i16>((scales >> (shift + 8)) & 0xff));
@@ -225,11 +241,11 @@ function dotQ6K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize):
   store<f32>(o1, addLanes(0, sums1Lo, sums1Hi));
 }
 
-/** The K-quant matmul loop: tokens in pairs (the last one alone, computed as its own pair). */
+/** The K-quant matmul loop (bits 4, 5 or 6): tokens in pairs (the last one alone, computed as its own pair). */
 // @ts-ignore: decorator
-@inline function matmulK(q4: bool, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+@inline function matmulK(bits: u32, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
   const nb = inF / QK_K;
-  const rowBytes = <usize>nb * (q4 ? Q4_K_BYTES : Q6_K_BYTES);
+  const rowBytes = <usize>nb * (bits == 4 ? Q4_K_BYTES : bits == 5 ? Q5_K_BYTES : Q6_K_BYTES);
   const tokenBytes = <usize>nb * Q8_K_BYTES;
   for (let t: u32 = 0; t < nTokens; t += 2) {
     const t1 = t + 1 < nTokens ? t + 1 : t;
@@ -237,7 +253,8 @@ function dotQ6K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize):
     const o0 = out + (<usize>t * outF << 2), o1 = out + (<usize>t1 * outF << 2);
     for (let r = rowStart; r < rowEnd; r++) {
       const at = <usize>r << 2;
-      if (q4) dotQ4K2(w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
+      if (bits == 4) dotQ45K2(false, w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
+      else if (bits == 5) dotQ45K2(true, w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
       else dotQ6K2(w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
     }
   }
@@ -248,10 +265,15 @@ function dotQ6K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize):
  * inF / 256 blocks), w Q4_K blocks (outF, inF / 256).
  */
 export function matmul_q4_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK(true, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmulK(4, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** As matmul_q4_k for Q5_K weights (outF, inF / 256 blocks of 176 bytes). */
+export function matmul_q5_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmulK(5, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
 /** As matmul_q4_k for Q6_K weights (outF, inF / 256 blocks of 210 bytes). */
 export function matmul_q6_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK(false, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmulK(6, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }
