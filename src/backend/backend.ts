@@ -4,7 +4,7 @@
 // Operations are synchronous; a threaded backend blocks on its workers (Atomics.wait) rather than
 // changing this shape.
 
-import type { AttentionShape, KvRows } from "../kernels/reference/attention.js";
+import type { AttentionShape, KvRows } from "../tensor/attention-rows.js";
 import type { FloatTensor, WeightTensor } from "../tensor/tensor.js";
 
 export type { AttentionShape, KvRows };
