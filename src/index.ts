@@ -38,6 +38,7 @@ export { defaultModelDir } from "./loader/default-model.js";
 
 // Conversion of Meta checkpoints
 export * from "./loader/convert-meta.js";
+export { type GgufConvertOptions, type GgufOutType, convertToGguf } from "./loader/convert-gguf.js";
 
 // Tokenizer and chat
 export * from "./tokenizer/index.js";
@@ -47,3 +48,7 @@ export * from "./chat/index.js";
 export type { TensorEntry, TensorSource } from "./io/tensor-source.js";
 export * from "./io/safetensors.js";
 export { openPytorchCheckpoint, verifyChecklist, PytorchCheckpoint } from "./io/pytorch/index.js";
+export {
+  type GgufArray, type GgufItem, type GgufScalar, type GgufTensorInfo, type GgufTensorToWrite, type GgufValue, type GgufValueType,
+  GgufFile, GgufMetadataReader, openGguf, writeGguf,
+} from "./io/gguf/index.js";

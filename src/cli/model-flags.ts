@@ -25,8 +25,8 @@ export const MODEL_FLAGS_USAGE = `[--model DIR] [--dtype ${DTYPE_OPTIONS.join("|
 
 /** Help lines for MODEL_FLAGS. */
 export const MODEL_FLAGS_HELP = [
-  `  --model DIR         a Hugging Face or Meta checkpoint folder (default: $${MODEL_ENV}, else the built-in tiny random model)`,
-  `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default auto: the stored type;`,
+  `  --model DIR         a Hugging Face or Meta checkpoint folder, or a GGUF file (default: $${MODEL_ENV}, else the built-in tiny random model)`,
+  `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default auto: the stored type, per tensor in a GGUF;`,
   "                      q8_0 quantizes matrices to llama.cpp's Q8_0 as they load)",
   "  --rope-factor F     Meta folders only: the llama3 rope scaling factor (3.1: 8, 3.2: 32)",
 ].join("\n");

@@ -1,6 +1,6 @@
 // Loading a model from a checkpoint folder: a Hugging Face folder (config.json + model.safetensors,
 // or shards with model.safetensors.index.json) or a Meta original folder (params.json +
-// consolidated.NN.pth). Ties the layers together: io reads tensors, convert names and merges them,
+// consolidated.NN.pth), or from a GGUF file (loader/gguf.ts). Ties the layers together: io reads tensors, convert names and merges them,
 // model/ parses the config and runs. `LlamaForCausalLM.fromPretrained` is the public entry point.
 
 import { existsSync } from "node:fs";
@@ -85,8 +85,9 @@ export class LlamaForCausalLM extends LlamaModel {
   }
 
   /**
-   * Load a model from a folder.
-   * @param dir a Hugging Face checkpoint folder (config.json + safetensors) or a Meta one (params.json + consolidated.NN.pth)
+   * Load a model from a folder or a GGUF file.
+   * @param dir a Hugging Face checkpoint folder (config.json + safetensors), a Meta one (params.json +
+   *   consolidated.NN.pth), or a GGUF file (or a folder holding one .gguf; see loader/gguf.ts)
    * @throws FormatError for unreadable or malformed files; ConfigError for a bad config key;
    *   ShapeError when a tensor does not fit the config; UnsupportedError for other architectures
    * @example
