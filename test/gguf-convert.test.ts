@@ -14,6 +14,9 @@ import { convertToGguf } from "../src/loader/convert-gguf.js";
 import { type DTypeOption, LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Tokenizer } from "../src/tokenizer/tokenizer.js";
 import type { FloatTensor, Tensor } from "../src/tensor/tensor.js";
+import { referenceBackend } from "../src/backend/reference.js";
+import { applyChatTemplate } from "../src/chat/index.js";
+import { pipeline } from "../src/pipelines/text-generation.js";
 import { runCliCaptured } from "./support/cli.js";
 import { readAllTensors, readConfigJson, tempDirsRemovedAfter, writeHfFolder } from "./support/checkpoints.js";
 import { ggufSmall, ggufSmallUnavailable } from "./support/gguf-small.js";
@@ -157,4 +160,20 @@ test("GGUF loader: rope_freqs.weight that is not a llama3 scaling is refused; a 
   await rejectsBeforeReading(path, UnsupportedError, /rope_freqs.weight\[0\] is 2/);
   const missing = await editedGguf((_, tensors) => void tensors.splice(tensors.findIndex((t) => t.name === "blk.0.attn_k.weight"), 1));
   await rejectsBeforeReading(missing, FormatError, /missing tensor "blk.0.attn_k.weight"/);
+});
+
+test("pipeline() on a GGUF file: the tokenizer, chat template and stop ids come from the file", async () => {
+  const path = fixturePath("gguf", "gguf-small-q8_0.gguf");
+  const generator = await pipeline("text-generation", path, { backend: referenceBackend });
+  const file = await openGguf(path);
+  const template = file.metadata.get("tokenizer.chat_template")!.value;
+  await file.close();
+  assert.equal(generator.tokenizer.chatTemplate, template);
+  assert.deepEqual(generator.model.config.eosTokenIds, [128001]);
+  const messages = [{ role: "user" as const, content: "Hi" }];
+  const ids = applyChatTemplate(generator.tokenizer, messages, { addGenerationPrompt: true }).ids;
+  assert.deepEqual(ids.slice(0, 4), [128000, 128006, 882, 128007]); // <|begin_of_text|><|start_header_id|>user<|end_header_id|>
+  const expected = await generator.engine.submit(ids, { maxNewTokens: 3, doSample: false });
+  const result = await generator(messages, { maxNewTokens: 3, doSample: false });
+  assert.deepEqual(result, [{ generated_text: [...messages, { role: "assistant", content: expected.text }] }]);
 });
