@@ -235,10 +235,17 @@ test("GGUF Q8_0 on the wasm backend: kept (read straight into its memory) and de
       }
       if (dtype === "auto" && ggufSmallUnavailable() === undefined) {
         // The same bytes through the same wasm kernels: the logits of the HF folder quantized on load.
-        // (Not against llama.cpp: the wasm q8_0 matmul is a tolerance twin of the reference, not bit-exact.)
         const fromHf = await LlamaForCausalLM.fromPretrained(ggufSmall().hfDir, { dtype: "q8_0", backend });
         const ids = [128000, 791, 6864];
         assert.deepEqual(await model.forward(ids, model.createKvCache()), await fromHf.forward(ids, fromHf.createKvCache()));
+      }
+      if (dtype === "auto") {
+        // Against llama.cpp, BOS only: the wasm RMSNorm and SwiGLU differ from the reference by one
+        // float32 ulp (measured), which can flip an activation's int8 rounding: the README's
+        // longer-prompt case, so its tolerance (measured here: 0.05).
+        const [bosOnly] = reference("gguf-small-q8_0");
+        const error = stepError(logSoftmax(await model.forward(bosOnly!.prompt_ids, model.createKvCache())), bosOnly!.top_logprobs[0]!);
+        assert.ok(error < PROMPT_TOLERANCE, `wasm BOS-only error ${error}`);
       }
     }
   } finally {
