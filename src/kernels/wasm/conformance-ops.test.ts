@@ -191,3 +191,17 @@ test("attention scratch is O(tile x headDim x group), independent of the context
     assert.equal(arena.kernels.attention_scratch_bytes(7, 3) % 16, 0);
   }
 });
+
+test("read_stream (the benchmarks' bandwidth probe) reads every byte it is given, and only those", () => {
+  const rng = new Rng(0x57ea);
+  for (const arena of ARENAS) {
+    arena.reset();
+    const bytes = new Uint8Array(64 * 37 + 16); // 37 64-byte steps, then 16 bytes it must not read
+    for (let i = 0; i < bytes.length; i++) bytes[i] = rng.nextU32() & 0xff;
+    const words = new Uint32Array(bytes.buffer, 0, (64 * 37) / 4);
+    let expected = 0;
+    for (const word of words) expected ^= word;
+    const ptr = arena.put(bytes);
+    assert.equal(arena.kernels.read_stream(ptr, 64 * 37 + 16) >>> 0, expected >>> 0, `${arena.build} read_stream`);
+  }
+});

@@ -102,11 +102,13 @@ export interface WasmKernels {
   widen_f16(dst: number, src: number, n: number): void;
   /** Test hook: the same by the scalar widening of the kernels' tails. */
   widen_f16_scalar(dst: number, src: number, n: number): void;
+  /** Benchmark hook: read byteLength bytes at p once (a multiple of 64), returning their XOR: the memory-bandwidth ceiling. */
+  read_stream(p: number, byteLength: number): number;
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
   "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "rmsnorm", "rope", "swiglu", "add", "softmax",
-  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar",
+  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "read_stream",
 ];
 
 const BASE64: Readonly<Record<KernelBuild, string>> = { simd: SIMD_WASM_BASE64, "relaxed-simd": RELAXED_SIMD_WASM_BASE64 };

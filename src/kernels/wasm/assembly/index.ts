@@ -7,6 +7,7 @@ export { matmul_f32, matmul_bf16, matmul_f16, widen_f16, widen_f16_scalar } from
 export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
 export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
+export { read_stream } from "./stream";
 
 /** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */
 export function kernel_reserved_bytes(): usize {
