@@ -25,6 +25,41 @@ export const TWO_112: f32 = reinterpret<f32>(<u32>(112 + 127) << 23);
   return f32x4.add(acc, f32x4.add(f32x4.mul(a, x), f32x4.mul(b, y)));
 }
 
+/** max(x, 0) per int8 lane: the positive part of int8 quants -127..127 (0..127, a 7-bit operand). */
+// @ts-ignore: decorator
+@inline export function i8Pos(x: v128): v128 {
+  return i8x16.max_s(x, i8x16.splat(0));
+}
+
+/** max(-x, 0) per int8 lane: the negative part of int8 quants -127..127 (0..127, a 7-bit operand). */
+// @ts-ignore: decorator
+@inline export function i8Neg(x: v128): v128 {
+  return i8x16.max_s(i8x16.sub(i8x16.splat(0), x), i8x16.splat(0));
+}
+
+/**
+ * Four exact int32 partial sums whose total is the dot product of 16 int8 lanes w and x, x given
+ * as xPos = i8Pos(x) and xNeg = i8Neg(x), w any int8 (-128 included). Relaxed SIMD's 8-bit dot is
+ * implementation-defined only when its second operand has the top bit set; both parts are 0..127,
+ * so i16x8.relaxed_dot_i8x16_i7x16_s (one pmaddubsw on x86) is exact on every engine, as is the
+ * wrapping i16 difference, whose true value |w0 x0 + w1 x1| <= 2 * 128 * 127 fits int16. Why not
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 computes it wrongly for a negative first
+ * operand (measured), and where the CPU has no AVX-VNNI (V8 lowers it to pmaddubsw + pmaddwd +
+ * paddd) two of them cost more than this. The plain-SIMD build widens to int16 (dot_i16x8_s).
+ */
+// @ts-ignore: decorator
+@inline export function dotI8(w: v128, xPos: v128, xNeg: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const d = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w, xPos), i16x8.relaxed_dot_i8x16_i7x16_s(w, xNeg));
+    return i32x4.extadd_pairwise_i16x8_s(d);
+  }
+  const x = i8x16.sub(xPos, xNeg);
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x)),
+  );
+}
+
 /** Sum of the four float32 lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
