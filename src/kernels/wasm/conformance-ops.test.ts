@@ -13,6 +13,7 @@ import { type KvRows } from "../reference/attention.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
 import { Rng } from "../../tensor/rng.js";
 import { U, arenas, assertClose, describeBuilds, normals } from "./harness.test-support.js";
+import { KERNEL_RESERVED_BYTES } from "./module.js";
 
 const ARENAS = await arenas();
 
@@ -203,5 +204,12 @@ test("read_stream (the benchmarks' bandwidth probe) reads every byte it is given
     for (const word of words) expected ^= word;
     const ptr = arena.put(bytes);
     assert.equal(arena.kernels.read_stream(ptr, 64 * 37 + 16) >>> 0, expected >>> 0, `${arena.build} read_stream`);
+  }
+});
+
+test("the module's static data (its vector constants) ends within KERNEL_RESERVED_BYTES", () => {
+  for (const arena of ARENAS) {
+    const end = arena.kernels.kernel_reserved_bytes();
+    assert.ok(end > 256 && end <= KERNEL_RESERVED_BYTES, `${arena.build}: static data ends at ${end}`);
   }
 });

@@ -38,8 +38,9 @@ export type KernelBuild = "simd" | "relaxed-simd";
 export const KERNEL_MEMORY_MAX_PAGES = 65536;
 
 /**
- * Bytes at the start of every memory that belong to the module (AssemblyScript's static-data base;
- * the kernels keep nothing there, but the host should allocate at or above this offset).
+ * Bytes at the start of every memory that belong to the module: its static data (read-only vector
+ * constants, from byte 256; every instantiation writes the same bytes there) ends below this, and
+ * the host allocates at or above it.
  */
 export const KERNEL_RESERVED_BYTES = 1024;
 
