@@ -14,11 +14,21 @@
 // (attention_f16, attention_bf16: a compact KV cache); 16-bit tiles are widened exactly into
 // contiguous scratch once per group, then the float32 loops run on them (float32 tiles are read in
 // place: copying them into scratch first measured no faster).
+//
+// Prefill also tiles the queries: QUERY_TILE consecutive tokens of a group walk the key tiles
+// together, so each tile is read (and widened) once per QUERY_TILE x group queries; at long context
+// the per-query re-reading of the whole cache was what bound prefill. Each query still sees the
+// same key tiles with the same lengths as alone, so its arithmetic, and its result, are unchanged.
 
 import { bf16Hi, bf16Lo, bf16ToF32, exp1, exp4, f16Hi, f16High, f16Lo, f16ToF32, hsum, madd } from "./vec";
 
 /** Key positions per tile: the scores of one tile live in scratch. A multiple of 4. */
 const ATTENTION_TILE: u32 = 64;
+/**
+ * Query tokens that share each key tile. Four tokens x a group of four heads keep 16 accumulators
+ * of headDim floats (16 KiB at headDim 64) beside a 16 KiB f32 tile of keys and values.
+ */
+const QUERY_TILE: u32 = 4;
 
 /** How the cache's rows are stored. */
 const KV_F32: u32 = 0;
@@ -33,13 +43,14 @@ const KV_BF16: u32 = 2;
 
 /**
  * Scratch bytes `attention` needs for `headDim` and GQA groups of `group` query heads: one tile of
- * scores, an output accumulator and running max / sum per head of a group, and one widened tile of
- * keys and of values. Independent of the context length.
+ * scores, an output accumulator and running max / sum per query of a query tile (QUERY_TILE tokens
+ * x the group's heads), and one widened tile of keys and of values. Independent of the context length.
  */
 export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
   const row = <u32>paddedBytes(headDim);
-  const stats = ((group * 2 + 3) & ~3) << 2;
-  return (ATTENTION_TILE << 2) + group * row + stats + 2 * ATTENTION_TILE * row;
+  const queries = QUERY_TILE * group;
+  const stats = ((queries * 2 + 3) & ~3) << 2;
+  return (ATTENTION_TILE << 2) + queries * row + stats + 2 * ATTENTION_TILE * row;
 }
 
 /** q . k over headDim floats. */
@@ -182,24 +193,27 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
   const padded = paddedBytes(headDim);
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const scores = scratch; // (ATTENTION_TILE) one tile's scores, then softmax weights
-  const accs = scores + (<usize>ATTENTION_TILE << 2); // (group, padded) unnormalised outputs
-  const stats = accs + <usize>group * padded; // (group, 2) running max m and sum l
-  const kTile = stats + (<usize>((group * 2 + 3) & ~3) << 2); // (ATTENTION_TILE, padded) widened keys
+  const queries = QUERY_TILE * group;
+  const accs = scores + (<usize>ATTENTION_TILE << 2); // (QUERY_TILE * group, padded) unnormalised outputs
+  const stats = accs + <usize>queries * padded; // (QUERY_TILE * group, 2) running max m and sum l
+  const kTile = stats + (<usize>((queries * 2 + 3) & ~3) << 2); // (ATTENTION_TILE, padded) widened keys
   const vTile = kTile + <usize>ATTENTION_TILE * padded; // (ATTENTION_TILE, padded) widened values
-  for (let t: u32 = 0; t < nTokens; t++) {
-    const nVisible = startPos + t + 1;
+  for (let t0: u32 = 0; t0 < nTokens; t0 += QUERY_TILE) {
+    const nt = min(QUERY_TILE, nTokens - t0);
+    const nVisibleLast = startPos + t0 + nt; // what the tile's last token sees
     // Query heads [h0, h1): the part of one GQA group inside [headStart, headEnd).
     for (let h0 = headStart; h0 < headEnd;) {
       const g = h0 / group;
       const h1 = min(headEnd, (g + 1) * group);
       const nh = h1 - h0;
-      memory.fill(accs, 0, <usize>nh * padded);
-      for (let i: u32 = 0; i < nh; i++) {
-        store<f32>(stats + (<usize>i << 3), -Infinity);
-        store<f32>(stats + (<usize>i << 3), 0, 4);
+      const nq = nt * nh; // queries: token t0 + qi / nh, head h0 + qi % nh
+      memory.fill(accs, 0, <usize>nq * padded);
+      for (let qi: u32 = 0; qi < nq; qi++) {
+        store<f32>(stats + (<usize>qi << 3), -Infinity);
+        store<f32>(stats + (<usize>qi << 3), 0, 4);
       }
-      for (let p0: u32 = 0; p0 < nVisible; p0 += ATTENTION_TILE) {
-        const n = min(ATTENTION_TILE, nVisible - p0);
+      for (let p0: u32 = 0; p0 < nVisibleLast; p0 += ATTENTION_TILE) {
+        const n = min(ATTENTION_TILE, nVisibleLast - p0);
         let k0 = keys + <usize>p0 * rowBytes + <usize>g * kvHeadBytes;
         let v0 = values + <usize>p0 * rowBytes + <usize>g * kvHeadBytes;
         let tileRowBytes = rowBytes;
@@ -210,15 +224,21 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
           v0 = vTile;
           tileRowBytes = padded;
         }
-        for (let i: u32 = 0; i < nh; i++) {
-          const qp = q + <usize>(t * nHeads + h0 + i) * headBytes;
-          tileStep(qp, k0, v0, tileRowBytes, n, headDim, scale, scores, stats + (<usize>i << 3), accs + <usize>i * padded);
+        for (let ti: u32 = 0; ti < nt; ti++) {
+          const nVisible = startPos + t0 + ti + 1;
+          if (p0 >= nVisible) continue; // this tile lies wholly in the token's future
+          const nk = min(n, nVisible - p0);
+          for (let i: u32 = 0; i < nh; i++) {
+            const qi = ti * nh + i;
+            const qp = q + <usize>((t0 + ti) * nHeads + h0 + i) * headBytes;
+            tileStep(qp, k0, v0, tileRowBytes, nk, headDim, scale, scores, stats + (<usize>qi << 3), accs + <usize>qi * padded);
+          }
         }
       }
-      for (let i: u32 = 0; i < nh; i++) {
-        const acc = accs + <usize>i * padded;
-        const op = out + <usize>(t * nHeads + h0 + i) * headBytes;
-        const inv: f32 = <f32>1 / load<f32>(stats + (<usize>i << 3), 4);
+      for (let qi: u32 = 0; qi < nq; qi++) {
+        const acc = accs + <usize>qi * padded;
+        const op = out + <usize>((t0 + qi / nh) * nHeads + h0 + qi % nh) * headBytes;
+        const inv: f32 = <f32>1 / load<f32>(stats + (<usize>qi << 3), 4);
         const iv = f32x4.splat(inv);
         let d: u32 = 0;
         for (; d + 4 <= headDim; d += 4) v128.store(op + (<usize>d << 2), f32x4.mul(v128.load(acc + (<usize>d << 2)), iv));
