@@ -53,7 +53,9 @@ for (const dtype of ["f32", "bf16", "f16"] as const) {
       // in 8 lanes of about inF/8 terms, then a 3-level tree, then up to 7 tail terms: a chain of at
       // most k = ceil(inF/8) + 10 roundings, so |error| <= k * u * sum|x_i w_i| (Higham's gamma_k, to
       // first order; products widened from 16 bits are exact), plus u |result| for the reference's own
-      // rounding. Dropping or repeating one term, or a wrong row, is far above this.
+      // rounding. Dropping or repeating one term, or a wrong row, is far above this. The relaxed build
+      // fuses multiply-adds (relaxed_madd: a product and its sum rounded once, not twice), which only
+      // removes roundings from each chain, so the same bound covers both builds.
       const k = Math.ceil(inF / 8) + 10;
       const wf = new Float32Array(outF * inF);
       for (let i = 0; i < wf.length; i++) wf[i] = dtype === "f32" ? w.data[i]! : dtype === "bf16" ? bf16ToF32(w.data[i]!) : f16ToF32(w.data[i]!);
