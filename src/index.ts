@@ -5,7 +5,9 @@ export * from "./errors.js";
 // Tensors and randomness
 export type { DType, FloatDType } from "./tensor/dtype.js";
 export type { FloatTensor, Tensor, WeightTensor } from "./tensor/tensor.js";
-export { type Q8_0Tensor, dequantizeQ8_0, quantizeQ8_0 } from "./tensor/q8_0.js";
+export {
+  type BlockFormat, type QuantTensor, type QuantType, BLOCK_FORMATS, QUANT_TYPES, dequantizeTensor, quantizeTensor,
+} from "./tensor/quant-formats.js";
 export { Rng } from "./tensor/rng.js";
 
 // The model

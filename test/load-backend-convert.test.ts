@@ -1,5 +1,5 @@
 // Loading with a backend that converts weights itself (the wasm backend's convertWeight): every
-// weight byte-identical to the plain JavaScript path (castFloat / quantizeQ8_0 on the reference
+// weight byte-identical to the plain JavaScript path (castFloat / quantizeTensor on the reference
 // backend), for HF and Meta folders (q/k permuted before the conversion), in one memory and spread
 // over several small ones; the float32 model still matches the golden logits.
 

@@ -63,17 +63,20 @@ test("a Meta-layout copy (interleaved q/k rows, Meta names, .pth) gives the same
   }
 });
 
-test("dtype: float32 (default) widens, auto keeps the stored width, bfloat16/float16 narrow", async () => {
+test("dtype: auto (default) keeps the stored width, float32 widens, bfloat16/float16 narrow", async () => {
   const bf16Auto = await LlamaForCausalLM.fromPretrained(BF16_FIXTURE, { dtype: "auto" });
   const bf16Default = await LlamaForCausalLM.fromPretrained(BF16_FIXTURE);
+  const bf16Wide = await LlamaForCausalLM.fromPretrained(BF16_FIXTURE, { dtype: "float32" });
   assert.equal(bf16Auto.weights.layers[0]!.attnQ.dtype, "bf16");
-  assert.equal(bf16Default.weights.layers[0]!.attnQ.dtype, "f32");
+  assert.equal(bf16Default.weights.layers[0]!.attnQ.dtype, "bf16");
+  assert.equal(bf16Wide.weights.layers[0]!.attnQ.dtype, "f32");
   // 2 bytes per matrix parameter resident with auto, 4 with float32 (norms are float32 in both).
   const c = bf16Auto.config;
   const matrixParams = 2 * c.vocabSize * c.dim + c.nLayers * (c.dim * c.dim * 2 + 2 * c.dim * c.nKvHeads * c.headDim + 3 * c.dim * c.hiddenDim);
   const normBytes = (2 * c.nLayers + 1) * c.dim * 4;
   assert.equal(weightBytes(bf16Auto.weights), matrixParams * 2 + normBytes);
-  assert.equal(weightBytes(bf16Default.weights), matrixParams * 4 + normBytes);
+  assert.equal(weightBytes(bf16Default.weights), matrixParams * 2 + normBytes);
+  assert.equal(weightBytes(bf16Wide.weights), matrixParams * 4 + normBytes);
 
   const narrowed = await LlamaForCausalLM.fromPretrained(F32_FIXTURE, { dtype: "bfloat16" });
   const original = await LlamaForCausalLM.fromPretrained(F32_FIXTURE, { dtype: "auto" });

@@ -16,7 +16,7 @@ import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { LlamaModel } from "../src/model/llama.js";
 import { type LayerWeights, type LlamaWeights, weightBytes } from "../src/model/weights.js";
 import { weightToF32 } from "../src/tensor/cast.js";
-import { quantizeQ8_0 } from "../src/tensor/q8_0.js";
+import { quantizeTensor } from "../src/tensor/quant-formats.js";
 import { Rng } from "../src/tensor/rng.js";
 import type { FloatTensor, Tensor, WeightTensor } from "../src/tensor/tensor.js";
 import { readAllTensors, readConfigJson, tempDir, writeHfFolder } from "./support/checkpoints.js";
@@ -40,7 +40,7 @@ for (const [kind, name] of [["hf", "tiny-v512-f32-untied-norope"], ["hf", "tiny-
     const storedMatrices = matrices(stored.weights);
     matrices(q.weights).forEach(([where, t], i) => {
       assert.equal(t.dtype, "q8_0", where);
-      assert.deepEqual(t.data, quantizeQ8_0(storedMatrices[i]![1] as FloatTensor).data, where);
+      assert.deepEqual(t.data, quantizeTensor(storedMatrices[i]![1] as FloatTensor, "q8_0").data, where);
     });
     q.weights.layers.forEach((layer, i) => NORM_FIELDS.forEach((f) => assert.deepEqual(layer[f], stored.weights.layers[i]![f], `blk.${i}.${f}`)));
     assert.deepEqual(q.weights.outputNorm, stored.weights.outputNorm);

@@ -4,7 +4,7 @@
 // Operations are synchronous; a threaded backend blocks on its workers (Atomics.wait) rather than
 // changing this shape.
 
-import type { AttentionShape, KvRows } from "../kernels/reference/attention.js";
+import type { AttentionShape, KvRows } from "../tensor/attention-rows.js";
 import type { FloatTensor, WeightTensor } from "../tensor/tensor.js";
 
 export type { AttentionShape, KvRows };
@@ -42,13 +42,13 @@ export interface Backend {
   /**
    * Optional: `stored` converted to `dtype` in the backend's own memory, for a loader whose
    * checkpoint stores another dtype than the one wanted: a float cast byte-identical to
-   * tensor/cast.ts castFloat, or Q8_0 blocks byte-identical to tensor/q8_0.ts quantizeQ8_0 (so a
+   * tensor/cast.ts castFloat, or blocks byte-identical to tensor/quant-formats.ts quantizeTensor (so a
    * backend may use its threads and SIMD kernels, and no converted copy is made in ordinary
    * arrays). A backend without it gets weights converted in JavaScript (then allocateWeight + copy).
    * @param stored the tensor as read (q/k rows already in the rotary halves layout)
    * @param name the tensor's name, for error messages
    * @returns a weight of `dtype` and `stored`'s shape that kernels use in place
-   * @throws as quantizeQ8_0 for "q8_0" (UnsupportedError for a shape that is not rows of whole
+   * @throws as quantizeTensor for a block format (UnsupportedError for a shape that is not rows of whole
    *   blocks, NumericalError for a non-finite weight or a scale past float16); ShapeError when the
    *   data does not match the shape
    * @example

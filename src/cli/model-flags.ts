@@ -26,7 +26,7 @@ export const MODEL_FLAGS_USAGE = `[--model DIR] [--dtype ${DTYPE_OPTIONS.join("|
 /** Help lines for MODEL_FLAGS. */
 export const MODEL_FLAGS_HELP = [
   `  --model DIR         a Hugging Face or Meta checkpoint folder (default: $${MODEL_ENV}, else the built-in tiny random model)`,
-  `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default float32; auto keeps the stored type;`,
+  `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default auto: the stored type;`,
   "                      q8_0 quantizes matrices to llama.cpp's Q8_0 as they load)",
   "  --rope-factor F     Meta folders only: the llama3 rope scaling factor (3.1: 8, 3.2: 32)",
 ].join("\n");
@@ -42,11 +42,11 @@ export function modelDirFromFlags(args: ParsedArgs, io: CliIo): string {
 }
 
 /**
- * Load the model named by the flags with the --dtype asked for (default float32).
+ * Load the model named by the flags with the --dtype asked for (default auto: the stored width).
  * @param _usage the command's usage line (kept for callers; every model flag is optional)
  */
 export async function loadModelFromFlags(args: ParsedArgs, _usage: string, io: CliIo, backend?: Backend): Promise<LlamaForCausalLM> {
-  const dtype = stringFlag(args, "dtype") ?? "float32";
+  const dtype = stringFlag(args, "dtype") ?? "auto";
   if (!(DTYPE_OPTIONS as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${DTYPE_OPTIONS.join(", ")}, got "${dtype}"`);
   const ropeFactor = stringFlag(args, "rope-factor") === undefined ? undefined : numberFlag(args, "rope-factor", 8, Number.MIN_VALUE, 1e6);
   const dir = modelDirFromFlags(args, io);

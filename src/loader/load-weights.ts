@@ -16,7 +16,7 @@ import type { LlamaConfig } from "../model/config.js";
 import { type LayerWeights, type LlamaWeights, expectedShapes } from "../model/weights.js";
 import { castFloat, floatTensorToF32 } from "../tensor/cast.js";
 import { type FloatDType, isFloatDType, viewAs } from "../tensor/dtype.js";
-import { checkQ8_0Shape, quantizeQ8_0 } from "../tensor/q8_0.js";
+import { type QuantType, checkQuantShape, isQuantType, quantizeTensor } from "../tensor/quant-formats.js";
 import type { FloatTensor, WeightTensor } from "../tensor/tensor.js";
 import { numel, sameShape } from "../tensor/tensor.js";
 
@@ -29,10 +29,10 @@ const READ_BUFFER_SLACK_BYTES = 64 * 1024 * 1024;
 export interface LoadWeightsOptions {
   readonly scheme: NameScheme;
   /**
-   * Element type of the loaded matrices; "auto" keeps what the checkpoint stores; "q8_0" quantizes
-   * every matrix (norms stay float32, widened from the stored values).
+   * Element type of the loaded matrices; "auto" keeps what the checkpoint stores; a block format
+   * ("q8_0", ...) quantizes every matrix (norms stay float32, widened from the stored values).
    */
-  readonly dtype: FloatDType | "q8_0" | "auto";
+  readonly dtype: FloatDType | QuantType | "auto";
   /** The checkpoint folder, for error messages. */
   readonly path: string;
   /**
@@ -76,7 +76,7 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
     const expected = expectedShape(config, weight);
     if (!sameShape(expected, entry.shape)) throw new ShapeError(name, expected, entry.shape, entry.path);
     if (!isFloatDType(entry.dtype)) throw new UnsupportedError(`${entry.path}: tensor "${name}" has dtype ${entry.dtype}; weights must be f32, f16 or bf16`);
-    if (options.dtype === "q8_0" && !weight.field.endsWith("Norm")) checkQ8_0Shape(entry.shape, `"${name}" of ${entry.path}`);
+    if (isQuantType(options.dtype) && !weight.field.endsWith("Norm")) checkQuantShape(options.dtype, entry.shape, `"${name}" of ${entry.path}`);
   }
   const firstDType = source.entries.get(nameIn(scheme, names[0]!))!.dtype as FloatDType;
   const dtype = options.dtype === "auto" ? firstDType : options.dtype;
@@ -141,7 +141,7 @@ export async function loadWeights(source: TensorSource, config: LlamaConfig, opt
     const stored = (await source.read(nameIn(scheme, weight))) as FloatTensor;
     const tensor = scheme === "meta" ? toHalvesLayout(stored, weight, config) : stored;
     const isNorm = weight.field.endsWith("Norm");
-    if (dtype === "q8_0") return isNorm ? floatTensorToF32(tensor) : quantizeQ8_0(tensor, `"${nameIn(scheme, weight)}" of ${path}`);
+    if (isQuantType(dtype)) return isNorm ? floatTensorToF32(tensor) : quantizeTensor(tensor, dtype, `"${nameIn(scheme, weight)}" of ${path}`);
     const cast = castFloat(tensor, dtype);
     return isNorm ? floatTensorToF32(cast) : cast;
   };

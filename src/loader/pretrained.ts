@@ -19,28 +19,30 @@ import { type ParsedConfig, parseHfConfig } from "../model/hf-config.js";
 import { LlamaModel } from "../model/llama.js";
 import { parseMetaParams } from "../model/meta-params.js";
 import { TORCH_FLOAT_DTYPES } from "../tensor/dtype.js";
+import { QUANT_TYPES, type QuantType, isQuantType } from "../tensor/quant-formats.js";
 import { readJsonFile } from "../json.js";
 import { loadWeights } from "./load-weights.js";
 import type { GenerationRun } from "../generate/engine.js";
 import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
 
-/** Weight element types as transformers' `torch_dtype` names them, and llama.cpp's "q8_0". */
-export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16" | "q8_0";
+/** Weight element types as transformers' `torch_dtype` names them, and llama.cpp's block formats ("q8_0", ...). */
+export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16" | QuantType;
 
 /** Every DTypeOption, for validation and help texts. */
-export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16", "q8_0"];
+export const DTYPE_OPTIONS: readonly DTypeOption[] = ["auto", "float32", "bfloat16", "float16", ...QUANT_TYPES];
 
 /** Meta shard files: consolidated.00.pth, consolidated.01.pth, ... */
 const META_SHARD_FILE = /^consolidated\.(\d+)\.pth$/;
 
 export interface FromPretrainedOptions {
   /**
-   * Element type of the weights in memory. "float32" (the default, as in transformers) widens
-   * 16-bit checkpoints; "auto" uses the config's torch_dtype, or the stored type when the config
-   * names none (2 bytes per parameter for a bf16 model); "bfloat16"/"float16" narrow. "q8_0"
-   * quantizes every weight matrix to llama.cpp's Q8_0 blocks as it is read (34 bytes per 32
-   * parameters; norms stay float32), and matrix products then quantize activations too, as
-   * llama.cpp does. Activations are otherwise computed in float32 in every case.
+   * Element type of the weights in memory. "auto" (the default, as in transformers 5) keeps the
+   * checkpoint's width: the config's torch_dtype, or the stored type when the config names none
+   * (2 bytes per parameter for a bf16 model); "float32" widens 16-bit checkpoints;
+   * "bfloat16"/"float16" narrow. A block format ("q8_0", ...) quantizes every weight matrix to
+   * llama.cpp's blocks as it is read (q8_0: 34 bytes per 32 parameters; norms stay float32), and
+   * matrix products then quantize activations too, as llama.cpp does. Activations are otherwise
+   * computed in float32 in every case.
    */
   readonly dtype?: DTypeOption;
   /** Kernels to run on (default: the reference backend). */
@@ -92,12 +94,12 @@ export class LlamaForCausalLM extends LlamaModel {
   static async fromPretrained(dir: string, options: FromPretrainedOptions = {}): Promise<LlamaForCausalLM> {
     const layout = await detectLayout(dir);
     const warn = options.onWarning ?? ((): void => {});
-    const dtypeOption = options.dtype ?? "float32";
+    const dtypeOption = options.dtype ?? "auto";
     if (!DTYPE_OPTIONS.includes(dtypeOption)) throw new ArgumentError(`dtype must be one of ${DTYPE_OPTIONS.join(", ")}; got ${JSON.stringify(dtypeOption)}`);
     const { config, generationConfig, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
     try {
       // "auto" is the config's torch_dtype when it names one (as transformers), else the stored dtype.
-      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : dtypeOption === "q8_0" ? "q8_0" : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
+      const dtype = dtypeOption === "auto" ? config.storedDType ?? "auto" : isQuantType(dtypeOption) ? dtypeOption : TORCH_FLOAT_DTYPES.get(dtypeOption)!;
       const { weights, unusedTensors } = await loadWeights(source, config, {
         scheme,
         dtype,

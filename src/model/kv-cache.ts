@@ -5,7 +5,7 @@
 // doubling up to maxSeqLen, so a short chat does not pay for a 128k-token context up front.
 
 import { ArgumentError } from "../errors.js";
-import type { KvDType, KvRows } from "../kernels/reference/attention.js";
+import type { KvDType, KvRows } from "../tensor/attention-rows.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../tensor/float16.js";
 import { type LlamaConfig, kvDim } from "./config.js";
 

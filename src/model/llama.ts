@@ -7,8 +7,12 @@
 import type { Backend } from "../backend/backend.js";
 import { referenceBackend } from "../backend/reference.js";
 import { ArgumentError } from "../errors.js";
+import type { WeightTensor } from "../tensor/tensor.js";
 import { type LlamaConfig, kvDim, qDim } from "./config.js";
+import { type BatchSequence, type Piece, batchPasses } from "./batch-plan.js";
 import { type Float32Allocator, KvCache, type KvCacheOptions } from "./kv-cache.js";
+
+export type { BatchSequence } from "./batch-plan.js";
 import { type ResizeEmbeddingsOptions, resizeTokenEmbeddings } from "./resize-embeddings.js";
 import { RopeTable, ropeInverseFrequencies } from "./rope.js";
 import { type LlamaWeights, checkWeights } from "./weights.js";
@@ -21,29 +25,9 @@ export interface ForwardOptions {
   readonly allLogits?: boolean;
 }
 
-/** One sequence of a batched forward: its new tokens and the KV cache they continue. */
-export interface BatchSequence {
-  readonly tokens: readonly number[];
-  readonly cache: KvCache;
-}
-
 export interface LlamaModelOptions {
   /** Kernels to run on; default the reference backend. */
   readonly backend?: Backend;
-}
-
-/** A run of consecutive tokens of one batch sequence, processed in one pass. */
-interface Piece {
-  readonly sequence: number;
-  readonly tokens: readonly number[];
-  readonly cache: KvCache;
-  /** Position of the first token (the cache length when the pass starts). */
-  readonly startPos: number;
-  /** Row of its first token in the pass's activations. */
-  readonly row: number;
-  /** Where its logits go: every row (allLogits), only the last (the sequence ends here), or none. */
-  readonly logits: Float32Array | undefined;
-  readonly allLogits: boolean;
 }
 
 /** Scratch buffers for up to `nTokens` tokens at a time, reused across calls. */
@@ -184,24 +168,7 @@ export class LlamaModel {
     const vocabSize = this.config.vocabSize;
     const allLogits = options.allLogits ?? false;
     const results = sequences.map((seq) => new Float32Array((allLogits ? seq.tokens.length : 1) * vocabSize)); // (nTokens or 1, vocabSize)
-    // Fill passes of at most MAX_CHUNK_TOKENS rows, taking each sequence's tokens in order; a long
-    // prompt spans several passes, so every token's keys are cached before later tokens need them.
-    const offsets = sequences.map(() => 0);
-    while (offsets.some((offset, i) => offset < sequences[i]!.tokens.length)) {
-      const pieces: Piece[] = [];
-      let row = 0;
-      sequences.forEach((seq, i) => {
-        const offset = offsets[i]!;
-        const take = Math.min(seq.tokens.length - offset, MAX_CHUNK_TOKENS - row);
-        if (take <= 0) return;
-        const ends = offset + take === seq.tokens.length;
-        const logits = allLogits ? results[i]!.subarray(offset * vocabSize, (offset + take) * vocabSize) : ends ? results[i] : undefined;
-        pieces.push({ sequence: i, tokens: seq.tokens.slice(offset, offset + take), cache: seq.cache, startPos: seq.cache.length, row, logits, allLogits });
-        offsets[i] = offset + take;
-        row += take;
-      });
-      this.forwardPass(pieces, row);
-    }
+    for (const pass of batchPasses(sequences, results, allLogits, vocabSize, MAX_CHUNK_TOKENS)) this.forwardPass(pass.pieces, pass.nRows);
     return results;
   }
 
@@ -235,9 +202,9 @@ export class LlamaModel {
     weights.layers.forEach((layer, l) => {
       // Attention: every row's q, k, v in one product each; each piece then attends to its own cache.
       b.rmsNorm(xb, x, layer.attnNorm, n, normEps);
-      b.matmul(q, xb, layer.attnQ, n);
-      b.matmul(k, xb, layer.attnK, n);
-      b.matmul(v, xb, layer.attnV, n);
+      this.linear(q, xb, layer.attnQ, n);
+      this.linear(k, xb, layer.attnK, n);
+      this.linear(v, xb, layer.attnV, n);
       b.rope(q, n, nHeads, headDim, cos, sin);
       b.rope(k, n, nKvHeads, headDim, cos, sin);
       for (const p of pieces) {
@@ -250,15 +217,15 @@ export class LlamaModel {
         const out = att.subarray(p.row * nHeads * headDim, (p.row + rows) * nHeads * headDim); // (rows, nHeads, headDim)
         b.attention(out, qRows, keys, values, { nTokens: rows, startPos: p.startPos, nHeads, nKvHeads, headDim });
       }
-      b.matmul(xb, att, layer.attnOutput, n);
+      this.linear(xb, att, layer.attnOutput, n);
       b.addInPlace(x, xb);
 
       // SwiGLU feed-forward: w2(silu(w1 x) * w3 x).
       b.rmsNorm(xb, x, layer.ffnNorm, n, normEps);
-      b.matmul(gate, xb, layer.ffnGate, n);
-      b.matmul(up, xb, layer.ffnUp, n);
+      this.linear(gate, xb, layer.ffnGate, n);
+      this.linear(up, xb, layer.ffnUp, n);
       b.swiglu(gate, gate, up);
-      b.matmul(xb, gate, layer.ffnDown, n);
+      this.linear(xb, gate, layer.ffnDown, n);
       b.addInPlace(x, xb);
     });
     for (const p of pieces) p.cache.advance(p.tokens.length);
@@ -271,8 +238,17 @@ export class LlamaModel {
       const rows = x.subarray(firstRow * dim, (firstRow + nLogitRows) * dim); // (nLogitRows, dim)
       const normed = xb.subarray(0, nLogitRows * dim); // (nLogitRows, dim)
       b.rmsNorm(normed, rows, weights.outputNorm, nLogitRows, normEps);
-      b.matmul(p.logits, normed, weights.output, nLogitRows);
+      this.linear(p.logits, normed, weights.output, nLogitRows);
     }
+  }
+
+  /**
+   * A projection, out (n, outFeatures) = x (n, inFeatures) @ w^T: every weight matrix of the pass
+   * goes through here, the one place an adapter (LoRA's y += scale * B(Ax)) hooks in, as llama.cpp's
+   * build_lora_mm and mlx-lm's LoRALinear do.
+   */
+  private linear(out: Float32Array, x: Float32Array, w: WeightTensor, n: number): void {
+    this.backend.matmul(out, x, w, n);
   }
 
   private runState(nTokens: number): RunState {

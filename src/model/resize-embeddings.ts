@@ -10,6 +10,7 @@
 
 import { ArgumentError, UnsupportedError } from "../errors.js";
 import { castFloat, floatTensorToF32 } from "../tensor/cast.js";
+import { isQuantTensor } from "../tensor/quant-formats.js";
 import type { Rng } from "../tensor/rng.js";
 import type { FloatTensor } from "../tensor/tensor.js";
 import type { LlamaConfig } from "./config.js";
@@ -84,12 +85,13 @@ function columnMeanAndStd(values: Float32Array, rows: number, dim: number): { me
  * The config and weights of a model whose vocabulary is resized to `newVocabSize` (rounded up to
  * padToMultipleOf). Layer weights are shared, not copied.
  * @throws ArgumentError for a bad size or a pad id outside the new vocabulary; UnsupportedError for a
- *   q8_0 embedding or output head (load the model in a float dtype to resize it)
+ *   block-format (q8_0, ...) embedding or output head (load the model in a float dtype to resize it)
  */
 export function resizeTokenEmbeddings(config: LlamaConfig, weights: LlamaWeights, newVocabSize: number, options: ResizeEmbeddingsOptions): { config: LlamaConfig; weights: LlamaWeights } {
   const { tokenEmbedding: oldEmbedding, output: oldOutput } = weights;
-  if (oldEmbedding.dtype === "q8_0" || oldOutput.dtype === "q8_0") {
-    throw new UnsupportedError(`resizeTokenEmbeddings: the ${oldEmbedding.dtype === "q8_0" ? "token embedding" : "output head"} is q8_0, which cannot be resized; load the model in a float dtype (dtype "float32", "bfloat16" or "float16") to resize it`);
+  if (isQuantTensor(oldEmbedding) || isQuantTensor(oldOutput)) {
+    const quantized = isQuantTensor(oldEmbedding) ? oldEmbedding : oldOutput;
+    throw new UnsupportedError(`resizeTokenEmbeddings: the ${quantized === oldEmbedding ? "token embedding" : "output head"} is ${quantized.dtype}, which cannot be resized; load the model in a float dtype (dtype "float32", "bfloat16" or "float16") to resize it`);
   }
   const vocabSize = paddedVocabSize(newVocabSize, options.padToMultipleOf);
   const pad = options.padTokenId;

@@ -100,7 +100,7 @@ export function textGenerationPipeline(model: LlamaForCausalLM, tokenizer: Token
  * Load a pipeline from a checkpoint folder (transformers' `pipeline("text-generation", model=dir)`).
  * @param task "text-generation"
  * @param dir a Hugging Face or Meta checkpoint folder with its tokenizer
- * @param options dtype, backend (default: a new wasm backend on every core), progress and warning callbacks, maxBatch
+ * @param options dtype (default "auto": the stored width), backend (default: a new wasm backend on every core), progress and warning callbacks, maxBatch
  * @throws ArgumentError for an unknown task; the loaders' errors for a bad folder
  * @example
  * const generator = await pipeline("text-generation", "models/Llama-3.2-1B-Instruct", { dtype: "bfloat16" });

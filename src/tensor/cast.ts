@@ -4,7 +4,7 @@
 
 import type { FloatDType } from "./dtype.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "./float16.js";
-import { dequantizeQ8_0 } from "./q8_0.js";
+import { dequantizeTensor, isQuantTensor } from "./quant-formats.js";
 import type { FloatTensor, WeightTensor } from "./tensor.js";
 
 /** The elements of a float tensor as float32 (the same array for an f32 tensor). */
@@ -16,9 +16,9 @@ export function floatTensorToF32(t: FloatTensor): Float32Array {
   }
 }
 
-/** The elements of a weight as float32: widened (see floatTensorToF32), or dequantized from Q8_0. */
+/** The elements of a weight as float32: widened (see floatTensorToF32), or dequantized from its block format. */
 export function weightToF32(t: WeightTensor): Float32Array {
-  return t.dtype === "q8_0" ? dequantizeQ8_0(t) : floatTensorToF32(t);
+  return isQuantTensor(t) ? dequantizeTensor(t) : floatTensorToF32(t);
 }
 
 /** The tensor in `dtype`: the same object when it already is, else a new tensor. */

@@ -9,17 +9,18 @@ import assert from "node:assert/strict";
 import { NumericalError, ShapeError, UnsupportedError } from "../errors.js";
 import { f16ToF32, f32ArrayToBf16, f32ArrayToF16 } from "./float16.js";
 import {
-  Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, type Q8_0Tensor, dequantizeQ8_0, makeQ8_0Tensor, q8_0Quant, q8_0Scale, quantizeQ8_0,
+  Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0Quant, q8_0Scale,
 } from "./q8_0.js";
+import { type QuantTensor, dequantizeTensor, makeQuantTensor, quantizeTensor } from "./quant-formats.js";
 import { Rng } from "./rng.js";
 
 /** Quantize one row of values (a multiple of 32). */
-function quantizeRow(values: readonly number[]): Q8_0Tensor {
-  return quantizeQ8_0({ dtype: "f32", shape: [1, values.length], data: new Float32Array(values) });
+function quantizeRow(values: readonly number[]): QuantTensor {
+  return quantizeTensor({ dtype: "f32", shape: [1, values.length], data: new Float32Array(values) }, "q8_0");
 }
 
 /** The 32 quants of block `b` of a row tensor, as signed numbers. */
-function quants(t: Q8_0Tensor, b = 0): number[] {
+function quants(t: QuantTensor, b = 0): number[] {
   return Array.from({ length: Q8_0_BLOCK_SIZE }, (_, j) => q8_0Quant(t.data, b * Q8_0_BLOCK_BYTES, j));
 }
 
@@ -30,7 +31,7 @@ function block(head: readonly number[]): number[] {
 
 test("layout: 34 bytes per 32 weights, float16 scale little-endian first, then int8 quants", () => {
   // amax 127 gives d = 127 / 127 = 1 exactly: float16 0x3c00, stored as bytes 00 3c.
-  const t = quantizeQ8_0({ dtype: "f32", shape: [2, 64], data: new Float32Array(128).map((_, i) => (i % 2 === 0 ? 127 : -i)) });
+  const t = quantizeTensor({ dtype: "f32", shape: [2, 64], data: new Float32Array(128).map((_, i) => (i % 2 === 0 ? 127 : -i)) }, "q8_0");
   assert.equal(t.data.length, 2 * 2 * 34);
   assert.deepEqual(t.shape, [2, 64]);
   assert.equal(t.data[0], 0x00);
@@ -93,8 +94,8 @@ test("round trip on seeded random rows: |x - dequantized| <= d/2 (+ the float16 
     const scale = 10 ** (rng.uniform() * 10 - 6); // 1e-6 .. 1e4: the scale's float16 range, normal and subnormal
     for (let c = 0; c < cols; c++) data[r * cols + c] = rng.normal() * scale * (rng.uniform() < 0.01 ? 20 : 1);
   }
-  const t = quantizeQ8_0({ dtype: "f32", shape: [rows, cols], data });
-  const back = dequantizeQ8_0(t);
+  const t = quantizeTensor({ dtype: "f32", shape: [rows, cols], data }, "q8_0");
+  const back = dequantizeTensor(t);
   for (let b = 0; b < (rows * cols) / 32; b++) {
     const x = data.subarray(b * 32, (b + 1) * 32);
     let amax = 0;
@@ -119,15 +120,15 @@ test("16-bit sources quantize row by row exactly as their float32 values do", ()
   const f16 = f32ArrayToF16(f32);
   const widenedBf16 = new Float32Array(new Uint32Array(bf16).map((b) => b << 16).buffer);
   const widenedF16 = Float32Array.from(f16, f16ToF32);
-  assert.deepEqual(quantizeQ8_0({ dtype: "bf16", shape: [4, 96], data: bf16 }).data, quantizeQ8_0({ dtype: "f32", shape: [4, 96], data: widenedBf16 }).data);
-  assert.deepEqual(quantizeQ8_0({ dtype: "f16", shape: [4, 96], data: f16 }).data, quantizeQ8_0({ dtype: "f32", shape: [4, 96], data: widenedF16 }).data);
+  assert.deepEqual(quantizeTensor({ dtype: "bf16", shape: [4, 96], data: bf16 }, "q8_0").data, quantizeTensor({ dtype: "f32", shape: [4, 96], data: widenedBf16 }, "q8_0").data);
+  assert.deepEqual(quantizeTensor({ dtype: "f16", shape: [4, 96], data: f16 }, "q8_0").data, quantizeTensor({ dtype: "f32", shape: [4, 96], data: widenedF16 }, "q8_0").data);
 });
 
-test("dequantizeQ8_0 is d * q per element, and makeQ8_0Tensor wraps existing bytes", () => {
+test("dequantizeTensor of q8_0 is d * q per element, and makeQuantTensor wraps existing bytes", () => {
   const rng = new Rng(5);
-  const t = quantizeQ8_0({ dtype: "f32", shape: [3, 64], data: new Float32Array(192).map(() => rng.normal()) });
-  const wrapped = makeQ8_0Tensor([3, 64], t.data.slice(), "copy");
-  const values = dequantizeQ8_0(wrapped);
+  const t = quantizeTensor({ dtype: "f32", shape: [3, 64], data: new Float32Array(192).map(() => rng.normal()) }, "q8_0");
+  const wrapped = makeQuantTensor("q8_0", [3, 64], t.data.slice(), "copy");
+  const values = dequantizeTensor(wrapped);
   const view = new DataView(t.data.buffer);
   const signed = new Int8Array(t.data.buffer);
   for (let i = 0; i < 192; i++) {
@@ -138,15 +139,15 @@ test("dequantizeQ8_0 is d * q per element, and makeQ8_0Tensor wraps existing byt
 
 test("bad inputs give typed errors naming the tensor", () => {
   const f32 = (shape: number[]): { dtype: "f32"; shape: number[]; data: Float32Array } => ({ dtype: "f32", shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
-  assert.throws(() => quantizeQ8_0(f32([2, 48]), "blk.0.attn_q"), (e: unknown) => e instanceof UnsupportedError && /blk\.0\.attn_q.*\[2, 48\].*multiple of 32/.test(e.message));
-  assert.throws(() => quantizeQ8_0(f32([64]), "output_norm"), (e: unknown) => e instanceof UnsupportedError && /output_norm.*2-D/.test(e.message));
-  assert.throws(() => quantizeQ8_0(f32([2, 2, 32])), UnsupportedError);
-  assert.throws(() => makeQ8_0Tensor([2, 40], new Uint8Array(85)), UnsupportedError);
-  assert.throws(() => makeQ8_0Tensor([2, 64], new Uint8Array(135), "w"), (e: unknown) => e instanceof ShapeError && e.tensor === "w" && e.expected[0] === 136 && e.actual[0] === 135);
+  assert.throws(() => quantizeTensor(f32([2, 48]), "q8_0", "blk.0.attn_q"), (e: unknown) => e instanceof UnsupportedError && /blk\.0\.attn_q.*\[2, 48\].*multiple of 32/.test(e.message));
+  assert.throws(() => quantizeTensor(f32([64]), "q8_0", "output_norm"), (e: unknown) => e instanceof UnsupportedError && /output_norm.*2-D/.test(e.message));
+  assert.throws(() => quantizeTensor(f32([2, 2, 32]), "q8_0"), UnsupportedError);
+  assert.throws(() => makeQuantTensor("q8_0", [2, 40], new Uint8Array(85)), UnsupportedError);
+  assert.throws(() => makeQuantTensor("q8_0", [2, 64], new Uint8Array(135), "w"), (e: unknown) => e instanceof ShapeError && e.tensor === "w" && e.expected[0] === 136 && e.actual[0] === 135);
   for (const bad of [NaN, Infinity, -Infinity]) {
     const t = f32([2, 32]);
     t.data[40] = bad;
-    assert.throws(() => quantizeQ8_0(t, "w"), (e: unknown) => e instanceof NumericalError && /w: element \[1, 8\]/.test(e.message), String(bad));
+    assert.throws(() => quantizeTensor(t, "q8_0", "w"), (e: unknown) => e instanceof NumericalError && /w: element \[1, 8\]/.test(e.message), String(bad));
   }
   // The scale overflows float16 once amax / 127 rounds past 65504: 65504 * 127 is the largest amax.
   assert.equal(q8_0Scale(quantizeRow(block([65504 * 127])).data, 0), 65504);

@@ -3,7 +3,7 @@
 
 import { ShapeError } from "../errors.js";
 import type { ArrayOf, DType } from "./dtype.js";
-import type { Q8_0Tensor } from "./q8_0.js";
+import type { QuantTensor } from "./block-format.js";
 
 /** A dense row-major tensor whose elements are `data` (16-bit floats as raw bits). */
 export type Tensor = { [D in DType]: { readonly dtype: D; readonly shape: readonly number[]; readonly data: ArrayOf<D> } }[DType];
@@ -33,7 +33,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export type FloatTensor = TensorOf<"f32"> | TensorOf<"f16"> | TensorOf<"bf16">;
 
 /**
- * A weight matrix as the kernels take it: float elements, or llama.cpp's Q8_0 int8 blocks (q8_0.ts).
- * Backends dispatch on `dtype`.
+ * A weight matrix as the kernels take it: float elements, or blocks of one of llama.cpp's block
+ * formats (block-format.ts, quant-formats.ts). Backends dispatch on `dtype`.
  */
-export type WeightTensor = FloatTensor | Q8_0Tensor;
+export type WeightTensor = FloatTensor | QuantTensor;

@@ -1,5 +1,5 @@
 // The WebAssembly backend's weight conversion (convertWeight) against its JavaScript twins, byte for
-// byte: quantizeQ8_0 and castFloat on the same seeded tensors, for every stored dtype and target,
+// byte: quantizeTensor and castFloat on the same seeded tensors, for every stored dtype and target,
 // odd shapes (one row, rows that do not fill a thread's chunk, several scratch steps), each kernel
 // provider, and several memories (a tiny memory cap makes the scratch shrink and weights spread).
 // Errors are the twins' errors, and a failed conversion gives its memory back.
@@ -10,7 +10,7 @@ import { NumericalError, ShapeError, UnsupportedError } from "../../errors.js";
 import { castFloat } from "../../tensor/cast.js";
 import type { FloatDType } from "../../tensor/dtype.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
-import { quantizeQ8_0 } from "../../tensor/q8_0.js";
+import { quantizeTensor } from "../../tensor/quant-formats.js";
 import { Rng } from "../../tensor/rng.js";
 import type { FloatTensor, WeightTensor } from "../../tensor/tensor.js";
 import { QUANTIZE_SCRATCH_BYTES } from "./convert-weight.js";
@@ -40,7 +40,7 @@ const bytes = (t: WeightTensor): Uint8Array => new Uint8Array(t.data.buffer, t.d
 
 /** convertWeight's result, checked against the JavaScript twin and to be in the backend's memory. */
 function checkConversion(backend: WasmBackend, stored: FloatTensor, dtype: WeightTensor["dtype"], what: string): void {
-  const expected = dtype === "q8_0" ? quantizeQ8_0(stored, what) : castFloat(stored, dtype);
+  const expected = dtype === "q8_0" ? quantizeTensor(stored, "q8_0", what) : castFloat(stored, dtype);
   const actual = backend.convertWeight(stored, dtype, what);
   assert.equal(actual.dtype, dtype, what);
   assert.deepEqual([...actual.shape], [...stored.shape], what);
@@ -52,7 +52,7 @@ function checkConversion(backend: WasmBackend, stored: FloatTensor, dtype: Weigh
 const SHAPES: readonly [number, number][] = [[1, 32], [3, 64], [37, 96], [130, 160], [Math.ceil((QUANTIZE_SCRATCH_BYTES * 1.5) / (512 * 4)), 512]];
 
 for (const provider of KERNEL_PROVIDERS) {
-  test(`convertWeight equals quantizeQ8_0 / castFloat byte for byte, every dtype pair: ${provider.name} kernels`, async () => {
+  test(`convertWeight equals quantizeTensor / castFloat byte for byte, every dtype pair: ${provider.name} kernels`, async () => {
     const backend = await createWasmBackend({ threads: 2, kernelProvider: provider.url });
     try {
       for (const storedDType of STORED) {
@@ -87,7 +87,7 @@ test("convertWeight over several small memories: the scratch shrinks to fit, wei
   }
 });
 
-test("convertWeight to q8_0 throws quantizeQ8_0's errors (first bad row, elements before scales) and frees the weight", async () => {
+test("convertWeight to q8_0 throws quantizeTensor's errors (first bad row, elements before scales) and frees the weight", async () => {
   const backend = await createWasmBackend({ threads: 2 });
   try {
     const cases: [string, FloatTensor][] = [];
@@ -107,11 +107,11 @@ test("convertWeight to q8_0 throws quantizeQ8_0's errors (first bad row, element
     for (const [what, stored] of cases) {
       let expected: unknown;
       try {
-        quantizeQ8_0(stored, what);
+        quantizeTensor(stored, "q8_0", what);
       } catch (error) {
         expected = error;
       }
-      assert.ok(expected instanceof NumericalError, `${what}: quantizeQ8_0 throws`);
+      assert.ok(expected instanceof NumericalError, `${what}: quantizeTensor throws`);
       const usedBefore = backend.arena.usedBytes();
       assert.throws(() => backend.convertWeight(stored, "q8_0", what), (error: unknown) => error instanceof NumericalError && error.message === expected.message, what);
       assert.equal(backend.arena.usedBytes(), usedBefore, `${what}: memory given back`);

@@ -1,6 +1,6 @@
 // Weight conversion at load time inside the WebAssembly backend's memory (Backend.convertWeight):
 // float casts and Q8_0 quantization, byte-identical to their JavaScript twins tensor/cast.ts
-// castFloat and tensor/q8_0.ts quantizeQ8_0 (convert-weight.test.ts compares them). A cast widens
+// castFloat and tensor/quant-formats.ts quantizeTensor (convert-weight.test.ts compares them). A cast widens
 // or narrows straight into the allocated weight. Quantization widens a few rows at a time into a
 // float32 scratch block of the weight's memory (a staging block, so each memory keeps its room for
 // activations) and runs the quantize_q8_0 kernel (the activations' quantizer, llama.cpp's
@@ -9,11 +9,13 @@
 
 import { NumericalError, ShapeError } from "../../errors.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
-import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, type Q8_0Tensor, checkQ8_0Shape, q8_0BlocksPerRow, q8_0Scale, quantizeQ8_0 } from "../../tensor/q8_0.js";
+import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE } from "../../tensor/q8_0.js";
+import { type QuantTensor, checkQuantShape, isQuantType, quantizeProblem, quantizeTensor } from "../../tensor/quant-formats.js";
 import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
 import type { Arena, Block } from "./arena.js";
 import { MAX_CHUNKS, OP } from "./jobs.js";
 import type { ThreadPool } from "./pool.js";
+import { quantizeIndex } from "./quant-kernels.js";
 
 /** What conversion needs of the backend (WasmBackend has it). */
 export interface ConvertTarget {
@@ -37,11 +39,18 @@ const MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 /**
  * `stored` as a weight of `dtype` in the backend's memory: see Backend.convertWeight.
- * @throws UnsupportedError (q8_0 shape), NumericalError (q8_0 of a non-finite weight or a scale past
- *   float16), ShapeError (data not matching the shape), as castFloat / quantizeQ8_0
+ * @throws UnsupportedError (block-format shape), NumericalError (a non-finite weight or a scale past
+ *   float16), ShapeError (data not matching the shape), as castFloat / quantizeTensor
  */
 export function convertWeightInto(target: ConvertTarget, stored: FloatTensor, dtype: WeightTensor["dtype"], name = "tensor"): WeightTensor {
   if (dtype === "q8_0") return quantizeInto(target, stored, name);
+  if (isQuantType(dtype)) {
+    // A block format without a wasm quantizer: the JavaScript quantizer, then one copy in.
+    const quantized = quantizeTensor(stored, dtype, name);
+    const weight = target.allocateWeight(dtype, stored.shape) as QuantTensor;
+    weight.data.set(quantized.data);
+    return weight;
+  }
   const n = numel(stored.shape);
   if (stored.data.length !== n) throw new ShapeError(name, [n], [stored.data.length], "float data elements");
   const weight = target.allocateWeight(dtype, stored.shape) as FloatTensor;
@@ -97,23 +106,23 @@ function scalesFinite(data: Uint8Array, byteOffset: number, nBlocks: number): bo
   return true;
 }
 
-/** quantizeQ8_0 into a weight allocated in the backend's memory, on every thread. */
-function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string): Q8_0Tensor {
-  const [rows, cols] = checkQ8_0Shape(stored.shape, name);
+/** quantizeTensor(…, "q8_0") into a weight allocated in the backend's memory, on every thread. */
+function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string): QuantTensor {
+  const [rows, cols] = checkQuantShape("q8_0", stored.shape, name);
   if (stored.data.length !== rows * cols) throw new ShapeError(name, [rows * cols], [stored.data.length], "float data elements");
-  const weight = target.allocateWeight("q8_0", [rows, cols]) as Q8_0Tensor;
+  const weight = target.allocateWeight("q8_0", [rows, cols]) as QuantTensor;
   if (rows * cols === 0) return weight;
   const { arena, pool } = target;
   const { memoryIndex, byteOffset } = arena.locate(weight.data)!;
   const weightBlock: Block = { memoryIndex, byteOffset, byteLength: weight.data.byteLength };
-  const blocksPerRow = q8_0BlocksPerRow(cols);
+  const blocksPerRow = cols / Q8_0_BLOCK_SIZE;
   const rowBytes = blocksPerRow * Q8_0_BLOCK_BYTES;
   let scratch: { block: Block; rowsPerStep: number } | undefined;
   try {
     scratch = allocateScratch(arena, memoryIndex, rows, cols);
     if (scratch === undefined) {
       // Not one float32 row fits next to this memory's weights: the JavaScript twin, then a copy.
-      weight.data.set(quantizeQ8_0(stored, name).data);
+      weight.data.set(quantizeTensor(stored, "q8_0", name).data);
       return weight;
     }
     const { block, rowsPerStep } = scratch;
@@ -124,8 +133,11 @@ function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string):
       const rowsPerChunk = n * cols < MIN_PARALLEL_ELEMENTS || pool.nThreads === 1
         ? n
         : Math.max(Math.ceil(n / (pool.nThreads * CHUNKS_PER_THREAD)), Math.ceil(n / MAX_CHUNKS));
-      pool.run(OP.quantizeQ8_0, memoryIndex, [byteOffset + r0 * rowBytes, block.byteOffset, n, cols, rowsPerChunk], Math.ceil(n / rowsPerChunk));
-      if (!finite || !scalesFinite(weight.data, r0 * rowBytes, n * blocksPerRow)) throw firstProblem(x, weight.data, r0, n, cols, name);
+      pool.run(OP.quantize, memoryIndex, [quantizeIndex("q8_0"), byteOffset + r0 * rowBytes, block.byteOffset, n, cols, rowsPerChunk], Math.ceil(n / rowsPerChunk));
+      if (!finite || !scalesFinite(weight.data, r0 * rowBytes, n * blocksPerRow)) {
+        throw quantizeProblem("q8_0", x, weight.data, r0 * rowBytes, r0, n, cols, name)
+          ?? new NumericalError(`tensor ${name}: q8_0 conversion failed a check that quantizeTensor passes (rows ${r0}..${r0 + n - 1})`);
+      }
     }
     return weight;
   } catch (error) {
@@ -146,24 +158,4 @@ function allocateScratch(arena: Arena, memoryIndex: number, rows: number, cols: 
     if (block !== undefined) return { block, rowsPerStep };
   }
   return undefined;
-}
-
-/**
- * The error quantizeQ8_0 throws for rows [r0, r0 + n) (x holds them as float32, data their blocks):
- * it checks row by row, the elements of a row before its scales, and so does this.
- */
-function firstProblem(x: Float32Array, data: Uint8Array, r0: number, n: number, cols: number, name: string): NumericalError {
-  const blocksPerRow = q8_0BlocksPerRow(cols);
-  for (let r = r0; r < r0 + n; r++) {
-    for (let i = 0; i < cols; i++) {
-      const value = x[(r - r0) * cols + i]!;
-      if (!Number.isFinite(value)) return new NumericalError(`tensor ${name}: element [${r}, ${i}] is ${value}; q8_0 needs finite weights`);
-    }
-    for (let b = 0; b < blocksPerRow; b++) {
-      if (!Number.isFinite(q8_0Scale(data, (r * blocksPerRow + b) * Q8_0_BLOCK_BYTES))) {
-        return new NumericalError(`tensor ${name}: row ${r}, block ${b} (columns ${b * Q8_0_BLOCK_SIZE}..${(b + 1) * Q8_0_BLOCK_SIZE - 1}) has a weight beyond 65504 x 127; its q8_0 scale overflows float16`);
-      }
-    }
-  }
-  return new NumericalError(`tensor ${name}: q8_0 conversion failed a check that quantizeQ8_0 passes (rows ${r0}..${r0 + n - 1})`);
 }

@@ -6,15 +6,16 @@
 // takes none; nobody waits for it). Chunks are ranges of rows (matmul), heads (attention), tokens
 // (norm, rope, quantize) or elements (swiglu, add).
 
+import { quantRowBytes } from "../../tensor/quant-formats.js";
 import type { KernelExports } from "./kernel-abi.js";
+import { matmulKernel, quantizeKernel } from "./quant-kernels.js";
 
 /** Operation codes written to the control block. */
 export const OP = {
-  matmulF32: 1,
-  matmulBf16: 2,
-  matmulF16: 3,
-  matmulQ8_0: 4,
-  quantizeQ8_0: 5,
+  /** Any weight dtype; the dtype is an index into quant-kernels.ts WASM_MATMUL. */
+  matmul: 1,
+  /** Activations to a block format; the format is an index into quant-kernels.ts WASM_QUANTIZE. */
+  quantize: 5,
   rmsNorm: 6,
   rope: 7,
   swiglu: 8,
@@ -117,19 +118,19 @@ export function runChunks(
 // the scratch base and stride); wasm-backend.ts writes them in the same order.
 function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, thread: number): void {
   switch (op) {
-    case OP.matmulF32: case OP.matmulBf16: case OP.matmulF16: case OP.matmulQ8_0: {
-      const [out, x, w, nTokens, inF, outF, rowsPerChunk] = a as unknown as number[];
+    case OP.matmul: {
+      const [dtype, out, x, w, nTokens, inF, outF, rowsPerChunk] = a as unknown as number[];
       const start = chunk * rowsPerChunk!;
       const end = Math.min(outF!, start + rowsPerChunk!);
-      const f = op === OP.matmulF32 ? k.matmul_f32 : op === OP.matmulBf16 ? k.matmul_bf16 : op === OP.matmulF16 ? k.matmul_f16 : k.matmul_q8_0;
-      f(out!, x!, w!, nTokens!, inF!, outF!, start, end);
+      matmulKernel(k, dtype!)(out!, x!, w!, nTokens!, inF!, outF!, start, end);
       return;
     }
-    case OP.quantizeQ8_0: {
-      const [xq, x, nTokens, inF, tokensPerChunk] = a as unknown as number[];
+    case OP.quantize: {
+      const [type, xq, x, nTokens, inF, tokensPerChunk] = a as unknown as number[];
       const t0 = chunk * tokensPerChunk!;
       const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
-      k.quantize_q8_0(xq! + (t0 * inF! / 32) * 34, x! + t0 * inF! * 4, n, inF!);
+      const [format, quantize] = quantizeKernel(k, type!);
+      quantize(xq! + t0 * quantRowBytes(format, inF!), x! + t0 * inF! * 4, n, inF!);
       return;
     }
     case OP.rmsNorm: {

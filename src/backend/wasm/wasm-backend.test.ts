@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { referenceBackend } from "../reference.js";
 import { ArgumentError, LlamaError, ShapeError } from "../../errors.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
-import { quantizeQ8_0 } from "../../tensor/q8_0.js";
+import { quantizeTensor } from "../../tensor/quant-formats.js";
 import { Rng } from "../../tensor/rng.js";
 import type { WeightTensor } from "../../tensor/tensor.js";
 import type { KvRows } from "../backend.js";
@@ -23,7 +23,7 @@ function weightOf(dtype: WeightTensor["dtype"], shape: [number, number], values:
     case "f32": return { dtype, shape, data: values };
     case "bf16": return { dtype, shape, data: f32ArrayToBf16(values) };
     case "f16": return { dtype, shape, data: f32ArrayToF16(values) };
-    case "q8_0": return quantizeQ8_0({ dtype: "f32", shape, data: values });
+    case "q8_0": return quantizeTensor({ dtype: "f32", shape, data: values }, "q8_0");
   }
 }
 

@@ -11,14 +11,16 @@
 // computes chunks too.
 
 import { ArgumentError, LlamaError, ShapeError, UnsupportedError } from "../../errors.js";
-import { embed as referenceEmbed } from "../../kernels/reference/linear.js";
+import { embed as referenceEmbed, matmul as referenceMatmul } from "../../kernels/reference/linear.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
-import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0ByteLength } from "../../tensor/q8_0.js";
+import { QUANT_DOTS } from "../../kernels/reference/quant-dot.js";
+import { isQuantTensor, isQuantType, quantByteLength, quantRowBytes } from "../../tensor/quant-formats.js";
 import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
 import type { AttentionShape, Backend, KvRows } from "../backend.js";
 import { type Arena, type Block, BLOCK_ALIGN } from "./arena.js";
 import { convertWeightInto } from "./convert-weight.js";
 import { OP } from "./jobs.js";
+import { matmulIndex, quantizeIndex } from "./quant-kernels.js";
 import type { ThreadPool } from "./pool.js";
 
 /** The dtypes a weight may be allocated in. */
@@ -46,7 +48,6 @@ const ROW_ALIGN = 16;
 /** Below this many elements an element-wise op runs on the main thread alone (waking costs more). */
 const MIN_PARALLEL_ELEMENTS = 1 << 16;
 
-const MATMUL_OP = { f32: OP.matmulF32, bf16: OP.matmulBf16, f16: OP.matmulF16, q8_0: OP.matmulQ8_0 } as const;
 const ATTENTION_OP = { f32: OP.attention, f16: OP.attentionF16, bf16: OP.attentionBf16 } as const;
 
 /** The arrays an op reads or writes: float32 activations, or 16-bit KV cache rows. */
@@ -173,18 +174,18 @@ export class WasmBackend implements Backend {
     const block = this.arena.allocate(byteLength);
     const buffer = this.arena.buffer(block.memoryIndex);
     switch (dtype) {
-      case "q8_0": return { dtype, shape: [shape[0]!, shape[1]!], data: new Uint8Array(buffer, block.byteOffset, byteLength) };
       case "f32": return { dtype, shape: [...shape], data: new Float32Array(buffer, block.byteOffset, byteLength / 4) };
       case "bf16": case "f16": return { dtype, shape: [...shape], data: new Uint16Array(buffer, block.byteOffset, byteLength / 2) };
+      default: return { dtype, shape: [shape[0]!, shape[1]!], data: new Uint8Array(buffer, block.byteOffset, byteLength) };
     }
   }
 
   /**
    * `stored` converted to `dtype` in the backend's memory, byte-identical to castFloat /
-   * quantizeQ8_0 (Backend.convertWeight): a cast widens straight into the weight; q8_0 widens rows
+   * quantizeTensor (Backend.convertWeight): a cast widens straight into the weight; q8_0 widens rows
    * into a staging scratch block and quantizes them on every thread (convert-weight.ts).
    * @param name the tensor's name, for error messages
-   * @throws as quantizeQ8_0 (UnsupportedError, NumericalError) and ShapeError for data that does
+   * @throws as quantizeTensor (UnsupportedError, NumericalError) and ShapeError for data that does
    *   not match the shape; UnsupportedError for a tensor larger than one WebAssembly memory
    * @example
    * const w = backend.convertWeight({ dtype: "bf16", shape: [64, 32], data: bits }, "q8_0", "blk.0.attn_q");
@@ -257,21 +258,28 @@ export class WasmBackend implements Backend {
     const [outF, inF] = w.shape as [number, number];
     checkLength("matmul x", x, nTokens * inF);
     checkLength("matmul out", out, nTokens * outF);
+    const dtypeIndex = matmulIndex(w.dtype);
+    if (dtypeIndex < 0) {
+      // A block format with no wasm kernel yet: the reference kernel, on this thread.
+      this.timed(`matmul ${w.dtype} (reference)`, () => referenceMatmul(out, x, w, nTokens));
+      return;
+    }
     const weight = this.placeWeight(w);
     this.timed(`matmul ${w.dtype}`, () => {
       splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, weight.memoryIndex).run((s) => {
         let xPtr = s.place(x.subarray(t0 * inF, (t0 + n) * inF), "in");
         const outPtr = s.place(out.subarray(t0 * outF, (t0 + n) * outF), "out");
-        if (w.dtype === "q8_0") {
-          const xq = s.scratch((n * inF / Q8_0_BLOCK_SIZE) * Q8_0_BLOCK_BYTES);
+        if (isQuantTensor(w)) {
+          const activation = QUANT_DOTS[w.dtype].activation;
+          const xq = s.scratch(n * quantRowBytes(activation, inF));
           const perChunk = this.tokensPerChunk(n, inF);
-          this.pool.run(OP.quantizeQ8_0, weight.memoryIndex, [xq, xPtr, n, inF, perChunk], Math.ceil(n / perChunk));
+          this.pool.run(OP.quantize, weight.memoryIndex, [quantizeIndex(activation), xq, xPtr, n, inF, perChunk], Math.ceil(n / perChunk));
           xPtr = xq;
         }
         // Rows only: blocks of rows x tokens (tiles kept in cache) measured no faster, the kernels
         // being bound by arithmetic, not by cache misses.
         const rowsPerChunk = this.rowsPerChunk(outF);
-        this.pool.run(MATMUL_OP[w.dtype], weight.memoryIndex, [outPtr, xPtr, weight.byteOffset, n, inF, outF, rowsPerChunk], Math.ceil(outF / rowsPerChunk));
+        this.pool.run(OP.matmul, weight.memoryIndex, [dtypeIndex, outPtr, xPtr, weight.byteOffset, n, inF, outF, rowsPerChunk], Math.ceil(outF / rowsPerChunk));
       }));
     });
   }
@@ -461,9 +469,9 @@ export class WasmBackend implements Backend {
   }
 }
 
-/** Bytes of a weight's data. @throws UnsupportedError for a q8_0 shape that is not rows of whole blocks */
+/** Bytes of a weight's data. @throws UnsupportedError for a block-format shape that is not rows of whole blocks */
 function weightByteLength(dtype: WeightDType, shape: readonly number[]): number {
-  return dtype === "q8_0" ? q8_0ByteLength(shape) : numel(shape) * DTYPE_BYTES[dtype];
+  return isQuantType(dtype) ? quantByteLength(dtype, shape) : numel(shape) * DTYPE_BYTES[dtype];
 }
 
 /** @throws ShapeError when `view` holds fewer than `needed` elements */

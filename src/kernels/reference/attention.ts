@@ -5,15 +5,10 @@
 // repeat_kv). Keys and values may be stored as float32 or as 16-bit floats (a compact KV cache); they
 // are widened exactly as they are read, so there is one loop for every dtype.
 
+import type { AttentionShape, KvRows } from "../../tensor/attention-rows.js";
 import { bf16ToF32, f16ToF32 } from "../../tensor/float16.js";
 
-/** The dtypes a KV cache may store its rows in. */
-export type KvDType = "f32" | "f16" | "bf16";
-
-/** Cached key or value rows with their dtype: float32, or IEEE half / bfloat16 bits. */
-export type KvRows =
-  | { readonly dtype: "f32"; readonly data: Float32Array }
-  | { readonly dtype: "f16" | "bf16"; readonly data: Uint16Array };
+export type { AttentionShape, KvDType, KvRows } from "../../tensor/attention-rows.js";
 
 /** Element i of `rows` as a number (exact widening). */
 function reader(rows: KvRows): (i: number) => number {
@@ -22,16 +17,6 @@ function reader(rows: KvRows): (i: number) => number {
     case "f16": { const d = rows.data; return (i) => f16ToF32(d[i]!); }
     case "bf16": { const d = rows.data; return (i) => bf16ToF32(d[i]!); }
   }
-}
-
-/** Dimensions of one attention call. */
-export interface AttentionShape {
-  readonly nTokens: number;
-  /** Position of the first query token; the cache holds positions [0, startPos + nTokens). */
-  readonly startPos: number;
-  readonly nHeads: number;
-  readonly nKvHeads: number;
-  readonly headDim: number;
 }
 
 /**

@@ -1,10 +1,11 @@
-// Reference kernels for the dense layers: matrix multiply by a weight in any float dtype or Q8_0,
+// Reference kernels for the dense layers: matrix multiply by a weight in any float dtype or block format,
 // and the embedding lookup. Plain loops, the specification that optimized twins are tested against.
-// Weights use PyTorch's Linear layout: (outFeatures, inFeatures), row-major. Q8_0 weights go to
-// quantized.ts (computed as llama.cpp does: activations quantized too, integer block dot products).
+// Weights use PyTorch's Linear layout: (outFeatures, inFeatures), row-major. Block-format weights go
+// to quant-dot.ts (computed as llama.cpp does: activations quantized too, integer block dot products).
 
 import type { WeightTensor } from "../../tensor/tensor.js";
-import { embedQ8_0, matmulQ8_0 } from "./quantized.js";
+import { isQuantTensor } from "../../tensor/quant-formats.js";
+import { embedQuant, matmulQuant } from "./quant-dot.js";
 import { widenRange } from "./widen.js";
 
 /**
@@ -14,7 +15,7 @@ import { widenRange } from "./widen.js";
  * @param w (outFeatures, inFeatures)
  */
 export function matmul(out: Float32Array, x: Float32Array, w: WeightTensor, nTokens: number): void {
-  if (w.dtype === "q8_0") return matmulQ8_0(out, x, w, nTokens);
+  if (isQuantTensor(w)) return matmulQuant(out, x, w, nTokens);
   const [outFeatures, inFeatures] = w.shape as [number, number];
   const row = new Float32Array(inFeatures); // (inFeatures) one weight row as float32
   for (let o = 0; o < outFeatures; o++) {
@@ -34,7 +35,7 @@ export function matmul(out: Float32Array, x: Float32Array, w: WeightTensor, nTok
  * @param table (vocabSize, dim)
  */
 export function embed(out: Float32Array, table: WeightTensor, ids: readonly number[]): void {
-  if (table.dtype === "q8_0") return embedQ8_0(out, table, ids);
+  if (isQuantTensor(table)) return embedQuant(out, table, ids);
   const dim = table.shape[1]!;
   const row = new Float32Array(dim); // (dim) one table row as float32
   ids.forEach((id, t) => {

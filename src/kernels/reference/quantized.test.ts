@@ -7,9 +7,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { referenceBackend } from "../../backend/reference.js";
 import { Rng } from "../../tensor/rng.js";
-import { type Q8_0Tensor, dequantizeQ8_0, q8_0Scale, quantizeQ8_0 } from "../../tensor/q8_0.js";
+import { q8_0Scale } from "../../tensor/q8_0.js";
+import { type QuantTensor, dequantizeTensor, quantizeTensor } from "../../tensor/quant-formats.js";
 import { embed, matmul } from "./linear.js";
-import { embedQ8_0, matmulQ8_0 } from "./quantized.js";
+import { embedQuant, matmulQuant } from "./quant-dot.js";
 
 const U32 = 2 ** -24; // unit roundoff of float32
 
@@ -18,8 +19,8 @@ function randomMatrix(rng: Rng, rows: number, cols: number, scale = 1): Float32A
   return new Float32Array(rows * cols).map(() => rng.normal() * scale * (rng.uniform() < 0.02 ? 8 : 1));
 }
 
-function q8(rows: number, cols: number, data: Float32Array): Q8_0Tensor {
-  return quantizeQ8_0({ dtype: "f32", shape: [rows, cols], data });
+function q8(rows: number, cols: number, data: Float32Array): QuantTensor {
+  return quantizeTensor({ dtype: "f32", shape: [rows, cols], data }, "q8_0");
 }
 
 test("a hand-computed product: integer dot of the quants times d_w * d_x", () => {
@@ -29,7 +30,7 @@ test("a hand-computed product: integer dot of the quants times d_w * d_x", () =>
   const w = q8(1, 32, new Float32Array(32).fill(0).map((_, i) => (i === 0 ? 127 : i === 1 ? -127 : 0)));
   const x = new Float32Array(32).map((_, i) => (i === 0 ? 1 : i === 1 ? 2 : 0));
   const out = new Float32Array(1);
-  matmulQ8_0(out, x, w, 1);
+  matmulQuant(out, x, w, 1);
   assert.equal(out[0], Math.fround(-8001 * 0.0157470703125));
 });
 
@@ -39,10 +40,10 @@ test("matmul equals a float64 computation on the dequantized weights and quantiz
   const w = q8(outFeatures, inFeatures, randomMatrix(rng, outFeatures, inFeatures, 0.05));
   const x = randomMatrix(rng, nTokens, inFeatures, 2);
   const out = new Float32Array(nTokens * outFeatures);
-  matmulQ8_0(out, x, w, nTokens);
+  matmulQuant(out, x, w, nTokens);
   // The same operands, independently: x quantized by the same quantizer, both dequantized (exact).
-  const wv = dequantizeQ8_0(w);
-  const xv = dequantizeQ8_0(q8(nTokens, inFeatures, x));
+  const wv = dequantizeTensor(w);
+  const xv = dequantizeTensor(q8(nTokens, inFeatures, x));
   const nBlocks = inFeatures / 32;
   for (let t = 0; t < nTokens; t++) {
     for (let o = 0; o < outFeatures; o++) {
@@ -64,7 +65,7 @@ test("matmul equals a float64 computation on the dequantized weights and quantiz
 });
 
 /** Per-block bound on |value - dequantized value| (see q8_0.test.ts): d/2 plus the float16 rounding of d. */
-function blockErrorBounds(values: Float32Array, t: Q8_0Tensor): Float64Array {
+function blockErrorBounds(values: Float32Array, t: QuantTensor): Float64Array {
   const bounds = new Float64Array(values.length / 32);
   for (let b = 0; b < bounds.length; b++) {
     let amax = 0;
@@ -82,8 +83,8 @@ test("quantization error against the float product stays within the bound the bl
   const x = randomMatrix(rng, nTokens, inFeatures, 3);
   const w = q8(outFeatures, inFeatures, wf);
   const out = new Float32Array(nTokens * outFeatures);
-  matmulQ8_0(out, x, w, nTokens);
-  const wq = dequantizeQ8_0(w);
+  matmulQuant(out, x, w, nTokens);
+  const wq = dequantizeTensor(w);
   const ew = blockErrorBounds(wf, w); // (outFeatures * inFeatures / 32)
   const ex = blockErrorBounds(x, q8(nTokens, inFeatures, x)); // (nTokens * inFeatures / 32)
   const nBlocks = inFeatures / 32;
@@ -119,10 +120,10 @@ test("embed from a q8_0 table returns the dequantized rows", () => {
   const rng = new Rng(13);
   const [vocab, dim] = [10, 64];
   const table = q8(vocab, dim, randomMatrix(rng, vocab, dim));
-  const all = dequantizeQ8_0(table);
+  const all = dequantizeTensor(table);
   const ids = [3, 0, 9, 3];
   const out = new Float32Array(ids.length * dim);
-  embedQ8_0(out, table, ids);
+  embedQuant(out, table, ids);
   ids.forEach((id, t) => assert.deepEqual(out.subarray(t * dim, (t + 1) * dim), all.subarray(id * dim, (id + 1) * dim)));
 });
 
@@ -131,13 +132,13 @@ test("linear.ts and the reference backend dispatch q8_0 weights to the q8_0 kern
   const w = q8(8, 64, randomMatrix(rng, 8, 64));
   const x = randomMatrix(rng, 2, 64);
   const [direct, viaLinear, viaBackend] = [new Float32Array(16), new Float32Array(16), new Float32Array(16)];
-  matmulQ8_0(direct, x, w, 2);
+  matmulQuant(direct, x, w, 2);
   matmul(viaLinear, x, w, 2);
   referenceBackend.matmul(viaBackend, x, w, 2);
   assert.deepEqual(viaLinear, direct);
   assert.deepEqual(viaBackend, direct);
   const [e1, e2] = [new Float32Array(128), new Float32Array(128)];
-  embedQ8_0(e1, w, [7, 1]);
+  embedQuant(e1, w, [7, 1]);
   embed(e2, w, [7, 1]);
   assert.deepEqual(e2, e1);
 });

@@ -1,6 +1,6 @@
-// Reference kernels for Q8_0 weights (tensor/q8_0.ts): the matrix multiply as llama.cpp's CPU
-// backend computes it, and the embedding lookup. Plain loops, the specification that optimized twins
-// (the WebAssembly kernels) are tested against.
+// The reference dot product for Q8_0 weights (tensor/q8_0.ts), as llama.cpp's CPU backend computes
+// it; quant-dot.ts runs the matrix multiply and embedding lookup of every block format on these.
+// Plain loops, the specification that optimized twins (the WebAssembly kernels) are tested against.
 //
 // The multiply never dequantizes the weights: like ggml's mul_mat for a Q8_0 weight (vec_dot_type
 // Q8_0 in ggml-cpu.c), each activation row is first quantized to Q8_0 blocks, then every output is
@@ -14,10 +14,7 @@
 // ties away from zero) for activations too, as its generic build does. The two differ by one quant
 // step on rare near-ties.
 
-import {
-  Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, type Q8_0Tensor, dequantizeBlocksQ8_0, q8_0BlocksPerRow, q8_0Quant, q8_0Scale,
-  quantizeBlocksQ8_0,
-} from "../../tensor/q8_0.js";
+import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0Quant, q8_0Scale } from "../../tensor/q8_0.js";
 
 /**
  * The dot product of two rows of `nBlocks` Q8_0 blocks, `a` from byte `aOffset` and `b` from byte
@@ -35,34 +32,4 @@ export function vecDotQ8_0(a: Uint8Array, aOffset: number, b: Uint8Array, bOffse
     sumf = Math.fround(sumf + Math.fround(sumi * scale));
   }
   return sumf;
-}
-
-/**
- * out = x @ w^T for a Q8_0 weight, with x quantized to Q8_0 row by row first.
- * @param out (nTokens, outFeatures)
- * @param x (nTokens, inFeatures)
- * @param w (outFeatures, inFeatures), inFeatures a multiple of 32
- */
-export function matmulQ8_0(out: Float32Array, x: Float32Array, w: Q8_0Tensor, nTokens: number): void {
-  const [outFeatures, inFeatures] = w.shape;
-  const nBlocks = q8_0BlocksPerRow(inFeatures);
-  const rowBytes = nBlocks * Q8_0_BLOCK_BYTES;
-  const xq = new Uint8Array(rowBytes); // (nBlocks) blocks: one activation row as Q8_0
-  for (let t = 0; t < nTokens; t++) {
-    quantizeBlocksQ8_0(x, t * inFeatures, nBlocks, xq, 0);
-    for (let o = 0; o < outFeatures; o++) out[t * outFeatures + o] = vecDotQ8_0(w.data, o * rowBytes, xq, 0, nBlocks);
-  }
-}
-
-/**
- * out[t] = table[ids[t]], dequantizing only the rows read (as ggml_get_rows on a Q8_0 table).
- * @param out (nTokens, dim)
- * @param table (vocabSize, dim)
- */
-export function embedQ8_0(out: Float32Array, table: Q8_0Tensor, ids: readonly number[]): void {
-  const dim = table.shape[1];
-  const nBlocks = q8_0BlocksPerRow(dim);
-  ids.forEach((id, t) => {
-    dequantizeBlocksQ8_0(table.data, id * nBlocks * Q8_0_BLOCK_BYTES, nBlocks, out.subarray(t * dim, (t + 1) * dim));
-  });
 }

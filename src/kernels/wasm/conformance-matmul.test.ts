@@ -7,9 +7,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { matmul as linearMatmul } from "../reference/linear.js";
-import { matmulQ8_0 as quantizedMatmul } from "../reference/quantized.js";
+import { matmulQuant as quantizedMatmul } from "../reference/quant-dot.js";
 import { bf16ToF32, f16ToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
-import { Q8_0_BLOCK_BYTES, type Q8_0Tensor, quantizeBlocksQ8_0, quantizeQ8_0 } from "../../tensor/q8_0.js";
+import { Q8_0_BLOCK_BYTES, quantizeBlocksQ8_0 } from "../../tensor/q8_0.js";
+import { quantizeTensor } from "../../tensor/quant-formats.js";
+import type { QuantTensor } from "../../tensor/block-format.js";
 import { Rng } from "../../tensor/rng.js";
 import type { FloatTensor } from "../../tensor/tensor.js";
 import { U, arenas, assertBitExact, assertClose, describeBuilds, normals } from "./harness.test-support.js";
@@ -150,7 +152,7 @@ test("matmul_q8_0 is bit-exact with the reference (llama.cpp's generic vec_dot_q
     [1, 32, 5, 0, 5], [1, 64, 8, 0, 8], [1, 96, 13, 2, 11], [2, 64, 9, 1, 9], [3, 4096, 6, 0, 6], [5, 160, 12, 0, 12], [4, 32, 4, 0, 4],
   ];
   for (const [nTokens, inF, outF, rowStart, rowEnd] of cases) {
-    const w = quantizeQ8_0({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, "w");
+    const w = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, "q8_0", "w");
     // A quant of -128 never comes from llama.cpp's quantizer but is legal in a file: widening handles it.
     w.data[2 + 5] = 0x80;
     const x = normals(rng, nTokens * inF);
@@ -186,7 +188,7 @@ test("matmul_q8_0 is bit-exact at the ends of the int8 range (every weight byte,
     new DataView(data.buffer).setUint16(at, f32ArrayToF16(new Float32Array([Math.abs(rng.normal()) * 1e-2]))[0]!, true);
     for (let j = 0; j < 32; j++) data[at + 2 + j] = (b * 32 + j) & 0xff; // all 256 byte values, repeatedly
   }
-  const w: Q8_0Tensor = { dtype: "q8_0", shape: [outF, inF], data };
+  const w: QuantTensor = { dtype: "q8_0", shape: [outF, inF], data };
   for (const nTokens of [1, 3]) {
     const x = new Float32Array(nTokens * inF);
     // Even blocks: +-1 (all quants +-127); odd blocks: normals (mixed quants).
@@ -216,7 +218,7 @@ test("kernels address memory above 2 GiB (pointers past the int32 range) like me
   const high = 2 ** 31 + 4096; // every operand lives above 2^31
   const rng = new Rng(0x2000);
   const [nTokens, inF, outF] = [3, 96, 9];
-  const w = quantizeQ8_0({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, "w");
+  const w = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, "q8_0", "w");
   const wf = f32ArrayToF16(normals(rng, outF * inF, 0.05));
   const x = normals(rng, nTokens * inF);
   const place = (data: Uint8Array | Uint16Array | Float32Array, at: number): number => {

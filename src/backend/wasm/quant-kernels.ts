@@ -1,0 +1,48 @@
+// Which WebAssembly kernels run each weight dtype: the backend's half of the block-format table
+// (tensor/quant-formats.ts). The matmul job takes a dtype index into WEIGHT_DTYPES, and the
+// activation-quantize job an index into ACTIVATION_TYPES, so the job code has one matmul case and
+// one quantize case for every format. A block format without a row here runs on the reference
+// kernel (kernels/reference/quant-dot.ts) on the main thread: correct, not fast.
+
+import type { ActivationType, QuantType } from "../../tensor/block-format.js";
+import type { FloatDType } from "../../tensor/dtype.js";
+import type { KernelExports } from "./kernel-abi.js";
+
+/** Kernels with matmul_f32's signature: (out, x, w, nTokens, inF, outF, rowStart, rowEnd). */
+type MatmulKernel = "matmul_f32" | "matmul_bf16" | "matmul_f16" | "matmul_q8_0";
+/** Kernels with quantize_q8_0's signature: (xq, x, nTokens, inF). */
+type QuantizeKernel = "quantize_q8_0";
+
+/** The weight dtypes that have a wasm matmul, in job-argument order, with their kernel. */
+export const WASM_MATMUL: ReadonlyArray<readonly [FloatDType | QuantType, MatmulKernel]> = [
+  ["f32", "matmul_f32"], ["bf16", "matmul_bf16"], ["f16", "matmul_f16"], ["q8_0", "matmul_q8_0"],
+];
+
+/** The activation formats that have a wasm quantizer, in job-argument order, with their kernel. */
+export const WASM_QUANTIZE: ReadonlyArray<readonly [ActivationType, QuantizeKernel]> = [
+  ["q8_0", "quantize_q8_0"],
+];
+
+/** The job-argument index of a weight dtype's matmul, or -1 when it has no wasm kernel. */
+export function matmulIndex(dtype: string): number {
+  return WASM_MATMUL.findIndex(([d]) => d === dtype);
+}
+
+/** The job-argument index of an activation format's quantizer, or -1 when it has no wasm kernel. */
+export function quantizeIndex(type: string): number {
+  return WASM_QUANTIZE.findIndex(([t]) => t === type);
+}
+
+/** The matmul kernel of job-argument index `index`. */
+export function matmulKernel(k: KernelExports, index: number): KernelExports[MatmulKernel] {
+  const entry = WASM_MATMUL[index];
+  if (entry === undefined) throw new Error(`wasm backend: no matmul kernel ${index}`);
+  return k[entry[1]];
+}
+
+/** The quantize kernel of job-argument index `index`, and its activation format. */
+export function quantizeKernel(k: KernelExports, index: number): [ActivationType, KernelExports[QuantizeKernel]] {
+  const entry = WASM_QUANTIZE[index];
+  if (entry === undefined) throw new Error(`wasm backend: no quantize kernel ${index}`);
+  return [entry[0], k[entry[1]]];
+}

@@ -1,0 +1,103 @@
+// The Q4_0 matrix product in WebAssembly SIMD: Q4_0 weights times activations quantized to Q8_0 by
+// quantize_q8_0 (q8_0.ts), the twin of the reference dot in src/kernels/reference/ (llama.cpp's
+// ggml_vec_dot_q4_0_q8_0_generic). Block layout (ggml's block_q4_0): per 32 weights a little-endian
+// float16 scale d, then 16 bytes whose low nibbles are weights 0..15 and high nibbles 16..31, each
+// minus 8; 18 bytes.
+//
+// Bit-exact with the reference: each block's integer dot product is exact (products of a 4-bit and
+// an 8-bit integer summed in int16 lanes, at most 4 x 8 x 127, then widened), then per output, in
+// block order, sumf = f32(sumf + f32(f32(f32(sumi) * d_w) * d_x)), the C code's
+// `sumi * d_w * d_x`, with no fused multiply-add. Four output rows share the lanes of that chain.
+
+import { f16High, f16Lo, f16ToF32 } from "./vec";
+
+/** Weights per block (QK4_0). */
+const QK: u32 = 32;
+/** Bytes per Q4_0 block: float16 d + 16 bytes of nibbles. */
+const W_BYTES: usize = 18;
+/** Bytes per Q8_0 activation block. */
+const X_BYTES: usize = 34;
+
+/** The exact int32 partial sums (4 lanes) of one block: Q4_0 quants at pw times Q8_0 quants x0/x1. */
+// @ts-ignore: decorator
+@inline function blockSums(pw: usize, x0: v128, x1: v128): v128 {
+  const q = v128.load(pw, 2);
+  const eight = i8x16.splat(8);
+  const lo = i8x16.sub(v128.and(q, i8x16.splat(0x0f)), eight), hi = i8x16.sub(i8x16.shr_u(q, 4), eight);
+  const t = i16x8.add(
+    i16x8.add(i16x8.extmul_low_i8x16_s(lo, x0), i16x8.extmul_high_i8x16_s(lo, x0)),
+    i16x8.add(i16x8.extmul_low_i8x16_s(hi, x1), i16x8.extmul_high_i8x16_s(hi, x1)),
+  );
+  return i32x4.extadd_pairwise_i16x8_s(t);
+}
+
+/** [sum(s0), sum(s1), sum(s2), sum(s3)] of four i32x4 vectors. */
+// @ts-ignore: decorator
+@inline function transposeSum(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const t0 = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7));
+  const t1 = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+}
+
+/** float32 scales of the blocks at p, p + stride, p + 2 stride, p + 3 stride (lanes 0..3). */
+// @ts-ignore: decorator
+@inline function scales4(p: usize, stride: usize): v128 {
+  let h = v128.load16_lane(p, i16x8.splat(0), 0);
+  h = v128.load16_lane(p + stride, h, 1);
+  h = v128.load16_lane(p + stride * 2, h, 2);
+  h = v128.load16_lane(p + stride * 3, h, 3);
+  return f16Lo(h, f16High(h));
+}
+
+/** Rows r .. r+3 of w times tokens t and t+1 (t1 = t for a last token alone); out rows of outF. */
+// @ts-ignore: decorator
+@inline function rows4x2(out: usize, xq: usize, w: usize, nBlocks: u32, outF: u32, r: u32, t: u32, t1: u32): void {
+  const rowBytes = <usize>nBlocks * W_BYTES;
+  const xRowBytes = <usize>nBlocks * X_BYTES;
+  const w0 = w + <usize>r * rowBytes;
+  const xa = xq + <usize>t * xRowBytes, xb = xq + <usize>t1 * xRowBytes;
+  let sumf0 = f32x4.splat(0), sumf1 = f32x4.splat(0);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const pw = w0 + <usize>b * W_BYTES;
+    const pa = xa + <usize>b * X_BYTES, pb = xb + <usize>b * X_BYTES;
+    const a0 = v128.load(pa, 2), a1 = v128.load(pa, 18), b0 = v128.load(pb, 2), b1 = v128.load(pb, 18);
+    const sa = transposeSum(blockSums(pw, a0, a1), blockSums(pw + rowBytes, a0, a1), blockSums(pw + rowBytes * 2, a0, a1), blockSums(pw + rowBytes * 3, a0, a1));
+    const sb = transposeSum(blockSums(pw, b0, b1), blockSums(pw + rowBytes, b0, b1), blockSums(pw + rowBytes * 2, b0, b1), blockSums(pw + rowBytes * 3, b0, b1));
+    const dw = scales4(pw, rowBytes);
+    sumf0 = f32x4.add(sumf0, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(sa), dw), f32x4.splat(f16ToF32(<u32>load<u16>(pa)))));
+    sumf1 = f32x4.add(sumf1, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(sb), dw), f32x4.splat(f16ToF32(<u32>load<u16>(pb)))));
+  }
+  v128.store(out + ((<usize>t * outF + r) << 2), sumf0);
+  v128.store(out + ((<usize>t1 * outF + r) << 2), sumf1);
+}
+
+/** out[t, r] for one row r and token t: the row tails. */
+// @ts-ignore: decorator
+@inline function row1x1(out: usize, xq: usize, w: usize, nBlocks: u32, outF: u32, r: u32, t: u32): void {
+  const w0 = w + <usize>r * <usize>nBlocks * W_BYTES;
+  const x0 = xq + <usize>t * <usize>nBlocks * X_BYTES;
+  let sumf: f32 = 0;
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const pw = w0 + <usize>b * W_BYTES, px = x0 + <usize>b * X_BYTES;
+    const s = blockSums(pw, v128.load(px, 2), v128.load(px, 18));
+    const s2 = i32x4.add(s, v128.shuffle<i32>(s, s, 2, 3, 0, 1));
+    const sumi = i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0);
+    sumf = sumf + <f32>sumi * f16ToF32(<u32>load<u16>(pw)) * f16ToF32(<u32>load<u16>(px));
+  }
+  store<f32>(out + ((<usize>t * outF + r) << 2), sumf);
+}
+
+/**
+ * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq (nTokens, inF) from quantize_q8_0, w
+ * (outF, inF) Q4_0 blocks, inF a multiple of 32.
+ */
+export function matmul_q4_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  const nBlocks = inF / QK;
+  let r = rowStart;
+  for (; r + 4 <= rowEnd; r += 4) {
+    for (let t: u32 = 0; t < nTokens; t += 2) rows4x2(out, xq, w, nBlocks, outF, r, t, t + 1 < nTokens ? t + 1 : t);
+  }
+  for (; r < rowEnd; r++) {
+    for (let t: u32 = 0; t < nTokens; t++) row1x1(out, xq, w, nBlocks, outF, r, t);
+  }
+}
