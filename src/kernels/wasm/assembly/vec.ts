@@ -57,8 +57,8 @@ const F16_CONSTS: usize = memory.data<u32>([
  * implementation-defined only when its second operand has the top bit set; both parts are 0..127,
  * so i16x8.relaxed_dot_i8x16_i7x16_s (one pmaddubsw on x86) is exact on every engine, as is the
  * wrapping i16 difference, whose true value |w0 x0 + w1 x1| <= 2 * 128 * 127 fits int16. Why not
- * i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 computes it wrongly for a negative first
- * operand (measured), and where the CPU has no AVX-VNNI (V8 lowers it to pmaddubsw + pmaddwd +
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 gives wrong sums for it (measured: Node 24
+ * and the plain path agree), and where the CPU has no AVX-VNNI (V8 lowers it to pmaddubsw + pmaddwd +
  * paddd) two of them cost more than this. The plain-SIMD build widens to int16 (dot_i16x8_s).
  */
 // @ts-ignore: decorator
