@@ -19,8 +19,10 @@
 // together, so each tile is read (and widened) once per QUERY_TILE x group queries; at long context
 // the per-query re-reading of the whole cache was what bound prefill. Each query still sees the
 // same key tiles with the same lengths as alone, so its arithmetic, and its result, are unchanged.
+// A query's scores are taken four keys at a time (dot4: its vectors loaded once per four keys, four
+// horizontal sums at once), each lane summed exactly as a single dot product, so the bits are too.
 
-import { bf16Hi, bf16Lo, bf16ToF32, exp1, exp4, f16Hi, f16High, f16Lo, f16ToF32, hsum, madd } from "./vec";
+import { bf16Hi, bf16Lo, bf16ToF32, exp1, exp4, f16Hi, f16High, f16Lo, f16ToF32, hmax, hsum, hsum4, madd } from "./vec";
 
 /** Key positions per tile: the scores of one tile live in scratch. A multiple of 4. */
 const ATTENTION_TILE: u32 = 64;
@@ -65,6 +67,45 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
   }
   let s = hsum(f32x4.add(a, b));
   for (; i < headDim; i++) s += load<f32>(q + (<usize>i << 2)) * load<f32>(k + (<usize>i << 2));
+  return s;
+}
+
+/**
+ * [q . k0, q . k1, q . k2, q . k3] for keys `rowBytes` apart, each lane computed exactly as dot()
+ * computes it (the same two accumulators, the same tail order), but with each query vector loaded
+ * once for four keys and the four horizontal sums done together (hsum4).
+ */
+// @ts-ignore: decorator
+@inline function dot4(q: usize, k: usize, rowBytes: usize, headDim: u32): v128 {
+  const k1 = k + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
+  let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let i: u32 = 0;
+  for (; i + 8 <= headDim; i += 8) {
+    const p = <usize>i << 2;
+    const qa = v128.load(q + p), qb = v128.load(q + p, 16);
+    a0 = madd(qa, v128.load(k + p), a0);
+    b0 = madd(qb, v128.load(k + p, 16), b0);
+    a1 = madd(qa, v128.load(k1 + p), a1);
+    b1 = madd(qb, v128.load(k1 + p, 16), b1);
+    a2 = madd(qa, v128.load(k2 + p), a2);
+    b2 = madd(qb, v128.load(k2 + p, 16), b2);
+    a3 = madd(qa, v128.load(k3 + p), a3);
+    b3 = madd(qb, v128.load(k3 + p, 16), b3);
+  }
+  let s = hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
+  if (i < headDim) {
+    let s0 = f32x4.extract_lane(s, 0), s1 = f32x4.extract_lane(s, 1), s2 = f32x4.extract_lane(s, 2), s3 = f32x4.extract_lane(s, 3);
+    for (; i < headDim; i++) {
+      const p = <usize>i << 2;
+      const qi = load<f32>(q + p);
+      s0 += qi * load<f32>(k + p);
+      s1 += qi * load<f32>(k1 + p);
+      s2 += qi * load<f32>(k2 + p);
+      s3 += qi * load<f32>(k3 + p);
+    }
+    s = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(s0), 1, s1), 2, s2), 3, s3);
+  }
   return s;
 }
 
@@ -150,7 +191,16 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
 // @ts-ignore: decorator
 @inline function tileStep(qp: usize, k0: usize, v0: usize, rowBytes: usize, n: u32, headDim: u32, scale: f32, scores: usize, stats: usize, acc: usize): void {
   let tileMax: f32 = -Infinity;
-  for (let j: u32 = 0; j < n; j++) {
+  let j4: u32 = 0;
+  const sv4 = f32x4.splat(scale);
+  let mv4 = f32x4.splat(-Infinity);
+  for (; j4 + 4 <= n; j4 += 4) {
+    const s = f32x4.mul(dot4(qp, k0 + <usize>j4 * rowBytes, rowBytes, headDim), sv4);
+    v128.store(scores + (<usize>j4 << 2), s);
+    mv4 = f32x4.max(mv4, s);
+  }
+  tileMax = hmax(mv4);
+  for (let j = j4; j < n; j++) {
     const s = dot(qp, k0 + <usize>j * rowBytes, headDim) * scale;
     store<f32>(scores + (<usize>j << 2), s);
     tileMax = max(tileMax, s);
