@@ -1,5 +1,6 @@
-// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0]`: single-thread speed of the
-// WebAssembly matrix kernels (src/kernels/wasm/) at Llama 3.2 1B shapes, against the reference
+// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0] [--builds simd,relaxed-simd]`:
+// single-thread speed of the WebAssembly matrix kernels (src/kernels/wasm/), every build this runtime
+// validates (or those named), at Llama 3.2 1B shapes, against the reference
 // kernels (src/kernels/reference/). Decode (one token, matrix-vector) reads every weight once, so it
 // is reported as weight GB/s: how close one thread gets to memory bandwidth. Prefill (128 tokens)
 // is compute bound and reported as GFLOP/s (2 per multiply-add). Weights are random but valid values
@@ -8,7 +9,8 @@
 
 import { matmul as referenceMatmul } from "../src/kernels/reference/linear.js";
 import {
-  KERNEL_RESERVED_BYTES, type KernelMemory, type WasmKernels, compileKernels, createKernelMemory, instantiateKernels, kernelBuildOf,
+  KERNEL_RESERVED_BYTES, type KernelBuild, type KernelMemory, type WasmKernels, compileKernels, createKernelMemory, instantiateKernels,
+  kernelBuildSupported,
 } from "../src/kernels/wasm/module.js";
 import { Q8_0_BLOCK_BYTES } from "../src/tensor/q8_0.js";
 import { Rng } from "../src/tensor/rng.js";
@@ -124,32 +126,35 @@ export const kernelsBench: Bench = {
   async run(argv) {
     const seconds = Number(flag(argv, "seconds") ?? "1");
     const dtypes = (flag(argv, "dtypes")?.split(",") ?? DTYPES) as Dtype[];
-    const module = await compileKernels();
+    const builds = ((flag(argv, "builds")?.split(",") ?? ["simd", "relaxed-simd"]) as KernelBuild[]).filter(kernelBuildSupported);
+    console.log(`one thread; best of ~${seconds} s per row; decode shapes 8192x2048 and 2048x8192 alternating; builds: ${builds.join(", ")}\n`);
+    console.log("| dtype | build | case | ms / call | weight GB/s | GFLOP/s | reference GFLOP/s | speedup |");
+    console.log("|---|---|---|---:|---:|---:|---:|---:|");
     const memory = createKernelMemory(16, 65536);
-    const kernels = instantiateKernels(module, memory);
-    const rng = new Rng(7);
-    console.log(`WebAssembly build: ${kernelBuildOf(module)}; one thread; best of ~${seconds} s per row; decode shapes 8192x2048 and 2048x8192 alternating\n`);
-    console.log("| dtype | case | ms / call | weight GB/s | GFLOP/s | reference GFLOP/s | speedup |");
-    console.log("|---|---|---:|---:|---:|---:|---:|");
+    const all = await Promise.all(builds.map(async (build) => ({ build, kernels: instantiateKernels(await compileKernels(build), memory) })));
     for (const dtype of dtypes) {
       if (!DTYPES.includes(dtype)) throw new Error(`--dtypes: unknown dtype ${dtype}`);
-      const s = setup(kernels, memory, dtype, rng);
+      const s = setup(all[0]!.kernels, memory, dtype, new Rng(7));
       const bytes = weightBytes(dtype, FFN, DIM); // per matrix
       const flops = 2 * FFN * DIM;
-      // Decode: gate (8192 x 2048) then down (2048 x 8192), one token each.
-      const decode = timeIt(() => {
-        runWasm(s, dtype, s.gate, 1, DIM, FFN);
-        runWasm(s, dtype, s.down, 1, FFN, DIM);
-      }, seconds) / 2;
+      const pf = PREFILL_TOKENS * flops;
+      // The reference's rate once per dtype (it is the same code whichever build runs beside it).
       const refRows = 512;
       const refDecode = timeIt(() => runReference(s, dtype, s.gate, 1, DIM, refRows), Math.min(seconds, 0.5)) * (FFN / refRows);
-      console.log(`| ${dtype} | decode, 1 token | ${fmt(decode * 1000, 2)} | ${fmt(bytes / decode / 1e9)} | ${fmt(flops / decode / 1e9)} | ${fmt(flops / refDecode / 1e9, 2)} | ${fmt(refDecode / decode)}x |`);
-      // Prefill: 128 tokens through gate (x (128, 2048) -> (128, 8192)).
-      const prefill = timeIt(() => runWasm(s, dtype, s.gate, PREFILL_TOKENS, DIM, FFN), seconds);
       const refPrefillRows = 32;
       const refPrefill = timeIt(() => runReference(s, dtype, s.gate, PREFILL_TOKENS, DIM, refPrefillRows), 0) * (FFN / refPrefillRows);
-      const pf = PREFILL_TOKENS * flops;
-      console.log(`| ${dtype} | prefill, ${PREFILL_TOKENS} tokens | ${fmt(prefill * 1000, 1)} | ${fmt(bytes / prefill / 1e9, 2)} | ${fmt(pf / prefill / 1e9)} | ${fmt(pf / refPrefill / 1e9, 2)} | ${fmt(refPrefill / prefill)}x |`);
+      for (const { build, kernels } of all) {
+        const sk = { ...s, kernels };
+        // Decode: gate (8192 x 2048) then down (2048 x 8192), one token each.
+        const decode = timeIt(() => {
+          runWasm(sk, dtype, s.gate, 1, DIM, FFN);
+          runWasm(sk, dtype, s.down, 1, FFN, DIM);
+        }, seconds) / 2;
+        console.log(`| ${dtype} | ${build} | decode, 1 token | ${fmt(decode * 1000, 2)} | ${fmt(bytes / decode / 1e9)} | ${fmt(flops / decode / 1e9)} | ${fmt(flops / refDecode / 1e9, 2)} | ${fmt(refDecode / decode)}x |`);
+        // Prefill: 128 tokens through gate (x (128, 2048) -> (128, 8192)).
+        const prefill = timeIt(() => runWasm(sk, dtype, s.gate, PREFILL_TOKENS, DIM, FFN), seconds);
+        console.log(`| ${dtype} | ${build} | prefill, ${PREFILL_TOKENS} tokens | ${fmt(prefill * 1000, 1)} | ${fmt(bytes / prefill / 1e9, 2)} | ${fmt(pf / prefill / 1e9)} | ${fmt(pf / refPrefill / 1e9, 2)} | ${fmt(refPrefill / prefill)}x |`);
+      }
     }
     console.log("\nq8_0 times include quantizing the activations (as the backend runs it).");
   },

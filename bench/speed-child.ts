@@ -7,6 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { type OpStats, createWasmBackend } from "../src/backend/wasm/index.js";
+import { preferredKernelBuild } from "../src/kernels/wasm/module.js";
 import { type DTypeOption, LlamaForCausalLM } from "../src/loader/pretrained.js";
 import type { KvCache } from "../src/model/kv-cache.js";
 import { weightBytes } from "../src/model/weights.js";
@@ -103,7 +104,7 @@ if (args.tokensFile !== undefined) {
     decode.push(args.genTokens / last.decodeSeconds);
   }
   console.log(JSON.stringify({
-    dtype: args.dtype, weightDType: model.weights.layers[0]!.attnQ.dtype, threads: backend.nThreads, loadSeconds,
+    dtype: args.dtype, build: preferredKernelBuild(), weightDType: model.weights.layers[0]!.attnQ.dtype, threads: backend.nThreads, loadSeconds,
     prefillTokS: median(prefill), decodeTokS: median(decode), prefillRuns: prefill, decodeRuns: decode,
     weightBytes: weightBytes(model.weights), baselineRssBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     prefillSeconds: last?.prefillSeconds, decodeSeconds: last?.decodeSeconds, prefillOps: last?.prefillOps, decodeOps: last?.decodeOps,

@@ -1,6 +1,7 @@
 // `npm run bench -- speed [--preset small|1b-shape] [--threads 2] [--reps 3] [--only ours|llamacpp]
-// [--dtypes bf16,q8_0,f32] [--relaxed] [--profile DIR] [--check-tokens]`: our WebAssembly backend
-// against llama.cpp on the same synthetic weights, side by side in one run. The weights come from
+// [--dtypes bf16,q8_0,f32] [--node 24|none] [--relaxed] [--profile DIR] [--check-tokens]`: our
+// WebAssembly backend against llama.cpp on the same synthetic weights, side by side in one run, ours
+// on the machine's Node and on each Node of --node (default the current LTS, node-binary.ts). The weights come from
 // the llama.cpp anchor (../shared/anchors/llamacpp: make_model.mjs writes one seeded model as a
 // Hugging Face folder and as GGUF files), copied with its node-llama-cpp install to a cache folder
 // under $TMPDIR. Each configuration runs in a fresh child process (speed-child.ts for ours,
@@ -9,6 +10,10 @@
 // build has no fast bf16 path; both are 2 bytes per weight), q8_0 vs q8_0, f32 vs f32.
 // --check-tokens: greedy tokens of ours vs llamacpp_ref.mjs on the tiny preset in f32 (f32 KV), where
 // llama.cpp's reference is exact enough to compare, at steps whose top-1/top-2 margin is clear.
+// Decode reads every weight once per token, so decode tok/s x weight bytes is our weight read rate:
+// printed against the machine's ceiling, a plain streaming read on the same threads (bandwidth-child.ts).
+// --relaxed passes --experimental-wasm-relaxed-simd to the machine's Node (Node 20; later Nodes have
+// relaxed SIMD on by default).
 
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -16,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Bench } from "./bench.js";
+import { type NodeBinary, benchNodes } from "./node-binary.js";
 
 /** The anchor scripts beside the project (../shared), found from the project root (the folder with package.json). */
 function anchorSource(): string {
@@ -42,6 +48,8 @@ interface OpStats {
 
 interface OursResult {
   weightDType: string;
+  /** The kernel build the backend ran (simd or relaxed-simd). */
+  build: string;
   loadSeconds: number;
   prefillTokS: number;
   decodeTokS: number;
@@ -107,9 +115,9 @@ function pairs(modelDir: string, preset: string): Pair[] {
   ];
 }
 
-function runOurs(dir: string, dtype: string, argv: readonly string[], nodeFlags: readonly string[]): OursResult {
+function runOurs(node: NodeBinary, dir: string, dtype: string, argv: readonly string[], nodeFlags: readonly string[]): OursResult {
   const child = join(dirname(fileURLToPath(import.meta.url)), "speed-child.js");
-  const out = execFileSync(process.execPath, [...nodeFlags, child, "--dir", dir, "--dtype", dtype, ...argv], { encoding: "utf8", maxBuffer: 1 << 24 });
+  const out = execFileSync(node.path, [...nodeFlags, child, "--dir", dir, "--dtype", dtype, ...argv], { encoding: "utf8", maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split("\n").at(-1)!) as OursResult;
 }
 
@@ -146,9 +154,31 @@ function checkTokens(anchor: string, nodeFlags: readonly string[]): void {
   console.log(allEqual ? "\ngreedy tokens: equal to llama.cpp at every clear step" : "\ngreedy tokens: DIFFER from llama.cpp");
 }
 
+/** Bytes/s of a plain streaming read on `threads` threads (bandwidth-child.ts), the decode ceiling. */
+function readCeiling(threads: number): number {
+  const child = join(dirname(fileURLToPath(import.meta.url)), "bandwidth-child.js");
+  const out = execFileSync(process.execPath, [child, "--threads", String(threads)], { encoding: "utf8" });
+  return (JSON.parse(out.trim().split("\n").at(-1)!) as { bytesPerSecond: number }).bytesPerSecond;
+}
+
+const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "-" : x.toFixed(digits));
+const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? "-" : (a / b).toFixed(2));
+
+/** One table row: ours on one Node (or none) against llama.cpp's figures (or none). */
+function row(label: string, node: string, ours: OursResult | undefined, theirs: LlamaCppResult | undefined, ceiling: number): string {
+  const readRate = ours === undefined ? undefined : (ours.decodeTokS * ours.weightBytes) / 1e9;
+  return `| ${label} | ${node} | ${fmt(ours?.prefillTokS)} | ${fmt(theirs?.prefill_tok_s)} | ${ratio(ours?.prefillTokS, theirs?.prefill_tok_s)} `
+    + `| ${fmt(ours?.decodeTokS)} | ${fmt(theirs?.decode_tok_s)} | ${ratio(ours?.decodeTokS, theirs?.decode_tok_s)} `
+    + `| ${readRate === undefined ? "-" : `${readRate.toFixed(1)} (${((100 * readRate * 1e9) / ceiling).toFixed(0)}%)`} `
+    + `| ${fmt(ours?.loadSeconds, 2)} | ${fmt(theirs === undefined ? undefined : theirs.load_ms / 1000, 2)} `
+    + `| ${ours === undefined ? "-" : (ours.peakRssBytes / GIB).toFixed(2) + " GiB"} | ${theirs === undefined ? "-" : (theirs.max_rss_mb / 1024).toFixed(2) + " GiB"} `
+    + `| ${ours === undefined ? "-" : (ours.peakRssBytes / ours.weightBytes).toFixed(2)} |`;
+}
+
 export const speedBench: Bench = {
   name: "speed",
   summary: "prefill/decode tok/s, load time and peak RSS of the wasm backend vs llama.cpp on the same synthetic weights",
+  perNode: true,
   async run(argv) {
     const preset = flag(argv, "--preset") ?? "small";
     const threads = Number(flag(argv, "--threads") ?? 2);
@@ -156,33 +186,30 @@ export const speedBench: Bench = {
     const only = flag(argv, "--only");
     const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32").split(",");
     const profileDir = flag(argv, "--profile");
-    const nodeFlags = [
-      ...(argv.includes("--relaxed") ? ["--experimental-wasm-relaxed-simd"] : []),
-      ...(profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]),
-    ];
+    const relaxed = argv.includes("--relaxed") ? ["--experimental-wasm-relaxed-simd"] : [];
+    const profile = profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
     const anchor = ensureAnchor();
     if (argv.includes("--check-tokens")) {
-      checkTokens(anchor, nodeFlags);
+      checkTokens(anchor, [...relaxed, ...profile]);
       return;
     }
+    const nodes = only === "llamacpp" ? [] : benchNodes(argv);
+    const flagsFor = (node: NodeBinary): string[] => [...(node.machine ? relaxed : []), ...profile];
     const modelDir = ensureModel(anchor, preset);
-    console.log(`model: ${preset} (${modelDir}), ${threads} threads, ${reps} reps, node flags: ${nodeFlags.join(" ") || "none"}\n`);
-    console.log("| weights (ours / llama.cpp) | prefill tok/s ours | llama.cpp | ratio | decode tok/s ours | llama.cpp | ratio | load s ours | llama.cpp | peak RSS ours | llama.cpp | ours RSS / weight bytes |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    const ceiling = readCeiling(threads);
+    console.log(`model: ${preset} (${modelDir}), ${threads} threads, ${reps} reps; ours on ${nodes.map((n) => `${n.label} (flags: ${flagsFor(n).join(" ") || "none"})`).join(", ")}`);
+    console.log(`memory-read ceiling (plain streaming read, ${threads} threads, this run): ${(ceiling / 1e9).toFixed(1)} GB/s\n`);
+    console.log("| weights (ours / llama.cpp) | ours on (kernel build) | prefill tok/s ours | llama.cpp | ratio | decode tok/s ours | llama.cpp | ratio | ours weight GB/s in decode (of ceiling) | load s ours | llama.cpp | peak RSS ours | llama.cpp | ours RSS / weight bytes |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     const breakdowns: string[] = [];
     for (const pair of pairs(modelDir, preset).filter((p) => dtypes.some((d) => p.label.startsWith(d)))) {
-      const ours = only === "llamacpp" ? undefined : runOurs(join(modelDir, pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps)], nodeFlags);
       const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir, pair.gguf), threads, reps);
-      const fmt = (x: number | undefined, digits = 1): string => (x === undefined ? "-" : x.toFixed(digits));
-      const ratio = (a: number | undefined, b: number | undefined): string => (a === undefined || b === undefined ? "-" : (a / b).toFixed(2));
-      console.log(`| ${pair.label} | ${fmt(ours?.prefillTokS)} | ${fmt(theirs?.prefill_tok_s)} | ${ratio(ours?.prefillTokS, theirs?.prefill_tok_s)} `
-        + `| ${fmt(ours?.decodeTokS)} | ${fmt(theirs?.decode_tok_s)} | ${ratio(ours?.decodeTokS, theirs?.decode_tok_s)} `
-        + `| ${fmt(ours?.loadSeconds, 2)} | ${fmt(theirs === undefined ? undefined : theirs.load_ms / 1000, 2)} `
-        + `| ${ours === undefined ? "-" : (ours.peakRssBytes / GIB).toFixed(2) + " GiB"} | ${theirs === undefined ? "-" : (theirs.max_rss_mb / 1024).toFixed(2) + " GiB"} `
-        + `| ${ours === undefined ? "-" : (ours.peakRssBytes / ours.weightBytes).toFixed(2)} |`);
-      if (ours !== undefined) {
-        breakdowns.push(`- ${ours.weightDType} prefill: ${opBreakdown(ours.prefillOps, ours.prefillSeconds)}`);
-        breakdowns.push(`- ${ours.weightDType} decode: ${opBreakdown(ours.decodeOps, ours.decodeSeconds)}`);
+      if (nodes.length === 0) console.log(row(pair.label, "-", undefined, theirs, ceiling));
+      for (const node of nodes) {
+        const ours = runOurs(node, join(modelDir, pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps)], flagsFor(node));
+        console.log(row(pair.label, `${node.label} (${ours.build})`, ours, theirs, ceiling));
+        breakdowns.push(`- ${node.label}, ${ours.weightDType} prefill: ${opBreakdown(ours.prefillOps, ours.prefillSeconds)}`);
+        breakdowns.push(`- ${node.label}, ${ours.weightDType} decode: ${opBreakdown(ours.decodeOps, ours.decodeSeconds)}`);
       }
     }
     if (breakdowns.length > 0) console.log(`\nwhere our time goes (wall time per backend op, last repetition):\n${breakdowns.join("\n")}`);

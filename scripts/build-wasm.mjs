@@ -18,10 +18,11 @@ const DEFAULT_OUT = "src/kernels/wasm/wasm-bytes.generated.ts";
 
 // The module imports one shared memory (threads share it) of up to 65536 pages (4 GiB, all of
 // wasm32); the host picks the actual size. No runtime allocation (stub runtime, nothing allocates),
-// no assertion traps, no abort import.
+// no assertion traps, no abort import. Static data (the kernels' read-only vector constants) starts
+// at byte 256, so that it ends below module.ts KERNEL_RESERVED_BYTES (1024), where hosts allocate.
 const COMMON = [
   ENTRY, "-O3", "--noAssert", "--runtime", "stub", "--use", "abort=",
-  "--importMemory", "--noExportMemory", "--sharedMemory", "--initialMemory", "1", "--maximumMemory", "65536",
+  "--importMemory", "--noExportMemory", "--sharedMemory", "--initialMemory", "1", "--maximumMemory", "65536", "--memoryBase", "256",
   "--enable", "simd", "--enable", "threads",
 ];
 const BUILDS = [

@@ -11,6 +11,7 @@ import { matmulQuant as quantizedMatmul } from "../reference/quant-dot.js";
 import { bf16ToF32, f16ToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
 import { Q8_0_BLOCK_BYTES, quantizeBlocksQ8_0 } from "../../tensor/q8_0.js";
 import { quantizeTensor } from "../../tensor/quant-formats.js";
+import type { QuantTensor } from "../../tensor/block-format.js";
 import { Rng } from "../../tensor/rng.js";
 import type { FloatTensor } from "../../tensor/tensor.js";
 import { U, arenas, assertBitExact, assertClose, describeBuilds, normals } from "./harness.test-support.js";
@@ -54,7 +55,9 @@ for (const dtype of ["f32", "bf16", "f16"] as const) {
       // in 8 lanes of about inF/8 terms, then a 3-level tree, then up to 7 tail terms: a chain of at
       // most k = ceil(inF/8) + 10 roundings, so |error| <= k * u * sum|x_i w_i| (Higham's gamma_k, to
       // first order; products widened from 16 bits are exact), plus u |result| for the reference's own
-      // rounding. Dropping or repeating one term, or a wrong row, is far above this.
+      // rounding. Dropping or repeating one term, or a wrong row, is far above this. The relaxed build
+      // fuses multiply-adds (relaxed_madd: a product and its sum rounded once, not twice), which only
+      // removes roundings from each chain, so the same bound covers both builds.
       const k = Math.ceil(inF / 8) + 10;
       const wf = new Float32Array(outF * inF);
       for (let i = 0; i < wf.length; i++) wf[i] = dtype === "f32" ? w.data[i]! : dtype === "bf16" ? bf16ToF32(w.data[i]!) : f16ToF32(w.data[i]!);
@@ -168,6 +171,37 @@ test("matmul_q8_0 is bit-exact with the reference (llama.cpp's generic vec_dot_q
       // NaN outside the slice: 0xffffffff in both (alloc fills 0xff; map's NaN is 0x7fc00000), so compare those by NaN-ness.
       for (let i = 0; i < actual.length; i++) if (Number.isNaN(sliced[i]!) && Number.isNaN(actual[i]!)) actual[i] = sliced[i]!;
       assertBitExact(actual, sliced, `${arena.build} matmul_q8_0 nTokens ${nTokens} inF ${inF} outF ${outF} rows [${rowStart}, ${rowEnd})`);
+    }
+  }
+});
+
+test("matmul_q8_0 is bit-exact at the ends of the int8 range (every weight byte, token quants of +-127)", () => {
+  // The relaxed build's 8-bit dot splits the token's quants into positive and negative parts; this
+  // puts every weight byte (-128 .. 127, -128 included) against quants of +127 and -127 (a block
+  // of +-1 quantizes to +-127 everywhere) and against mixed ones, on the decode and prefill paths.
+  const rng = new Rng(0x7f7f);
+  const [inF, outF] = [256, 19];
+  const blocks = (outF * inF) / 32;
+  const data = new Uint8Array(blocks * Q8_0_BLOCK_BYTES);
+  for (let b = 0; b < blocks; b++) {
+    const at = b * Q8_0_BLOCK_BYTES;
+    new DataView(data.buffer).setUint16(at, f32ArrayToF16(new Float32Array([Math.abs(rng.normal()) * 1e-2]))[0]!, true);
+    for (let j = 0; j < 32; j++) data[at + 2 + j] = (b * 32 + j) & 0xff; // all 256 byte values, repeatedly
+  }
+  const w: QuantTensor = { dtype: "q8_0", shape: [outF, inF], data };
+  for (const nTokens of [1, 3]) {
+    const x = new Float32Array(nTokens * inF);
+    // Even blocks: +-1 (all quants +-127); odd blocks: normals (mixed quants).
+    for (let i = 0; i < x.length; i++) x[i] = Math.floor(i / 32) % 2 === 1 ? rng.normal() : rng.nextU32() & 1 ? 1 : -1;
+    const expected = new Float32Array(nTokens * outF);
+    quantizedMatmul(expected, x, w, nTokens);
+    for (const arena of ARENAS) {
+      arena.reset();
+      const xq = arena.alloc((nTokens * inF * Q8_0_BLOCK_BYTES) / 32);
+      const outPtr = arena.alloc(nTokens * outF * 4);
+      arena.kernels.quantize_q8_0(xq, arena.put(x), nTokens, inF);
+      arena.kernels.matmul_q8_0(outPtr, xq, arena.put(data), nTokens, inF, outF, 0, outF);
+      assertBitExact(arena.f32(outPtr, nTokens * outF), expected, `${arena.build} matmul_q8_0 int8 range ends, nTokens ${nTokens}`);
     }
   }
 });

@@ -12,7 +12,8 @@ import { softmax } from "../reference/softmax.js";
 import { type KvRows } from "../reference/attention.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
 import { Rng } from "../../tensor/rng.js";
-import { U, arenas, assertClose, describeBuilds, normals } from "./harness.test-support.js";
+import { U, arenas, assertBitExact, assertClose, describeBuilds, normals } from "./harness.test-support.js";
+import { KERNEL_RESERVED_BYTES } from "./module.js";
 
 const ARENAS = await arenas();
 
@@ -184,10 +185,59 @@ for (const kv of KV_CASES) test(`attention (${kv.dtype} keys/values) matches the
   }
 });
 
-test("attention scratch is O(tile x headDim x group), independent of the context", () => {
+for (const kv of KV_CASES) test(`attention (${kv.dtype} keys/values): a prefill's query tiles give each token exactly its one-token result`, () => {
+  // Query tiles share key tiles between tokens but must not change any query's arithmetic: nTokens
+  // at startPos equal, bit for bit, nTokens calls of one token each at startPos + t.
+  const rng = new Rng(0x0a77 + kv.dtype.length);
+  const [nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd] = [11, 70, 8, 2, 24, 1, 7];
+  const ctx = startPos + nTokens;
+  const q = normals(rng, nTokens * nHeads * headDim); // (nTokens, nHeads, headDim)
+  const keys = normals(rng, ctx * nKvHeads * headDim); // (ctx, nKvHeads, headDim)
+  const values = normals(rng, ctx * nKvHeads * headDim);
+  const tokenFloats = nHeads * headDim;
   for (const arena of ARENAS) {
-    // A tile of scores, group accumulators and (m, l) pairs, two widened tiles of 64 rows.
-    assert.ok(arena.kernels.attention_scratch_bytes(128, 8) <= 4 * (64 + 8 * 128 + 16 + 2 * 64 * 128));
+    arena.reset();
+    const kernel = { f32: arena.kernels.attention, f16: arena.kernels.attention_f16, bf16: arena.kernels.attention_bf16 }[kv.dtype];
+    const qPtr = arena.put(q);
+    const kPtr = arena.put(kv.rows(keys).data);
+    const vPtr = arena.put(kv.rows(values).data);
+    const scratch = arena.alloc(arena.kernels.attention_scratch_bytes(headDim, nHeads / nKvHeads));
+    const prefill = arena.alloc(q.byteLength);
+    const steps = arena.alloc(q.byteLength);
+    kernel(prefill, qPtr, kPtr, vPtr, nTokens, startPos, nHeads, nKvHeads, headDim, headStart, headEnd, scratch);
+    for (let t = 0; t < nTokens; t++) {
+      kernel(steps + t * tokenFloats * 4, qPtr + t * tokenFloats * 4, kPtr, vPtr, 1, startPos + t, nHeads, nKvHeads, headDim, headStart, headEnd, scratch);
+    }
+    // Heads outside the slice hold the allocator's 0xff fill in both.
+    assertBitExact(arena.f32(prefill, q.length), arena.f32(steps, q.length), `${arena.build} attention ${kv.dtype} prefill vs one token at a time`);
+  }
+});
+
+test("attention scratch is O(tile x headDim x group x query tile), independent of the context", () => {
+  for (const arena of ARENAS) {
+    // A tile of scores, accumulators and (m, l) pairs for 4 tokens x the group, two widened tiles of 64 rows.
+    assert.ok(arena.kernels.attention_scratch_bytes(128, 8) <= 4 * (64 + 4 * 8 * 128 + 64 + 2 * 64 * 128));
     assert.equal(arena.kernels.attention_scratch_bytes(7, 3) % 16, 0);
+  }
+});
+
+test("read_stream (the benchmarks' bandwidth probe) reads every byte it is given, and only those", () => {
+  const rng = new Rng(0x57ea);
+  for (const arena of ARENAS) {
+    arena.reset();
+    const bytes = new Uint8Array(64 * 37 + 16); // 37 64-byte steps, then 16 bytes it must not read
+    for (let i = 0; i < bytes.length; i++) bytes[i] = rng.nextU32() & 0xff;
+    const words = new Uint32Array(bytes.buffer, 0, (64 * 37) / 4);
+    let expected = 0;
+    for (const word of words) expected ^= word;
+    const ptr = arena.put(bytes);
+    assert.equal(arena.kernels.read_stream(ptr, 64 * 37 + 16) >>> 0, expected >>> 0, `${arena.build} read_stream`);
+  }
+});
+
+test("the module's static data (its vector constants) ends within KERNEL_RESERVED_BYTES", () => {
+  for (const arena of ARENAS) {
+    const end = arena.kernels.kernel_reserved_bytes();
+    assert.ok(end > 256 && end <= KERNEL_RESERVED_BYTES, `${arena.build}: static data ends at ${end}`);
   }
 });

@@ -38,8 +38,9 @@ export type KernelBuild = "simd" | "relaxed-simd";
 export const KERNEL_MEMORY_MAX_PAGES = 65536;
 
 /**
- * Bytes at the start of every memory that belong to the module (AssemblyScript's static-data base;
- * the kernels keep nothing there, but the host should allocate at or above this offset).
+ * Bytes at the start of every memory that belong to the module: its static data (read-only vector
+ * constants, from byte 256; every instantiation writes the same bytes there) ends below this, and
+ * the host allocates at or above it.
  */
 export const KERNEL_RESERVED_BYTES = 1024;
 
@@ -112,11 +113,13 @@ export interface WasmKernels {
   widen_f16(dst: number, src: number, n: number): void;
   /** Test hook: the same by the scalar widening of the kernels' tails. */
   widen_f16_scalar(dst: number, src: number, n: number): void;
+  /** Benchmark hook: read byteLength bytes at p once (a multiple of 64), returning their XOR: the memory-bandwidth ceiling. */
+  read_stream(p: number, byteLength: number): number;
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
   "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
-  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar",
+  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "read_stream",
 ];
 
 const BASE64: Readonly<Record<KernelBuild, string>> = { simd: SIMD_WASM_BASE64, "relaxed-simd": RELAXED_SIMD_WASM_BASE64 };

@@ -14,11 +14,23 @@
 // (attention_f16, attention_bf16: a compact KV cache); 16-bit tiles are widened exactly into
 // contiguous scratch once per group, then the float32 loops run on them (float32 tiles are read in
 // place: copying them into scratch first measured no faster).
+//
+// Prefill also tiles the queries: QUERY_TILE consecutive tokens of a group walk the key tiles
+// together, so each tile is read (and widened) once per QUERY_TILE x group queries; at long context
+// the per-query re-reading of the whole cache was what bound prefill. Each query still sees the
+// same key tiles with the same lengths as alone, so its arithmetic, and its result, are unchanged.
+// A query's scores are taken four keys at a time (dot4: its vectors loaded once per four keys, four
+// horizontal sums at once), each lane summed exactly as a single dot product, so the bits are too.
 
-import { bf16Hi, bf16Lo, bf16ToF32, exp1, exp4, f16Hi, f16High, f16Lo, f16ToF32, hsum, madd } from "./vec";
+import { bf16Hi, bf16Lo, bf16ToF32, exp1, exp4, f16Hi, f16High, f16Lo, f16ToF32, hmax, hsum, hsum4, madd } from "./vec";
 
 /** Key positions per tile: the scores of one tile live in scratch. A multiple of 4. */
 const ATTENTION_TILE: u32 = 64;
+/**
+ * Query tokens that share each key tile. Four tokens x a group of four heads keep 16 accumulators
+ * of headDim floats (16 KiB at headDim 64) beside a 16 KiB f32 tile of keys and values.
+ */
+const QUERY_TILE: u32 = 4;
 
 /** How the cache's rows are stored. */
 const KV_F32: u32 = 0;
@@ -33,13 +45,14 @@ const KV_BF16: u32 = 2;
 
 /**
  * Scratch bytes `attention` needs for `headDim` and GQA groups of `group` query heads: one tile of
- * scores, an output accumulator and running max / sum per head of a group, and one widened tile of
- * keys and of values. Independent of the context length.
+ * scores, an output accumulator and running max / sum per query of a query tile (QUERY_TILE tokens
+ * x the group's heads), and one widened tile of keys and of values. Independent of the context length.
  */
 export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
   const row = <u32>paddedBytes(headDim);
-  const stats = ((group * 2 + 3) & ~3) << 2;
-  return (ATTENTION_TILE << 2) + group * row + stats + 2 * ATTENTION_TILE * row;
+  const queries = QUERY_TILE * group;
+  const stats = ((queries * 2 + 3) & ~3) << 2;
+  return (ATTENTION_TILE << 2) + queries * row + stats + 2 * ATTENTION_TILE * row;
 }
 
 /** q . k over headDim floats. */
@@ -54,6 +67,45 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
   }
   let s = hsum(f32x4.add(a, b));
   for (; i < headDim; i++) s += load<f32>(q + (<usize>i << 2)) * load<f32>(k + (<usize>i << 2));
+  return s;
+}
+
+/**
+ * [q . k0, q . k1, q . k2, q . k3] for keys `rowBytes` apart, each lane computed exactly as dot()
+ * computes it (the same two accumulators, the same tail order), but with each query vector loaded
+ * once for four keys and the four horizontal sums done together (hsum4).
+ */
+// @ts-ignore: decorator
+@inline function dot4(q: usize, k: usize, rowBytes: usize, headDim: u32): v128 {
+  const k1 = k + rowBytes, k2 = k1 + rowBytes, k3 = k2 + rowBytes;
+  let a0 = f32x4.splat(0), b0 = f32x4.splat(0), a1 = f32x4.splat(0), b1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0), b2 = f32x4.splat(0), a3 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let i: u32 = 0;
+  for (; i + 8 <= headDim; i += 8) {
+    const p = <usize>i << 2;
+    const qa = v128.load(q + p), qb = v128.load(q + p, 16);
+    a0 = madd(qa, v128.load(k + p), a0);
+    b0 = madd(qb, v128.load(k + p, 16), b0);
+    a1 = madd(qa, v128.load(k1 + p), a1);
+    b1 = madd(qb, v128.load(k1 + p, 16), b1);
+    a2 = madd(qa, v128.load(k2 + p), a2);
+    b2 = madd(qb, v128.load(k2 + p, 16), b2);
+    a3 = madd(qa, v128.load(k3 + p), a3);
+    b3 = madd(qb, v128.load(k3 + p, 16), b3);
+  }
+  let s = hsum4(f32x4.add(a0, b0), f32x4.add(a1, b1), f32x4.add(a2, b2), f32x4.add(a3, b3));
+  if (i < headDim) {
+    let s0 = f32x4.extract_lane(s, 0), s1 = f32x4.extract_lane(s, 1), s2 = f32x4.extract_lane(s, 2), s3 = f32x4.extract_lane(s, 3);
+    for (; i < headDim; i++) {
+      const p = <usize>i << 2;
+      const qi = load<f32>(q + p);
+      s0 += qi * load<f32>(k + p);
+      s1 += qi * load<f32>(k1 + p);
+      s2 += qi * load<f32>(k2 + p);
+      s3 += qi * load<f32>(k3 + p);
+    }
+    s = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(s0), 1, s1), 2, s2), 3, s3);
+  }
   return s;
 }
 
@@ -139,7 +191,16 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
 // @ts-ignore: decorator
 @inline function tileStep(qp: usize, k0: usize, v0: usize, rowBytes: usize, n: u32, headDim: u32, scale: f32, scores: usize, stats: usize, acc: usize): void {
   let tileMax: f32 = -Infinity;
-  for (let j: u32 = 0; j < n; j++) {
+  let j4: u32 = 0;
+  const sv4 = f32x4.splat(scale);
+  let mv4 = f32x4.splat(-Infinity);
+  for (; j4 + 4 <= n; j4 += 4) {
+    const s = f32x4.mul(dot4(qp, k0 + <usize>j4 * rowBytes, rowBytes, headDim), sv4);
+    v128.store(scores + (<usize>j4 << 2), s);
+    mv4 = f32x4.max(mv4, s);
+  }
+  tileMax = hmax(mv4);
+  for (let j = j4; j < n; j++) {
     const s = dot(qp, k0 + <usize>j * rowBytes, headDim) * scale;
     store<f32>(scores + (<usize>j << 2), s);
     tileMax = max(tileMax, s);
@@ -182,24 +243,27 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
   const padded = paddedBytes(headDim);
   const scale = <f32>(1.0 / Math.sqrt(<f64>headDim));
   const scores = scratch; // (ATTENTION_TILE) one tile's scores, then softmax weights
-  const accs = scores + (<usize>ATTENTION_TILE << 2); // (group, padded) unnormalised outputs
-  const stats = accs + <usize>group * padded; // (group, 2) running max m and sum l
-  const kTile = stats + (<usize>((group * 2 + 3) & ~3) << 2); // (ATTENTION_TILE, padded) widened keys
+  const queries = QUERY_TILE * group;
+  const accs = scores + (<usize>ATTENTION_TILE << 2); // (QUERY_TILE * group, padded) unnormalised outputs
+  const stats = accs + <usize>queries * padded; // (QUERY_TILE * group, 2) running max m and sum l
+  const kTile = stats + (<usize>((queries * 2 + 3) & ~3) << 2); // (ATTENTION_TILE, padded) widened keys
   const vTile = kTile + <usize>ATTENTION_TILE * padded; // (ATTENTION_TILE, padded) widened values
-  for (let t: u32 = 0; t < nTokens; t++) {
-    const nVisible = startPos + t + 1;
+  for (let t0: u32 = 0; t0 < nTokens; t0 += QUERY_TILE) {
+    const nt = min(QUERY_TILE, nTokens - t0);
+    const nVisibleLast = startPos + t0 + nt; // what the tile's last token sees
     // Query heads [h0, h1): the part of one GQA group inside [headStart, headEnd).
     for (let h0 = headStart; h0 < headEnd;) {
       const g = h0 / group;
       const h1 = min(headEnd, (g + 1) * group);
       const nh = h1 - h0;
-      memory.fill(accs, 0, <usize>nh * padded);
-      for (let i: u32 = 0; i < nh; i++) {
-        store<f32>(stats + (<usize>i << 3), -Infinity);
-        store<f32>(stats + (<usize>i << 3), 0, 4);
+      const nq = nt * nh; // queries: token t0 + qi / nh, head h0 + qi % nh
+      memory.fill(accs, 0, <usize>nq * padded);
+      for (let qi: u32 = 0; qi < nq; qi++) {
+        store<f32>(stats + (<usize>qi << 3), -Infinity);
+        store<f32>(stats + (<usize>qi << 3), 0, 4);
       }
-      for (let p0: u32 = 0; p0 < nVisible; p0 += ATTENTION_TILE) {
-        const n = min(ATTENTION_TILE, nVisible - p0);
+      for (let p0: u32 = 0; p0 < nVisibleLast; p0 += ATTENTION_TILE) {
+        const n = min(ATTENTION_TILE, nVisibleLast - p0);
         let k0 = keys + <usize>p0 * rowBytes + <usize>g * kvHeadBytes;
         let v0 = values + <usize>p0 * rowBytes + <usize>g * kvHeadBytes;
         let tileRowBytes = rowBytes;
@@ -210,15 +274,21 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
           v0 = vTile;
           tileRowBytes = padded;
         }
-        for (let i: u32 = 0; i < nh; i++) {
-          const qp = q + <usize>(t * nHeads + h0 + i) * headBytes;
-          tileStep(qp, k0, v0, tileRowBytes, n, headDim, scale, scores, stats + (<usize>i << 3), accs + <usize>i * padded);
+        for (let ti: u32 = 0; ti < nt; ti++) {
+          const nVisible = startPos + t0 + ti + 1;
+          if (p0 >= nVisible) continue; // this tile lies wholly in the token's future
+          const nk = min(n, nVisible - p0);
+          for (let i: u32 = 0; i < nh; i++) {
+            const qi = ti * nh + i;
+            const qp = q + <usize>((t0 + ti) * nHeads + h0 + i) * headBytes;
+            tileStep(qp, k0, v0, tileRowBytes, nk, headDim, scale, scores, stats + (<usize>qi << 3), accs + <usize>qi * padded);
+          }
         }
       }
-      for (let i: u32 = 0; i < nh; i++) {
-        const acc = accs + <usize>i * padded;
-        const op = out + <usize>(t * nHeads + h0 + i) * headBytes;
-        const inv: f32 = <f32>1 / load<f32>(stats + (<usize>i << 3), 4);
+      for (let qi: u32 = 0; qi < nq; qi++) {
+        const acc = accs + <usize>qi * padded;
+        const op = out + <usize>((t0 + qi / nh) * nHeads + h0 + qi % nh) * headBytes;
+        const inv: f32 = <f32>1 / load<f32>(stats + (<usize>qi << 3), 4);
         const iv = f32x4.splat(inv);
         let d: u32 = 0;
         for (; d + 4 <= headDim; d += 4) v128.store(op + (<usize>d << 2), f32x4.mul(v128.load(acc + (<usize>d << 2)), iv));

@@ -9,6 +9,7 @@ export { matmul_q4_0 } from "./q4_0";
 export { quantize_q8_k, matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./kquants";
 export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
+export { read_stream } from "./stream";
 
 /** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */
 export function kernel_reserved_bytes(): usize {

@@ -7,9 +7,12 @@
 // and the product computes each block's integer dot product exactly (int8 widened to int16, then
 // i32x4.dot_i16x8_s), then per output, in block order, sumf = f32(sumf + f32(f32(sumi) * f32(d_w *
 // d_x))), with no fused multiply-add even in the relaxed-SIMD build. Four output rows share the lanes
-// of that float32 chain. (Relaxed SIMD's i8 dot needs a 7-bit operand and does not save work here.)
+// of that float32 chain. In the relaxed-SIMD build decode takes its integer dots from vec.ts dotI8
+// (relaxed SIMD's 8-bit dot on the token's positive and negative parts, exact on every engine);
+// prefill keeps the int16 path in both builds: its widened loads serve a 4 x 2 tile, and the 8-bit
+// dot's widening of each product pair to int32 would cost more multiplies than it saves.
 
-import { f16High, f16Hi, f16Lo, f16ToF32, f32ToF16, roundAway } from "./vec";
+import { dotI8, f16High, f16Hi, f16Lo, f16ToF32, f32ToF16, i8Neg, i8Pos, roundAway } from "./vec";
 
 /** Weights per block (QK8_0). */
 const QK: u32 = 32;
@@ -50,12 +53,32 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
   }
 }
 
-/** Exact int32 partial sums (4 lanes) of one block's 32 products: w quants (wa, wb) by x (widened). */
+/**
+ * The two vectors 16 token quants x are kept in for halfDot: widened to int16 (low and high eight;
+ * plain SIMD), or split into positive and negative parts (relaxed SIMD, for vec.ts dotI8).
+ */
+// @ts-ignore: decorator
+@inline function xPartA(x: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i8Pos(x) : i16x8.extend_low_i8x16_s(x);
+}
+
+/** The second of xPartA's pair. */
+// @ts-ignore: decorator
+@inline function xPartB(x: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i8Neg(x) : i16x8.extend_high_i8x16_s(x);
+}
+
+/** Exact int32 partial sums (4 lanes) of 16 products: w quants by x (xa = xPartA(x), xb = xPartB(x)). */
+// @ts-ignore: decorator
+@inline function halfDot(w: v128, xa: v128, xb: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return dotI8(w, xa, xb);
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), xa), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), xb));
+}
+
+/** Exact int32 partial sums (4 lanes) of one block's 32 products: w quants (wa, wb) by x (its parts). */
 // @ts-ignore: decorator
 @inline function blockDot(wa: v128, wb: v128, xl0: v128, xh0: v128, xl1: v128, xh1: v128): v128 {
-  const s0 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(wa), xl0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(wa), xh0));
-  const s1 = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(wb), xl1), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(wb), xh1));
-  return i32x4.add(s0, s1);
+  return i32x4.add(halfDot(wa, xl0, xh0), halfDot(wb, xl1, xh1));
 }
 
 /** [sum(s0), sum(s1), sum(s2), sum(s3)] of four i32x4 vectors. */
@@ -76,6 +99,19 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
   return f16Lo(h, f16High(h));
 }
 
+/** The float16 scale bits of the blocks at p0 + k * rowBytes (k = 0..3) and p4 + k * rowBytes (lanes 4..7). */
+// @ts-ignore: decorator
+@inline function scaleBits8(p0: usize, p4: usize, rowBytes: usize): v128 {
+  let h = v128.load16_lane(p0, i16x8.splat(0), 0);
+  h = v128.load16_lane(p0 + rowBytes, h, 1);
+  h = v128.load16_lane(p0 + rowBytes * 2, h, 2);
+  h = v128.load16_lane(p4 - rowBytes, h, 3);
+  h = v128.load16_lane(p4, h, 4);
+  h = v128.load16_lane(p4 + rowBytes, h, 5);
+  h = v128.load16_lane(p4 + rowBytes * 2, h, 6);
+  return v128.load16_lane(p4 + rowBytes * 3, h, 7);
+}
+
 /** Rows r .. r+3 of w times the quantized token row xq; out already at the token. */
 // @ts-ignore: decorator
 @inline function rows4x1(out: usize, xq: usize, w: usize, nBlocks: u32, r: u32): void {
@@ -87,8 +123,8 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
     const o = <usize>b * BLOCK_BYTES;
     const xb = xq + o;
     const xa = v128.load(xb, 2), xc = v128.load(xb, 18);
-    const xl0 = i16x8.extend_low_i8x16_s(xa), xh0 = i16x8.extend_high_i8x16_s(xa);
-    const xl1 = i16x8.extend_low_i8x16_s(xc), xh1 = i16x8.extend_high_i8x16_s(xc);
+    const xl0 = xPartA(xa), xh0 = xPartB(xa);
+    const xl1 = xPartA(xc), xh1 = xPartB(xc);
     const s0 = blockDot(v128.load(w0 + o, 2), v128.load(w0 + o, 18), xl0, xh0, xl1, xh1);
     const s1 = blockDot(v128.load(w1 + o, 2), v128.load(w1 + o, 18), xl0, xh0, xl1, xh1);
     const s2 = blockDot(v128.load(w2 + o, 2), v128.load(w2 + o, 18), xl0, xh0, xl1, xh1);
@@ -115,8 +151,8 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
     const o = <usize>b * BLOCK_BYTES;
     const xb = xq + o;
     const xa = v128.load(xb, 2), xc = v128.load(xb, 18);
-    const xl0 = i16x8.extend_low_i8x16_s(xa), xh0 = i16x8.extend_high_i8x16_s(xa);
-    const xl1 = i16x8.extend_low_i8x16_s(xc), xh1 = i16x8.extend_high_i8x16_s(xc);
+    const xl0 = xPartA(xa), xh0 = xPartB(xa);
+    const xl1 = xPartA(xc), xh1 = xPartB(xc);
     const p0 = w0 + o, p4 = w4 + o;
     const s0 = blockDot(v128.load(p0, 2), v128.load(p0, 18), xl0, xh0, xl1, xh1);
     const s1 = blockDot(v128.load(p0 + rowBytes, 2), v128.load(p0 + rowBytes, 18), xl0, xh0, xl1, xh1);
@@ -128,14 +164,7 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
     const s6 = blockDot(v128.load(p4 + rowBytes * 2, 2), v128.load(p4 + rowBytes * 2, 18), xl0, xh0, xl1, xh1);
     const s7 = blockDot(v128.load(p4 + rowBytes * 3, 2), v128.load(p4 + rowBytes * 3, 18), xl0, xh0, xl1, xh1);
     const sumiB = f32x4.convert_i32x4_s(transposeSum(s4, s5, s6, s7));
-    let h = v128.load16_lane(p0, i16x8.splat(0), 0);
-    h = v128.load16_lane(p0 + rowBytes, h, 1);
-    h = v128.load16_lane(p0 + rowBytes * 2, h, 2);
-    h = v128.load16_lane(p4 - rowBytes, h, 3);
-    h = v128.load16_lane(p4, h, 4);
-    h = v128.load16_lane(p4 + rowBytes, h, 5);
-    h = v128.load16_lane(p4 + rowBytes * 2, h, 6);
-    h = v128.load16_lane(p4 + rowBytes * 3, h, 7);
+    const h = scaleBits8(p0, p4, rowBytes);
     const high = f16High(h);
     const dx = f32x4.splat(f16ToF32(<u32>load<u16>(xb)));
     sumfA = f32x4.add(sumfA, f32x4.mul(sumiA, f32x4.mul(f16Lo(h, high), dx)));
@@ -207,7 +236,7 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
     const o = <usize>b * BLOCK_BYTES;
     const xa = v128.load(xq + o, 2), xc = v128.load(xq + o, 18);
     const s = blockDot(v128.load(w0 + o, 2), v128.load(w0 + o, 18),
-      i16x8.extend_low_i8x16_s(xa), i16x8.extend_high_i8x16_s(xa), i16x8.extend_low_i8x16_s(xc), i16x8.extend_high_i8x16_s(xc));
+      xPartA(xa), xPartB(xa), xPartA(xc), xPartB(xc));
     const s2 = i32x4.add(s, v128.shuffle<i32>(s, s, 2, 3, 0, 1));
     const sumi = i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0);
     const scale = f16ToF32(<u32>load<u16>(w0 + o)) * f16ToF32(<u32>load<u16>(xq + o));

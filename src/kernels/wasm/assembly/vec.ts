@@ -8,6 +8,20 @@
 /** 2^112 as float32: turns float32 bits holding a half's exponent/mantissa into the half's value. */
 export const TWO_112: f32 = reinterpret<f32>(<u32>(112 + 127) << 23);
 
+/**
+ * The f16 widening's vector constants, as static data (16-byte aligned, below the host's allocations:
+ * module.ts KERNEL_RESERVED_BYTES) read with one load at each use. Not v128.const: V8 12+ (Node 22+)
+ * rebuilds every vector constant used in a loop at each use (movq, movq, punpcklqdq: three or four
+ * instructions), which made the f16 widening half as fast on Node 24 as on Node 20; a global v128
+ * instead is slow on Node 20. Rows: i16 0x8fff, i16 0x7c00, i16 0x7f80, f32 2^112.
+ */
+const F16_CONSTS: usize = memory.data<u32>([
+  0x8fff8fff, 0x8fff8fff, 0x8fff8fff, 0x8fff8fff,
+  0x7c007c00, 0x7c007c00, 0x7c007c00, 0x7c007c00,
+  0x7f807f80, 0x7f807f80, 0x7f807f80, 0x7f807f80,
+  (112 + 127) << 23, (112 + 127) << 23, (112 + 127) << 23, (112 + 127) << 23,
+], 16);
+
 /** acc + a * b: fused (relaxed_madd) in the relaxed-SIMD build, a separate multiply and add otherwise. */
 // @ts-ignore: decorator
 @inline export function madd(a: v128, b: v128, acc: v128): v128 {
@@ -23,6 +37,41 @@ export const TWO_112: f32 = reinterpret<f32>(<u32>(112 + 127) << 23);
 @inline export function madd2(a: v128, x: v128, b: v128, y: v128, acc: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.add(acc, f32x4.relaxed_madd(b, y, f32x4.mul(a, x)));
   return f32x4.add(acc, f32x4.add(f32x4.mul(a, x), f32x4.mul(b, y)));
+}
+
+/** max(x, 0) per int8 lane: the positive part of int8 quants -127..127 (0..127, a 7-bit operand). */
+// @ts-ignore: decorator
+@inline export function i8Pos(x: v128): v128 {
+  return i8x16.max_s(x, i8x16.splat(0));
+}
+
+/** max(-x, 0) per int8 lane: the negative part of int8 quants -127..127 (0..127, a 7-bit operand). */
+// @ts-ignore: decorator
+@inline export function i8Neg(x: v128): v128 {
+  return i8x16.max_s(i8x16.sub(i8x16.splat(0), x), i8x16.splat(0));
+}
+
+/**
+ * Four exact int32 partial sums whose total is the dot product of 16 int8 lanes w and x, x given
+ * as xPos = i8Pos(x) and xNeg = i8Neg(x), w any int8 (-128 included). Relaxed SIMD's 8-bit dot is
+ * implementation-defined only when its second operand has the top bit set; both parts are 0..127,
+ * so i16x8.relaxed_dot_i8x16_i7x16_s (one pmaddubsw on x86) is exact on every engine, as is the
+ * wrapping i16 difference, whose true value |w0 x0 + w1 x1| <= 2 * 128 * 127 fits int16. Why not
+ * i32x4.relaxed_dot_i8x16_i7x16_add_s: Node 20's V8 gives wrong sums for it (measured: Node 24
+ * and the plain path agree), and where the CPU has no AVX-VNNI (V8 lowers it to pmaddubsw + pmaddwd +
+ * paddd) two of them cost more than this. The plain-SIMD build widens to int16 (dot_i16x8_s).
+ */
+// @ts-ignore: decorator
+@inline export function dotI8(w: v128, xPos: v128, xNeg: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    const d = i16x8.sub(i16x8.relaxed_dot_i8x16_i7x16_s(w, xPos), i16x8.relaxed_dot_i8x16_i7x16_s(w, xNeg));
+    return i32x4.extadd_pairwise_i16x8_s(d);
+  }
+  const x = i8x16.sub(xPos, xNeg);
+  return i32x4.add(
+    i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(w), i16x8.extend_low_i8x16_s(x)),
+    i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(w), i16x8.extend_high_i8x16_s(x)),
+  );
 }
 
 /** Sum of the four float32 lanes. */
@@ -58,21 +107,22 @@ export const TWO_112: f32 = reinterpret<f32>(<u32>(112 + 127) << 23);
 // @ts-ignore: decorator
 @inline export function f16High(h: v128): v128 {
   // Arithmetic shift: the sign lands in bits 15..12; keep bit 15 and the shifted exponent/mantissa.
-  const bits = v128.and(i16x8.shr_s(h, 3), i16x8.splat(<i16>0x8fff));
-  const special = i16x8.eq(v128.and(h, i16x8.splat(0x7c00)), i16x8.splat(0x7c00));
-  return v128.or(bits, v128.and(special, i16x8.splat(0x7f80)));
+  const bits = v128.and(i16x8.shr_s(h, 3), v128.load(F16_CONSTS));
+  const exp = v128.load(F16_CONSTS, 16);
+  const special = i16x8.eq(v128.and(h, exp), exp);
+  return v128.or(bits, v128.and(special, v128.load(F16_CONSTS, 32)));
 }
 
 /** float32 values of halves 0..3 of `h`, given `high = f16High(h)`. */
 // @ts-ignore: decorator
 @inline export function f16Lo(h: v128, high: v128): v128 {
-  return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 0, 8, 1, 9, 2, 10, 3, 11), f32x4.splat(TWO_112));
+  return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 0, 8, 1, 9, 2, 10, 3, 11), v128.load(F16_CONSTS, 48));
 }
 
 /** float32 values of halves 4..7 of `h`, given `high = f16High(h)`. */
 // @ts-ignore: decorator
 @inline export function f16Hi(h: v128, high: v128): v128 {
-  return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 4, 12, 5, 13, 6, 14, 7, 15), f32x4.splat(TWO_112));
+  return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(F16_CONSTS, 48));
 }
 
 /** float32 values of bfloat16s 0..3 of `h` (the bits shifted up 16). */
@@ -141,24 +191,48 @@ const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.12194440e-4;
 
+/** Static data rows (4 lanes each, 16-byte aligned) of exp4's constants; as F16_CONSTS, not v128.const. */
+const EXP_CONSTS: usize = memory.data<f32>([
+  EXP_MAX, EXP_MAX, EXP_MAX, EXP_MAX,
+  EXP_MIN, EXP_MIN, EXP_MIN, EXP_MIN,
+  LOG2E, LOG2E, LOG2E, LOG2E,
+  LN2_HI, LN2_HI, LN2_HI, LN2_HI,
+  LN2_LO, LN2_LO, LN2_LO, LN2_LO,
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4,
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3,
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3,
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2,
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1,
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1,
+  1.0, 1.0, 1.0, 1.0,
+], 16);
+/** i32x4 127 (the float32 exponent bias), as EXP_CONSTS. */
+const EXP_BIAS: usize = memory.data<i32>([127, 127, 127, 127], 16);
+
+/** Row i of EXP_CONSTS. */
+// @ts-ignore: decorator
+@inline function ek(i: usize): v128 {
+  return v128.load(EXP_CONSTS + (i << 4));
+}
+
 /** e^x per lane (about 2 ulp; 0 below -87.34, clamped to e^88.38 above 88.38; NaN stays NaN). */
 // @ts-ignore: decorator
 @inline export function exp4(v: v128): v128 {
   // pmin/pmax (one instruction each on x86) keep a NaN lane NaN.
-  const x0 = f32x4.pmin(v, f32x4.splat(EXP_MAX));
-  const x1 = f32x4.pmax(x0, f32x4.splat(EXP_MIN));
-  const n = f32x4.nearest(f32x4.mul(x1, f32x4.splat(LOG2E)));
-  const r = f32x4.sub(f32x4.sub(x1, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), f32x4.splat(1.0));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const x0 = f32x4.pmin(v, ek(0));
+  const x1 = f32x4.pmax(x0, ek(1));
+  const n = f32x4.nearest(f32x4.mul(x1, ek(2)));
+  const r = f32x4.sub(f32x4.sub(x1, f32x4.mul(n, ek(3))), f32x4.mul(n, ek(4)));
+  let p = ek(5);
+  p = f32x4.add(f32x4.mul(p, r), ek(6));
+  p = f32x4.add(f32x4.mul(p, r), ek(7));
+  p = f32x4.add(f32x4.mul(p, r), ek(8));
+  p = f32x4.add(f32x4.mul(p, r), ek(9));
+  p = f32x4.add(f32x4.mul(p, r), ek(10));
+  p = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), ek(11));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), v128.load(EXP_BIAS)), 23);
   const result = f32x4.mul(p, scale);
-  return v128.andnot(result, f32x4.lt(v, f32x4.splat(EXP_MIN))); // underflow -> 0; NaN stays NaN
+  return v128.andnot(result, f32x4.lt(v, ek(1))); // underflow -> 0; NaN stays NaN
 }
 
 /** Scalar e^x through the same approximation as exp4 (so tails match the vector lanes). */
