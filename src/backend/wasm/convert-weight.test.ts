@@ -10,7 +10,7 @@ import { NumericalError, ShapeError, UnsupportedError } from "../../errors.js";
 import { castFloat } from "../../tensor/cast.js";
 import type { FloatDType } from "../../tensor/dtype.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
-import { quantizeTensor } from "../../tensor/quant-formats.js";
+import { isQuantType, quantizeTensor } from "../../tensor/quant-formats.js";
 import { Rng } from "../../tensor/rng.js";
 import type { FloatTensor, WeightTensor } from "../../tensor/tensor.js";
 import { QUANTIZE_SCRATCH_BYTES } from "./convert-weight.js";
@@ -40,7 +40,7 @@ const bytes = (t: WeightTensor): Uint8Array => new Uint8Array(t.data.buffer, t.d
 
 /** convertWeight's result, checked against the JavaScript twin and to be in the backend's memory. */
 function checkConversion(backend: WasmBackend, stored: FloatTensor, dtype: WeightTensor["dtype"], what: string): void {
-  const expected = dtype === "q8_0" ? quantizeTensor(stored, "q8_0", what) : castFloat(stored, dtype);
+  const expected = isQuantType(dtype) ? quantizeTensor(stored, dtype, what) : castFloat(stored, dtype);
   const actual = backend.convertWeight(stored, dtype, what);
   assert.equal(actual.dtype, dtype, what);
   assert.deepEqual([...actual.shape], [...stored.shape], what);

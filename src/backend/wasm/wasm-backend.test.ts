@@ -23,7 +23,7 @@ function weightOf(dtype: WeightTensor["dtype"], shape: [number, number], values:
     case "f32": return { dtype, shape, data: values };
     case "bf16": return { dtype, shape, data: f32ArrayToBf16(values) };
     case "f16": return { dtype, shape, data: f32ArrayToF16(values) };
-    case "q8_0": return quantizeTensor({ dtype: "f32", shape, data: values }, "q8_0");
+    default: return quantizeTensor({ dtype: "f32", shape, data: values }, dtype);
   }
 }
 

@@ -11,6 +11,7 @@
 
 import type { BlockType, QuantTensor, QuantType } from "../../tensor/block-format.js";
 import { BLOCK_FORMATS, dequantizeRows, quantRowBytes } from "../../tensor/quant-formats.js";
+import { vecDotQ4_K, vecDotQ5_K, vecDotQ6_K } from "./k-quants.js";
 import { vecDotQ8_0 } from "./quantized.js";
 
 /** One row of ggml's type_traits_cpu: how a weight format is multiplied. */
@@ -27,6 +28,9 @@ export interface QuantDot {
 /** Every weight format's dot product. */
 export const QUANT_DOTS: Readonly<Record<QuantType, QuantDot>> = {
   q8_0: { activation: "q8_0", dot: (n, w, wOffset, a, aOffset) => vecDotQ8_0(w, wOffset, a, aOffset, n / 32) },
+  q4_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ4_K(w, wOffset, a, aOffset, n / 256) },
+  q5_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ5_K(w, wOffset, a, aOffset, n / 256) },
+  q6_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ6_K(w, wOffset, a, aOffset, n / 256) },
 };
 
 /**

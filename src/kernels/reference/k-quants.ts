@@ -1,0 +1,100 @@
+// The reference dot products of the K-quant weight formats (tensor/q4_k.ts, q5_k.ts, q6_k.ts) with
+// Q8_K activations (tensor/q8_k.ts), as llama.cpp's CPU backend computes them:
+// ggml_vec_dot_q4_K_q8_K_generic, ..._q5_K_..., ..._q6_K_... (ggml/src/ggml-cpu/quants.c). Each
+// keeps eight int32 lanes aux32[l] (l = weight index mod 8) of exact integer sums, each sub-block's
+// products times its integer scale, then per super-block eight float lanes sums[l] += d * aux32[l]
+// with d = d_w * d_x; the lanes are added in order at the end. The Q4_K/Q5_K mins use the Q8_K block
+// sums: sumf -= dmin * sum_j bsums[j] * min[j / 2]. Every float operation is one float32 rounding in
+// the C code's order (Math.fround), so the result is bit-exact with that C compiled without fused
+// multiply-add, and with the WebAssembly twins (kernels/wasm/assembly/kquants.ts). quant-dot.ts puts
+// these in the table of dot products.
+
+import { QK_K, loadF16, loadF32, scaleMinK4 } from "../../tensor/k-quant-math.js";
+import { K4_SCALES, Q4_K_BLOCK_BYTES, Q4_K_QS } from "../../tensor/q4_k.js";
+import { Q5_K_BLOCK_BYTES, Q5_K_QH, Q5_K_QS } from "../../tensor/q5_k.js";
+import { Q6_K_BLOCK_BYTES, Q6_K_D, Q6_K_SCALES, q6_KQuant } from "../../tensor/q6_k.js";
+import { Q8_K_BLOCK_BYTES, Q8_K_BSUMS, Q8_K_QS } from "../../tensor/q8_k.js";
+
+const fr = Math.fround;
+const aux32 = new Int32Array(8);
+const sums = new Float32Array(8);
+
+/** int8 j of the Q8_K block at `block`. */
+function q8(a: Uint8Array, block: number, j: number): number {
+  return (a[block + Q8_K_QS + j]! << 24) >> 24;
+}
+
+/** int16 bsums[j] of the Q8_K block at `block`. */
+function bsum(a: Uint8Array, block: number, j: number): number {
+  return ((a[block + Q8_K_BSUMS + 2 * j]! | (a[block + Q8_K_BSUMS + 2 * j + 1]! << 8)) << 16) >> 16;
+}
+
+/** sums[l] += d * aux32[l] for the eight lanes, as the C loop does. */
+function addLanes(d: number): void {
+  for (let l = 0; l < 8; l++) sums[l] = fr(sums[l]! + fr(d * fr(aux32[l]!)));
+}
+
+/** sumf + sums[0] + ... + sums[7], one float32 addition at a time. */
+function finish(sumf: number): number {
+  for (let l = 0; l < 8; l++) sumf = fr(sumf + sums[l]!);
+  return sumf;
+}
+
+/**
+ * ggml_vec_dot_q4_K_q8_K_generic (q5 false) or ggml_vec_dot_q5_K_q8_K_generic (q5 true): `nBlocks`
+ * weight blocks from byte `wOffset` of `w` with as many Q8_K blocks from byte `aOffset` of `a`.
+ */
+function vecDotQ45K(q5: boolean, w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  const blockBytes = q5 ? Q5_K_BLOCK_BYTES : Q4_K_BLOCK_BYTES;
+  const qsAt = q5 ? Q5_K_QS : Q4_K_QS;
+  sums.fill(0);
+  let sumf = 0;
+  for (let i = 0; i < nBlocks; i++) {
+    const x = wOffset + i * blockBytes;
+    const y = aOffset + i * Q8_K_BLOCK_BYTES;
+    aux32.fill(0);
+    let sumi = 0;
+    for (let j = 0; j < QK_K / 16; j++) sumi += bsum(a, y, j) * (scaleMinK4(j >> 1, w, x + K4_SCALES) >> 8);
+    for (let s = 0; s < QK_K / 32; s++) {
+      const scale = scaleMinK4(s, w, x + K4_SCALES) & 0xff;
+      const c = s >> 1, high = s & 1;
+      for (let l = 0; l < 32; l++) {
+        const byte = w[x + qsAt + 32 * c + l]!;
+        let q = high ? byte >> 4 : byte & 0xf;
+        if (q5) q += ((w[x + Q5_K_QH + l]! >> s) & 1) << 4;
+        aux32[l & 7] = aux32[l & 7]! + scale * (q * q8(a, y, 32 * s + l));
+      }
+    }
+    const yd = loadF32(a, y);
+    addLanes(fr(loadF16(w, x) * yd));
+    const dmin = fr(loadF16(w, x + 2) * yd);
+    sumf = fr(sumf - fr(dmin * fr(sumi)));
+  }
+  return finish(sumf);
+}
+
+/** ggml_vec_dot_q4_K_q8_K_generic over `nBlocks` blocks. */
+export function vecDotQ4_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  return vecDotQ45K(false, w, wOffset, a, aOffset, nBlocks);
+}
+
+/** ggml_vec_dot_q5_K_q8_K_generic over `nBlocks` blocks. */
+export function vecDotQ5_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  return vecDotQ45K(true, w, wOffset, a, aOffset, nBlocks);
+}
+
+/** ggml_vec_dot_q6_K_q8_K_generic over `nBlocks` blocks: one int8 scale per 16 weights, no mins. */
+export function vecDotQ6_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  sums.fill(0);
+  for (let i = 0; i < nBlocks; i++) {
+    const x = wOffset + i * Q6_K_BLOCK_BYTES;
+    const y = aOffset + i * Q8_K_BLOCK_BYTES;
+    aux32.fill(0);
+    for (let g = 0; g < QK_K / 16; g++) {
+      const scale = (w[x + Q6_K_SCALES + g]! << 24) >> 24;
+      for (let l = 0; l < 16; l++) aux32[l & 7] = aux32[l & 7]! + scale * (q6_KQuant(w, x, 16 * g + l) * q8(a, y, 16 * g + l));
+    }
+    addLanes(fr(loadF16(w, x + Q6_K_D) * loadF32(a, y)));
+  }
+  return finish(0);
+}
