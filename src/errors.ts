@@ -69,7 +69,7 @@ export class NumericalError extends LlamaError {
 
 /** A caller's argument that is invalid (bad token id, bad option, cache too small...). */
 export class ArgumentError extends LlamaError {
-  override readonly name = "ArgumentError";
+  override readonly name: string = "ArgumentError";
 }
 
 /** A malformed request to the server; `status` is the HTTP status it maps to. */

@@ -1,0 +1,289 @@
+// A pushdown matcher of JSON documents over bytes, for the value nodes of json-schema.ts. A state is
+// a set of immutable stacks (several while anyOf alternatives or object keys share a prefix); a byte
+// maps each stack to its successors. No leading or trailing whitespace; at most MAX_WHITESPACE bytes
+// of whitespace between tokens, and numbers of bounded length, so a sampler cannot spin forever on
+// filler. Strings must be valid UTF-8 with JSON escapes (no lone surrogates). After llama.cpp's
+// grammar stacks (src/llama-grammar.cpp), specialised to JSON.
+
+import type { Grammar } from "./constraint.js";
+import type { SchemaNode } from "./json-schema.js";
+
+/** Most consecutive whitespace bytes between two JSON tokens (llama.cpp's JSON grammars allow 20). */
+export const MAX_WHITESPACE = 20;
+/** Most digits of a number's integer part, fraction and exponent (beyond float64 precision). */
+export const MAX_INT_DIGITS = 16;
+export const MAX_FRAC_DIGITS = 16;
+export const MAX_EXP_DIGITS = 3;
+
+type Frame =
+  | { readonly t: "doc"; readonly done: boolean }
+  | { readonly t: "lit"; readonly bytes: Uint8Array; readonly src: string; readonly i: number }
+  | { readonly t: "str"; readonly node: SchemaNode & { kind: "string" }; readonly n: number; readonly esc: number; readonly hex: number; readonly pend: number; readonly lo: number; readonly hi: number }
+  | { readonly t: "num"; readonly integer: boolean; readonly phase: number; readonly d: number }
+  | { readonly t: "obj"; readonly node: SchemaNode & { kind: "object" }; readonly phase: number; readonly i: number; readonly first: boolean; readonly w: number; readonly v: number }
+  | { readonly t: "arr"; readonly node: SchemaNode & { kind: "array" }; readonly phase: number; readonly count: number; readonly w: number };
+
+interface Stack {
+  readonly f: Frame;
+  readonly up: Stack | undefined;
+  key?: string;
+}
+
+// Object phases: after "{", after a value, after ",", after a key.
+const O_START = 0, O_NEXT = 1, O_KEY = 2, O_COLON = 3;
+// Array phases: after "[", after a value, after ",".
+const A_START = 0, A_NEXT = 1, A_ITEM = 2;
+// Number phases (accepting: ZERO, INT, FRAC, EXP).
+const N_SIGN = 0, N_ZERO = 1, N_INT = 2, N_DOT = 3, N_FRAC = 4, N_E = 5, N_ESIGN = 6, N_EXP = 7;
+
+const isWs = (b: number): boolean => b === 0x20 || b === 0x0a || b === 0x09 || b === 0x0d;
+const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
+const isHex = (b: number): boolean => isDigit(b) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a;
+
+const push = (f: Frame, up: Stack | undefined): Stack => ({ f, up });
+
+function frameKey(f: Frame): string {
+  switch (f.t) {
+    case "doc": return f.done ? "D" : "d";
+    case "lit": return `l${f.src}.${f.i}`;
+    case "str": return `s${f.node.id}.${f.n}.${f.esc}.${f.hex}.${f.pend}.${f.lo}.${f.hi}`;
+    case "num": return `n${f.integer ? 1 : 0}.${f.phase}.${f.d}`;
+    case "obj": return `o${f.node.id}.${f.phase}.${f.i}.${f.first ? 1 : 0}.${f.w}.${f.v}`;
+    case "arr": return `a${f.node.id}.${f.phase}.${Math.min(f.count, Math.max(f.node.minItems, Number.isFinite(f.node.maxItems) ? f.node.maxItems : 0))}.${f.w}`;
+  }
+}
+
+function stackKey(s: Stack): string {
+  if (s.key === undefined) s.key = s.up === undefined ? frameKey(s.f) : `${frameKey(s.f)}|${stackKey(s.up)}`;
+  return s.key;
+}
+
+/** The stacks after the first byte of a value of `node`, pushed above `up` (whose phase already says what follows). */
+function startValue(node: SchemaNode, byte: number, up: Stack | undefined, out: Stack[]): void {
+  switch (node.kind) {
+    case "anyOf":
+      for (const option of node.options) startValue(option, byte, up, out);
+      return;
+    case "literal":
+      if (node.bytes[0] !== byte) return;
+      if (node.bytes.length === 1) {
+        if (up !== undefined) out.push(up);
+      } else out.push(push({ t: "lit", bytes: node.bytes, src: String(node.id), i: 1 }, up));
+      return;
+    case "string":
+      if (byte === QUOTE) out.push(push({ t: "str", node, n: 0, esc: 0, hex: 0, pend: 0, lo: 0, hi: 0 }, up));
+      return;
+    case "number":
+      if (byte === 0x2d) out.push(push({ t: "num", integer: node.integer, phase: N_SIGN, d: 0 }, up));
+      else if (byte === 0x30) out.push(push({ t: "num", integer: node.integer, phase: N_ZERO, d: 1 }, up));
+      else if (isDigit(byte)) out.push(push({ t: "num", integer: node.integer, phase: N_INT, d: 1 }, up));
+      return;
+    case "object":
+      if (byte === 0x7b) out.push(push({ t: "obj", node, phase: O_START, i: 0, first: true, w: 0, v: -1 }, up));
+      return;
+    case "array":
+      if (byte === 0x5b) out.push(push({ t: "arr", node, phase: A_START, count: 0, w: 0 }, up));
+      return;
+  }
+}
+
+/** Whether properties [from, end) of an object may all be left out. */
+function restOptional(node: SchemaNode & { kind: "object" }, from: number): boolean {
+  for (let j = from; j < node.properties.length; j++) if (node.properties[j]!.required) return false;
+  return true;
+}
+
+function stepObject(f: Frame & { t: "obj" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const node = f.node;
+  const waiting = f.phase === O_START || f.phase === O_NEXT || f.phase === O_KEY || f.phase === O_COLON;
+  if (waiting && isWs(byte)) {
+    if (f.w < MAX_WHITESPACE) out.push(push({ ...f, w: f.w + 1 }, up));
+    return;
+  }
+  const free = node.freeValue !== undefined;
+  if (byte === 0x7d && (f.phase === O_START || f.phase === O_NEXT) && (free || restOptional(node, f.i))) {
+    if (up !== undefined) out.push(up);
+    return;
+  }
+  if (f.phase === O_NEXT && byte === COMMA) {
+    if (free || f.i < node.properties.length) out.push(push({ ...f, phase: O_KEY, w: 0 }, up));
+    return;
+  }
+  if ((f.phase === O_START || f.phase === O_KEY) && byte === QUOTE) {
+    if (free) {
+      const after = push({ ...f, phase: O_COLON, first: false, w: 0 }, up);
+      out.push(push({ t: "str", node: { kind: "string", id: -1, minLength: 0, maxLength: Infinity }, n: 0, esc: 0, hex: 0, pend: 0, lo: 0, hi: 0 }, after));
+      return;
+    }
+    for (let j = f.i; j < node.properties.length; j++) {
+      const after = push({ ...f, phase: O_COLON, i: j + 1, first: false, w: 0 }, up);
+      out.push(push({ t: "lit", bytes: node.properties[j]!.keyBytes, src: `${node.id}k${j}`, i: 1 }, after));
+      if (node.properties[j]!.required) break;
+    }
+    return;
+  }
+  if (f.phase === O_COLON && byte === COLON) {
+    // The value's first byte (after optional whitespace, counted in v) starts it.
+    out.push(push({ ...f, phase: O_NEXT, w: 0, v: 0 }, up));
+  }
+}
+
+function stepArray(f: Frame & { t: "arr" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const node = f.node;
+  if (isWs(byte)) {
+    if (f.w < MAX_WHITESPACE) out.push(push({ ...f, w: f.w + 1 }, up));
+    return;
+  }
+  if (byte === 0x5d && (f.phase === A_START || f.phase === A_NEXT) && f.count >= node.minItems) {
+    if (up !== undefined) out.push(up);
+    return;
+  }
+  if (f.phase === A_NEXT) {
+    if (byte === COMMA && f.count < node.maxItems) out.push(push({ ...f, phase: A_ITEM, w: 0 }, up));
+    return;
+  }
+  if (f.count < node.maxItems) startValue(node.items, byte, push({ ...f, phase: A_NEXT, count: f.count + 1, w: 0 }, up), out);
+}
+
+function stepString(f: Frame & { t: "str" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const { minLength, maxLength } = f.node;
+  const cap = Number.isFinite(maxLength) ? maxLength : minLength;
+  const counted = (n: number): number => Math.min(n + 1, cap);
+  if (f.pend > 0) {
+    if (byte < f.lo || byte > f.hi) return;
+    out.push(push({ ...f, pend: f.pend - 1, lo: 0x80, hi: 0xbf }, up));
+    return;
+  }
+  if (f.esc === 1) {
+    if (byte === 0x75) out.push(push({ ...f, esc: 2, hex: 0 }, up));
+    else if ("\"\\/bfnrt".includes(String.fromCharCode(byte))) out.push(push({ ...f, esc: 0 }, up));
+    return;
+  }
+  if (f.esc >= 2) {
+    if (!isHex(byte)) return;
+    const k = f.esc - 2;
+    // No lone surrogates: a \uD8xx..\uDFxx escape is refused at its second digit.
+    if (k === 1 && (f.hex === 0x64 || f.hex === 0x44) && !(byte >= 0x30 && byte <= 0x37)) return;
+    out.push(push({ ...f, esc: k === 3 ? 0 : f.esc + 1, hex: k === 0 ? byte : f.hex }, up));
+    return;
+  }
+  if (byte === QUOTE) {
+    if (f.n >= minLength && up !== undefined) out.push(up);
+    return;
+  }
+  if (f.n >= maxLength || byte < 0x20) return;
+  if (byte === BACKSLASH) out.push(push({ ...f, esc: 1, n: counted(f.n) }, up));
+  else if (byte < 0x80) out.push(push({ ...f, n: counted(f.n) }, up));
+  else if (byte >= 0xc2 && byte <= 0xdf) out.push(push({ ...f, n: counted(f.n), pend: 1, lo: 0x80, hi: 0xbf }, up));
+  else if (byte >= 0xe0 && byte <= 0xef) out.push(push({ ...f, n: counted(f.n), pend: 2, lo: byte === 0xe0 ? 0xa0 : 0x80, hi: byte === 0xed ? 0x9f : 0xbf }, up));
+  else if (byte >= 0xf0 && byte <= 0xf4) out.push(push({ ...f, n: counted(f.n), pend: 3, lo: byte === 0xf0 ? 0x90 : 0x80, hi: byte === 0xf4 ? 0x8f : 0xbf }, up));
+}
+
+const numAccepting = (phase: number): boolean => phase === N_ZERO || phase === N_INT || phase === N_FRAC || phase === N_EXP;
+
+function stepNumber(f: Frame & { t: "num" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const next = (phase: number, d: number): void => void out.push(push({ ...f, phase, d }, up));
+  const digit = isDigit(byte);
+  switch (f.phase) {
+    case N_SIGN:
+      if (byte === 0x30) return next(N_ZERO, 1);
+      if (digit) return next(N_INT, 1);
+      return;
+    case N_INT:
+      if (digit) return f.d < MAX_INT_DIGITS ? next(N_INT, f.d + 1) : undefined;
+      break;
+    case N_DOT: case N_ESIGN:
+      if (digit) next(f.phase === N_DOT ? N_FRAC : N_EXP, 1);
+      return;
+    case N_FRAC:
+      if (digit) return f.d < MAX_FRAC_DIGITS ? next(N_FRAC, f.d + 1) : undefined;
+      break;
+    case N_E:
+      if (byte === 0x2b || byte === 0x2d) return next(N_ESIGN, 0);
+      if (digit) return next(N_EXP, 1);
+      return;
+    case N_EXP:
+      if (digit) return f.d < MAX_EXP_DIGITS ? next(N_EXP, f.d + 1) : undefined;
+      break;
+  }
+  if (!f.integer && byte === 0x2e && (f.phase === N_ZERO || f.phase === N_INT)) return next(N_DOT, 0);
+  if (!f.integer && (byte === 0x65 || byte === 0x45) && (f.phase === N_ZERO || f.phase === N_INT || f.phase === N_FRAC)) return next(N_E, 0);
+  // The byte ends the number: the parent reads it.
+  if (numAccepting(f.phase) && up !== undefined) stepStack(up, byte, out);
+}
+
+function stepStack(s: Stack, byte: number, out: Stack[]): void {
+  const f = s.f;
+  switch (f.t) {
+    case "doc":
+      return;
+    case "lit":
+      if (f.bytes[f.i] !== byte) return;
+      if (f.i + 1 === f.bytes.length) {
+        if (s.up !== undefined) out.push(s.up);
+      } else out.push(push({ ...f, i: f.i + 1 }, s.up));
+      return;
+    case "str": return stepString(f, s.up, byte, out);
+    case "num": return stepNumber(f, s.up, byte, out);
+    case "arr": return stepArray(f, s.up, byte, out);
+    case "obj":
+      if (f.v >= 0) return stepObjectValue(f, s.up, byte, out);
+      return stepObject(f, s.up, byte, out);
+  }
+}
+
+/** Bytes between ":" and a property's value: bounded whitespace, then the value's first byte. */
+function stepObjectValue(f: Frame & { t: "obj" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const value = f.node.freeValue ?? f.node.properties[f.i - 1]!.value;
+  if (isWs(byte)) {
+    if (f.v < MAX_WHITESPACE) out.push(push({ ...f, v: f.v + 1 }, up));
+    return;
+  }
+  startValue(value, byte, push({ ...f, v: -1 }, up), out);
+}
+
+function accepts(s: Stack): boolean {
+  if (s.f.t === "doc") return s.f.done;
+  if (s.f.t === "num" && numAccepting(s.f.phase) && s.up !== undefined) return accepts(s.up);
+  return false;
+}
+
+/** A state of the JSON grammar: the live stacks. */
+export type JsonState = readonly Stack[];
+
+/** The Grammar of JSON documents whose root value matches `root`. */
+export class JsonGrammar implements Grammar<JsonState> {
+  private static nextId = 0;
+  readonly id = `json${JsonGrammar.nextId++}`;
+  constructor(private readonly root: SchemaNode) {}
+
+  initial(): JsonState {
+    return [push({ t: "doc", done: false }, undefined)];
+  }
+
+  step(state: JsonState, byte: number): JsonState | undefined {
+    const out: Stack[] = [];
+    for (const s of state) {
+      if (s.f.t === "doc" && !s.f.done) startValue(this.root, byte, push({ t: "doc", done: true }, undefined), out);
+      else stepStack(s, byte, out);
+    }
+    if (out.length === 0) return undefined;
+    if (out.length === 1) return out;
+    const seen = new Map<string, Stack>();
+    for (const s of out) seen.set(stackKey(s), s);
+    return [...seen.values()];
+  }
+
+  accepts(state: JsonState): boolean {
+    return state.some(accepts);
+  }
+
+  canContinue(state: JsonState): boolean {
+    return state.some((s) => !(s.f.t === "doc" && s.f.done));
+  }
+
+  key(state: JsonState): string {
+    return state.map(stackKey).sort().join("\n");
+  }
+}
