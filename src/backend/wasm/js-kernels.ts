@@ -2,10 +2,14 @@
 // the same shared memories: the reference kernels' loops, reading and writing memory by byte
 // offset. Not a fast path: it lets the backend's threading and memory plumbing be tested apart from
 // the WebAssembly kernels (a fault then points at one or the other), and runs where WebAssembly SIMD
-// is missing. Follows kernels/reference/ (the same float32 loops; q8_0 as ggml's vec_dot_q8_0_q8_0).
+// is missing. Follows kernels/reference/ (the same float32 loops; q8_0 as ggml's vec_dot_q8_0_q8_0;
+// the other block formats through kernels/reference/quant-dot.ts's table, bit-exact).
 
+import { QUANT_DOTS } from "../../kernels/reference/quant-dot.js";
+import type { ActivationType, QuantType } from "../../tensor/block-format.js";
 import { bf16ToF32, f16ToF32 } from "../../tensor/float16.js";
 import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, quantizeBlocksQ8_0 } from "../../tensor/q8_0.js";
+import { BLOCK_FORMATS, quantRowBytes } from "../../tensor/quant-formats.js";
 import type { KernelExports, KernelProvider } from "./kernel-abi.js";
 import type { WasmMemory } from "./wasm-api.js";
 
@@ -80,6 +84,22 @@ function jsKernels(memory: WasmMemory): KernelExports {
       }
     };
   const scale = (v: Views, byte: number): number => f16ToF32(v.u8[byte]! | (v.u8[byte + 1]! << 8));
+  // The other block formats straight from the tables: the reference quantizer and dot of each.
+  const quantizeAs = (type: ActivationType) => (xq: number, x: number, nTokens: number, inF: number): void => {
+    const { f32, u8 } = views.get();
+    const format = BLOCK_FORMATS[type];
+    format.quantizeBlocks!(f32, x / 4, (nTokens * inF) / format.blockSize, u8, xq);
+  };
+  const matmulAs = (type: QuantType) =>
+    (out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void => {
+      const { f32, u8 } = views.get();
+      const { activation, dot } = QUANT_DOTS[type];
+      const wRowBytes = quantRowBytes(type, inF);
+      const xRowBytes = quantRowBytes(activation, inF);
+      for (let r = rowStart; r < rowEnd; r++) {
+        for (let t = 0; t < nTokens; t++) f32[out / 4 + t * outF + r] = dot(inF, u8, w + r * wRowBytes, u8, xq + t * xRowBytes);
+      }
+    };
   return {
     matmul_f32: matmulWith((v, i) => v.f32[i]!, 4),
     matmul_bf16: matmulWith((v, i) => bf16ToF32(v.u16[i]!), 2),
@@ -105,6 +125,10 @@ function jsKernels(memory: WasmMemory): KernelExports {
         }
       }
     },
+    quantize_q8_k: quantizeAs("q8_k"),
+    matmul_q4_k: matmulAs("q4_k"),
+    matmul_q5_k: matmulAs("q5_k"),
+    matmul_q6_k: matmulAs("q6_k"),
     rmsnorm(out, x, weight, nTokens, dim, eps) {
       const { f32 } = views.get();
       for (let t = 0; t < nTokens; t++) {

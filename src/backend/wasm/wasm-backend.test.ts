@@ -72,7 +72,7 @@ async function withBackend(options: Parameters<typeof createWasmBackend>[0], bod
 }
 
 /** One matmul on the backend and the reference; out is prefilled so a row the backend skips shows. */
-function checkMatmul(b: WasmBackend, rng: Rng, dtype: WeightTensor["dtype"], outF: number, inF: number, nTokens: number, inArena: boolean): void {
+function checkMatmul(b: WasmBackend, rng: Rng, dtype: WeightTensor["dtype"], outF: number, inF: number, nTokens: number, inArena: boolean, exact = false): void {
   const values = randoms(rng, outF * inF, 0.1);
   let w = weightOf(dtype, [outF, inF], values);
   let x: Float32Array = randoms(rng, nTokens * inF);
@@ -106,7 +106,9 @@ function checkMatmul(b: WasmBackend, rng: Rng, dtype: WeightTensor["dtype"], out
     }
     return 2 * inF * 2 ** -24 * sumAbs + (dtype === "q8_0" ? (maxX / 127) * sumW : 0);
   };
-  assertClose(out, expected, bound, `matmul ${dtype} ${outF}x${inF}, ${nTokens} tokens${inArena ? ", in arena" : ""}`);
+  const what = `matmul ${dtype} ${outF}x${inF}, ${nTokens} tokens${inArena ? ", in arena" : ""}`;
+  if (exact) assert.deepEqual(out, expected, `${what}: bit-exact`);
+  else assertClose(out, expected, bound, what);
   if (inArena) b.freeFloat32(x), b.freeFloat32(out);
 }
 
@@ -181,6 +183,15 @@ for (const provider of KERNEL_PROVIDERS) {
             checkMatmul(b, rng, dtype, outF, inF, nTokens, false);
             checkMatmul(b, rng, dtype, outF, inF, nTokens, true);
           }
+        }
+        // The 256-wide block formats: their wasm kernels are bit-exact with the reference (the
+        // conformance tests), so through the backend's splitting and staging too.
+        for (const dtype of ["q4_k", "q5_k", "q6_k"] as const) {
+          for (const [outF, inF, nTokens] of [[37, 256, 1], [70, 512, 3]] as const) {
+            checkMatmul(b, rng, dtype, outF, inF, nTokens, false, true);
+            checkMatmul(b, rng, dtype, outF, inF, nTokens, true, true);
+          }
+          assert.ok(`matmul ${dtype}` in b.opStats(), `${dtype} ran on the backend's kernels, not the reference fallback`);
         }
         for (const nTokens of [1, 4]) checkOthers(b, rng, nTokens);
       });

@@ -259,8 +259,9 @@ export class WasmBackend implements Backend {
     checkLength("matmul x", x, nTokens * inF);
     checkLength("matmul out", out, nTokens * outF);
     const dtypeIndex = matmulIndex(w.dtype);
-    if (dtypeIndex < 0) {
-      // A block format with no wasm kernel yet: the reference kernel, on this thread.
+    const activationIndex = isQuantTensor(w) ? quantizeIndex(QUANT_DOTS[w.dtype].activation) : 0;
+    if (dtypeIndex < 0 || activationIndex < 0) {
+      // A block format with no wasm kernel (or activation quantizer) yet: the reference kernel, on this thread.
       this.timed(`matmul ${w.dtype} (reference)`, () => referenceMatmul(out, x, w, nTokens));
       return;
     }
@@ -270,10 +271,9 @@ export class WasmBackend implements Backend {
         let xPtr = s.place(x.subarray(t0 * inF, (t0 + n) * inF), "in");
         const outPtr = s.place(out.subarray(t0 * outF, (t0 + n) * outF), "out");
         if (isQuantTensor(w)) {
-          const activation = QUANT_DOTS[w.dtype].activation;
-          const xq = s.scratch(n * quantRowBytes(activation, inF));
+          const xq = s.scratch(n * quantRowBytes(QUANT_DOTS[w.dtype].activation, inF));
           const perChunk = this.tokensPerChunk(n, inF);
-          this.pool.run(OP.quantize, weight.memoryIndex, [quantizeIndex(activation), xq, xPtr, n, inF, perChunk], Math.ceil(n / perChunk));
+          this.pool.run(OP.quantize, weight.memoryIndex, [activationIndex, xq, xPtr, n, inF, perChunk], Math.ceil(n / perChunk));
           xPtr = xq;
         }
         // Rows only: blocks of rows x tokens (tiles kept in cache) measured no faster, the kernels

@@ -12,7 +12,7 @@ import { kernelBuildSupported } from "./module.js";
 
 const FLAG = "--experimental-wasm-relaxed-simd";
 const here = dirname(fileURLToPath(import.meta.url));
-const SUITES = ["conformance-matmul.test.js", "conformance-ops.test.js"].map((name) => join(here, name));
+const SUITES = ["conformance-matmul.test.js", "conformance-ops.test.js", "conformance-quant.test.js"].map((name) => join(here, name));
 
 const flagKnown = (): boolean => spawnSync(process.execPath, [FLAG, "-e", "0"], { encoding: "utf8" }).status === 0;
 

@@ -1,0 +1,145 @@
+// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q4_0.ts: the activation
+// quantizers and the matrix products by K-quant and legacy weights) with their reference twins
+// (tensor/q8_k.ts quantizeBlocksQ8_K, kernels/reference/quant-dot.ts matmulQuant over the dots of
+// k-quants.ts: llama.cpp's quantize_row_q8_K_ref and ggml_vec_dot_*_generic), for every build this
+// runtime validates. Every comparison is bit for bit: the kernels compute the same exact integer
+// block sums (integer addition is associative, so lane order does not matter) and then the C code's
+// float32 operations in the C code's order, per output, with no fused multiply-add in either build
+// (the relaxed build only changes how the integer sums are formed). Weights come from the reference
+// quantizer and from random bytes (any scale, any quant, the int8 scale -128 of Q6_K included);
+// sizes cover one and many super-blocks, odd row counts, row slices as threads split them, decode
+// (1 token) and prefill (odd and even token counts).
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { QUANT_DOTS, matmulQuant } from "../reference/quant-dot.js";
+import type { QuantTensor, QuantType } from "../../tensor/block-format.js";
+import { f32ToF16 } from "../../tensor/float16.js";
+import { BLOCK_FORMATS, quantRowBytes, quantizeTensor } from "../../tensor/quant-formats.js";
+import { Rng } from "../../tensor/rng.js";
+import { type Arena, arenas, assertBitExact, describeBuilds, normals } from "./harness.test-support.js";
+import type { WasmKernels } from "./module.js";
+
+const ARENAS = await arenas();
+
+/** The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer. */
+const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels]> = [
+  ["q4_k", "matmul_q4_k", "quantize_q8_k"],
+  ["q5_k", "matmul_q5_k", "quantize_q8_k"],
+  ["q6_k", "matmul_q6_k", "quantize_q8_k"],
+];
+
+/** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
+const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+
+/** (nTokens, inF, outF, rowStart, rowEnd): one and many blocks, odd rows, slices, decode and prefill. */
+const CASES: readonly (readonly [number, number, number, number, number])[] = [
+  [1, 256, 1, 0, 1], [1, 256, 13, 0, 13], [1, 2048, 19, 3, 18], [1, 512, 37, 0, 37], [1, 4096, 9, 1, 9],
+  [2, 256, 7, 0, 7], [3, 768, 11, 2, 11], [4, 512, 16, 4, 12], [5, 1024, 9, 0, 9], [8, 256, 21, 0, 21], [7, 2048, 5, 1, 4],
+];
+
+test(`wasm block-format kernels: ${describeBuilds(ARENAS)}`, () => {
+  assert.ok(ARENAS.some((a) => a.build === "simd"), "the SIMD build always runs");
+});
+
+/** Random block bytes with every float16 scale field set to a finite positive value. */
+function randomBlocks(type: QuantType, rng: Rng, rows: number, cols: number): QuantTensor {
+  const { blockBytes, blockSize } = BLOCK_FORMATS[type];
+  const data = new Uint8Array((rows * cols * blockBytes) / blockSize);
+  for (let i = 0; i < data.length; i++) data[i] = rng.nextU32() & 0xff;
+  for (let b = 0; b < data.length / blockBytes; b++) {
+    for (const at of HALF_FIELDS[type] ?? []) {
+      const bits = f32ToF16(Math.abs(rng.normal()) * 1e-3);
+      data[b * blockBytes + at] = bits & 0xff;
+      data[b * blockBytes + at + 1] = bits >> 8;
+    }
+  }
+  return { dtype: type, shape: [rows, cols], data };
+}
+
+/** The wasm product of `w` and `x` on `arena`, rows [rowStart, rowEnd); rows outside stay NaN. */
+function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: number, rowStart: number, rowEnd: number, kernel: keyof WasmKernels, quantize: keyof WasmKernels): Float32Array {
+  const [outF, inF] = w.shape;
+  const activation = QUANT_DOTS[w.dtype].activation;
+  arena.reset();
+  const wPtr = arena.put(w.data);
+  const xPtr = arena.put(x);
+  const xq = arena.alloc(nTokens * quantRowBytes(activation, inF));
+  const outPtr = arena.alloc(nTokens * outF * 4); // 0xff bytes: NaN
+  (arena.kernels[quantize] as WasmKernels["quantize_q8_k"])(xq, xPtr, nTokens, inF);
+  (arena.kernels[kernel] as WasmKernels["matmul_q4_k"])(outPtr, xq, wPtr, nTokens, inF, outF, rowStart, rowEnd);
+  return arena.f32(outPtr, nTokens * outF);
+}
+
+/** The reference result with rows outside [rowStart, rowEnd) set to the 0xffffffff NaN the arena leaves. */
+function referenceSlice(w: QuantTensor, x: Float32Array, nTokens: number, rowStart: number, rowEnd: number): Float32Array {
+  const outF = w.shape[0];
+  const expected = new Float32Array(nTokens * outF);
+  matmulQuant(expected, x, w, nTokens);
+  const bits = new Uint32Array(expected.buffer);
+  for (let i = 0; i < expected.length; i++) if (i % outF < rowStart || i % outF >= rowEnd) bits[i] = 0xffffffff;
+  return expected;
+}
+
+test("quantize_q8_k is byte-exact with quantize_row_q8_K_ref (ties to even, first largest magnitude, zero blocks, bsums)", () => {
+  const rng = new Rng(0x08c8);
+  const nTokens = 2;
+  const inF = 1024;
+  const x = normals(rng, nTokens * inF, 3);
+  // Block 0: max = -127 gives iscale = 1 exactly, so these are exact .5 ties (round half to even).
+  x.set([-127, 0.5, 1.5, 2.5, -0.5, -1.5, 126.5, -126.5, 3.5, 4.5], 0);
+  x.fill(0, 256, 512); // an all-zero block: d = 0, zero quants and sums
+  // Block 2: two elements of the largest magnitude, the positive one first: max is +2 (iscale -63.5).
+  for (let i = 512; i < 768; i++) x[i] = rng.normal() * 0.5;
+  x[600] = 2;
+  x[700] = -2;
+  for (let i = 768; i < 1024; i++) x[i] = rng.normal() * 1e-30; // tiny values: iscale near float32's top
+  const blocks = (nTokens * inF) / 256;
+  const expected = new Uint8Array(blocks * BLOCK_FORMATS.q8_k.blockBytes);
+  BLOCK_FORMATS.q8_k.quantizeBlocks!(x, 0, blocks, expected, 0);
+  for (const arena of ARENAS) {
+    arena.reset();
+    const xPtr = arena.put(x);
+    const xq = arena.alloc(expected.length);
+    arena.kernels.quantize_q8_k(xq, xPtr, nTokens, inF);
+    assert.deepEqual(arena.bytes(xq, expected.length), expected, `${arena.build} quantize_q8_k`);
+  }
+});
+
+for (const [type, kernel, quantize] of KERNELS) {
+  test(`${kernel} is bit-exact with the reference (ggml_vec_dot_${BLOCK_FORMATS[type].ggmlName}_q8_K_generic): quantized and random-byte weights`, () => {
+    const rng = new Rng(0x4b00 + type.charCodeAt(1));
+    for (const [nTokens, inF, outF, rowStart, rowEnd] of CASES) {
+      const quantized = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, type, "w");
+      for (const w of [quantized, randomBlocks(type, rng, outF, inF)]) {
+        const x = normals(rng, nTokens * inF);
+        const expected = referenceSlice(w, x, nTokens, rowStart, rowEnd);
+        for (const arena of ARENAS) {
+          const actual = wasmMatmul(arena, w, x, nTokens, rowStart, rowEnd, kernel, quantize);
+          assertBitExact(actual, expected, `${arena.build} ${kernel} ${w === quantized ? "quantized" : "random bytes"} nTokens ${nTokens} inF ${inF} outF ${outF} rows [${rowStart}, ${rowEnd})`);
+        }
+      }
+    }
+  });
+}
+
+test("K-quant kernels are bit-exact at the ends of the activation range (every quant +-127) and with all-zero activation blocks", () => {
+  // Activations of +-1 quantize to +-127 everywhere (the relaxed build's 8-bit dots see their
+  // operands' extremes); a zero block has d = 0 and must contribute exactly 0 (and its bsums 0).
+  const rng = new Rng(0x7f7e);
+  const [inF, outF] = [1024, 13];
+  for (const [type, kernel, quantize] of KERNELS) {
+    const w = randomBlocks(type, rng, outF, inF);
+    for (const nTokens of [1, 3]) {
+      const x = new Float32Array(nTokens * inF);
+      for (let i = 0; i < x.length; i++) {
+        const block = Math.floor(i / 256) % 4;
+        x[i] = block === 0 ? (rng.nextU32() & 1 ? 1 : -1) : block === 1 ? 0 : block === 2 ? -1 : rng.normal();
+      }
+      const expected = referenceSlice(w, x, nTokens, 0, outF);
+      for (const arena of ARENAS) {
+        assertBitExact(wasmMatmul(arena, w, x, nTokens, 0, outF, kernel, quantize), expected, `${arena.build} ${kernel} activation extremes, nTokens ${nTokens}`);
+      }
+    }
+  }
+});
