@@ -4,13 +4,14 @@
 // one file each (q8_0.ts, ...), gathered into one table in quant-formats.ts.
 
 /** Block formats weights may be stored in (GGUF's names, lower case: "q4_k" is GGML_TYPE_Q4_K). */
-export type QuantType = "q8_0" | "q4_k" | "q5_k" | "q6_k";
+export type QuantType = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_k" | "q3_k" | "q4_k" | "q5_k" | "q6_k";
 
 /**
  * Block formats activations are quantized to before an integer dot product with a weight row
- * (ggml's `vec_dot_type`): Q8_0 itself, and later Q8_1 (with a block sum) and Q8_K (256-wide).
+ * (ggml's `vec_dot_type`): Q8_0, Q8_1 (Q8_0 with a block sum, for Q4_1 and Q5_1) and Q8_K (256-wide,
+ * for the K-quants).
  */
-export type ActivationType = "q8_0" | "q8_k";
+export type ActivationType = "q8_0" | "q8_1" | "q8_k";
 
 /** Every block format: weight formats and activation formats. */
 export type BlockType = QuantType | ActivationType;

@@ -26,7 +26,7 @@ export const Q8_0_SCALE_BYTES = 2;
 export const Q8_0_MAX_QUANT = 127;
 
 /** roundf: to nearest, ties away from zero (Math.round sends -2.5 to -2; C's roundf to -3). */
-function roundHalfAwayFromZero(x: number): number {
+export function roundHalfAwayFromZero(x: number): number {
   return x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
 }
 

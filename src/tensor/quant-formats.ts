@@ -8,6 +8,13 @@ import { NumericalError, ShapeError, UnsupportedError } from "../errors.js";
 import type { BlockFormat, BlockType, QuantTensor, QuantType } from "./block-format.js";
 import { bf16ArrayToF32, f16ArrayToF32 } from "./float16.js";
 import { Q8_0_FORMAT } from "./q8_0.js";
+import { Q8_1_FORMAT } from "./q8_1.js";
+import { Q4_0_FORMAT } from "./q4_0.js";
+import { Q4_1_FORMAT } from "./q4_1.js";
+import { Q5_0_FORMAT } from "./q5_0.js";
+import { Q5_1_FORMAT } from "./q5_1.js";
+import { Q2_K_FORMAT } from "./q2_k.js";
+import { Q3_K_FORMAT } from "./q3_k.js";
 import { Q4_K_FORMAT } from "./q4_k.js";
 import { Q5_K_FORMAT } from "./q5_k.js";
 import { Q6_K_FORMAT } from "./q6_k.js";
@@ -19,14 +26,21 @@ export type { BlockFormat, BlockType, QuantTensor, QuantType } from "./block-for
 /** Every block format by our name of it. */
 export const BLOCK_FORMATS: Readonly<Record<BlockType, BlockFormat>> = {
   q8_0: Q8_0_FORMAT,
+  q4_0: Q4_0_FORMAT,
+  q4_1: Q4_1_FORMAT,
+  q5_0: Q5_0_FORMAT,
+  q5_1: Q5_1_FORMAT,
+  q2_k: Q2_K_FORMAT,
+  q3_k: Q3_K_FORMAT,
   q4_k: Q4_K_FORMAT,
   q5_k: Q5_K_FORMAT,
   q6_k: Q6_K_FORMAT,
+  q8_1: Q8_1_FORMAT,
   q8_k: Q8_K_FORMAT,
 };
 
 /** The formats weights may be stored in, in the order options list them. */
-export const QUANT_TYPES: readonly QuantType[] = ["q8_0", "q4_k", "q5_k", "q6_k"];
+export const QUANT_TYPES: readonly QuantType[] = ["q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"];
 
 /** True when `dtype` names a weight block format. */
 export function isQuantType(dtype: string): dtype is QuantType {

@@ -1,7 +1,8 @@
-// The reference dot products of the K-quant weight formats (tensor/q4_k.ts, q5_k.ts, q6_k.ts) with
+// The reference dot products of the K-quant weight formats (tensor/q2_k.ts ... q6_k.ts) with
 // Q8_K activations (tensor/q8_k.ts), as llama.cpp's CPU backend computes them:
-// ggml_vec_dot_q4_K_q8_K_generic, ..._q5_K_..., ..._q6_K_... (ggml/src/ggml-cpu/quants.c). Each
-// keeps eight int32 lanes aux32[l] (l = weight index mod 8) of exact integer sums, each sub-block's
+// ggml_vec_dot_q2_K_q8_K_generic ... ..._q6_K_... (ggml/src/ggml-cpu/quants.c). Q2_K keeps one int
+// sum per super-block: sumf += d_x d_w * isum - d_x dmin_w * sum_j bsums[j] * min[j]. The others
+// keep eight int32 lanes aux32[l] (l = weight index mod 8) of exact integer sums, each sub-block's
 // products times its integer scale, then per super-block eight float lanes sums[l] += d * aux32[l]
 // with d = d_w * d_x; the lanes are added in order at the end. The Q4_K/Q5_K mins use the Q8_K block
 // sums: sumf -= dmin * sum_j bsums[j] * min[j / 2]. Every float operation is one float32 rounding in
@@ -10,6 +11,8 @@
 // these in the table of dot products.
 
 import { QK_K, loadF16, loadF32, scaleMinK4 } from "../../tensor/k-quant-math.js";
+import { Q2_K_BLOCK_BYTES, Q2_K_D, Q2_K_DMIN, q2_KQuant } from "../../tensor/q2_k.js";
+import { Q3_K_BLOCK_BYTES, Q3_K_D, q3_KQuant, q3_KScale } from "../../tensor/q3_k.js";
 import { K4_SCALES, Q4_K_BLOCK_BYTES, Q4_K_QS } from "../../tensor/q4_k.js";
 import { Q5_K_BLOCK_BYTES, Q5_K_QH, Q5_K_QS } from "../../tensor/q5_k.js";
 import { Q6_K_BLOCK_BYTES, Q6_K_D, Q6_K_SCALES, q6_KQuant } from "../../tensor/q6_k.js";
@@ -95,6 +98,44 @@ export function vecDotQ6_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffse
       for (let l = 0; l < 16; l++) aux32[l & 7] = aux32[l & 7]! + scale * (q6_KQuant(w, x, 16 * g + l) * q8(a, y, 16 * g + l));
     }
     addLanes(fr(loadF16(w, x + Q6_K_D) * loadF32(a, y)));
+  }
+  return finish(0);
+}
+
+/** ggml_vec_dot_q2_K_q8_K_generic over `nBlocks` blocks: integer sums per super-block, its mins from the Q8_K block sums. */
+export function vecDotQ2_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  let sumf = 0;
+  for (let i = 0; i < nBlocks; i++) {
+    const x = wOffset + i * Q2_K_BLOCK_BYTES;
+    const y = aOffset + i * Q8_K_BLOCK_BYTES;
+    let summs = 0;
+    for (let j = 0; j < QK_K / 16; j++) summs += bsum(a, y, j) * (w[x + j]! >> 4);
+    let isum = 0;
+    for (let g = 0; g < QK_K / 16; g++) {
+      let isuml = 0;
+      for (let l = 16 * g; l < 16 * g + 16; l++) isuml += q8(a, y, l) * q2_KQuant(w, x, l);
+      isum += (w[x + g]! & 0xf) * isuml;
+    }
+    const yd = loadF32(a, y);
+    const dall = fr(yd * loadF16(w, x + Q2_K_D));
+    const dmin = fr(yd * loadF16(w, x + Q2_K_DMIN));
+    sumf = fr(sumf + fr(fr(dall * isum) - fr(dmin * summs)));
+  }
+  return sumf;
+}
+
+/** ggml_vec_dot_q3_K_q8_K_generic over `nBlocks` blocks: eight int32 lanes, scale - 32 per 16 weights. */
+export function vecDotQ3_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  sums.fill(0);
+  for (let i = 0; i < nBlocks; i++) {
+    const x = wOffset + i * Q3_K_BLOCK_BYTES;
+    const y = aOffset + i * Q8_K_BLOCK_BYTES;
+    aux32.fill(0);
+    for (let g = 0; g < QK_K / 16; g++) {
+      const scale = q3_KScale(w, x, g);
+      for (let l = 0; l < 16; l++) aux32[l & 7] = aux32[l & 7]! + scale * (q3_KQuant(w, x, 16 * g + l) * q8(a, y, 16 * g + l));
+    }
+    addLanes(fr(loadF16(w, x + Q3_K_D) * loadF32(a, y)));
   }
   return finish(0);
 }

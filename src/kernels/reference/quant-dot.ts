@@ -11,7 +11,8 @@
 
 import type { BlockType, QuantTensor, QuantType } from "../../tensor/block-format.js";
 import { BLOCK_FORMATS, dequantizeRows, quantRowBytes } from "../../tensor/quant-formats.js";
-import { vecDotQ4_K, vecDotQ5_K, vecDotQ6_K } from "./k-quants.js";
+import { vecDotQ2_K, vecDotQ3_K, vecDotQ4_K, vecDotQ5_K, vecDotQ6_K } from "./k-quants.js";
+import { vecDotQ4_0, vecDotQ4_1, vecDotQ5_0, vecDotQ5_1 } from "./legacy-quants.js";
 import { vecDotQ8_0 } from "./quantized.js";
 
 /** One row of ggml's type_traits_cpu: how a weight format is multiplied. */
@@ -28,6 +29,12 @@ export interface QuantDot {
 /** Every weight format's dot product. */
 export const QUANT_DOTS: Readonly<Record<QuantType, QuantDot>> = {
   q8_0: { activation: "q8_0", dot: (n, w, wOffset, a, aOffset) => vecDotQ8_0(w, wOffset, a, aOffset, n / 32) },
+  q4_0: { activation: "q8_0", dot: (n, w, wOffset, a, aOffset) => vecDotQ4_0(w, wOffset, a, aOffset, n / 32) },
+  q4_1: { activation: "q8_1", dot: (n, w, wOffset, a, aOffset) => vecDotQ4_1(w, wOffset, a, aOffset, n / 32) },
+  q5_0: { activation: "q8_0", dot: (n, w, wOffset, a, aOffset) => vecDotQ5_0(w, wOffset, a, aOffset, n / 32) },
+  q5_1: { activation: "q8_1", dot: (n, w, wOffset, a, aOffset) => vecDotQ5_1(w, wOffset, a, aOffset, n / 32) },
+  q2_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ2_K(w, wOffset, a, aOffset, n / 256) },
+  q3_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ3_K(w, wOffset, a, aOffset, n / 256) },
   q4_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ4_K(w, wOffset, a, aOffset, n / 256) },
   q5_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ5_K(w, wOffset, a, aOffset, n / 256) },
   q6_k: { activation: "q8_k", dot: (n, w, wOffset, a, aOffset) => vecDotQ6_K(w, wOffset, a, aOffset, n / 256) },
