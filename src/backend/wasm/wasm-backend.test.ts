@@ -184,9 +184,9 @@ for (const provider of KERNEL_PROVIDERS) {
             checkMatmul(b, rng, dtype, outF, inF, nTokens, true);
           }
         }
-        // The 256-wide block formats: their wasm kernels are bit-exact with the reference (the
+        // The other block formats with wasm kernels: bit-exact with the reference (the
         // conformance tests), so through the backend's splitting and staging too.
-        for (const dtype of ["q4_k", "q5_k", "q6_k"] as const) {
+        for (const dtype of ["q4_0", "q4_k", "q5_k", "q6_k"] as const) {
           for (const [outF, inF, nTokens] of [[37, 256, 1], [70, 512, 3]] as const) {
             checkMatmul(b, rng, dtype, outF, inF, nTokens, false, true);
             checkMatmul(b, rng, dtype, outF, inF, nTokens, true, true);

@@ -24,19 +24,23 @@ const ARENAS = await arenas();
 
 /** The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer. */
 const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels]> = [
+  ["q4_0", "matmul_q4_0", "quantize_q8_0"],
   ["q4_k", "matmul_q4_k", "quantize_q8_k"],
   ["q5_k", "matmul_q5_k", "quantize_q8_k"],
   ["q6_k", "matmul_q6_k", "quantize_q8_k"],
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
-const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
 
 /** (nTokens, inF, outF, rowStart, rowEnd): one and many blocks, odd rows, slices, decode and prefill. */
-const CASES: readonly (readonly [number, number, number, number, number])[] = [
+type Case = readonly [number, number, number, number, number];
+const CASES: readonly Case[] = [
   [1, 256, 1, 0, 1], [1, 256, 13, 0, 13], [1, 2048, 19, 3, 18], [1, 512, 37, 0, 37], [1, 4096, 9, 1, 9],
   [2, 256, 7, 0, 7], [3, 768, 11, 2, 11], [4, 512, 16, 4, 12], [5, 1024, 9, 0, 9], [8, 256, 21, 0, 21], [7, 2048, 5, 1, 4],
 ];
+/** More for the 32-weight formats: one block, odd block counts (3, 129). */
+const CASES_32: readonly Case[] = [[1, 32, 5, 0, 5], [1, 96, 13, 2, 11], [3, 32, 6, 0, 6], [2, 4128, 7, 0, 7], [5, 160, 12, 1, 12]];
 
 test(`wasm block-format kernels: ${describeBuilds(ARENAS)}`, () => {
   assert.ok(ARENAS.some((a) => a.build === "simd"), "the SIMD build always runs");
@@ -106,10 +110,11 @@ test("quantize_q8_k is byte-exact with quantize_row_q8_K_ref (ties to even, firs
   }
 });
 
-for (const [type, kernel, quantize] of KERNELS) {
-  test(`${kernel} is bit-exact with the reference (ggml_vec_dot_${BLOCK_FORMATS[type].ggmlName}_q8_K_generic): quantized and random-byte weights`, () => {
-    const rng = new Rng(0x4b00 + type.charCodeAt(1));
-    for (const [nTokens, inF, outF, rowStart, rowEnd] of CASES) {
+for (const [index, [type, kernel, quantize]] of KERNELS.entries()) {
+  const dotName = `ggml_vec_dot_${BLOCK_FORMATS[type].ggmlName}_${BLOCK_FORMATS[QUANT_DOTS[type].activation].ggmlName}_generic`;
+  test(`${kernel} is bit-exact with the reference (${dotName}): quantized and random-byte weights`, () => {
+    const rng = new Rng(0x4b00 + index);
+    for (const [nTokens, inF, outF, rowStart, rowEnd] of [...CASES, ...(BLOCK_FORMATS[type].blockSize === 32 ? CASES_32 : [])]) {
       const quantized = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, type, "w");
       for (const w of [quantized, randomBlocks(type, rng, outF, inF)]) {
         const x = normals(rng, nTokens * inF);
@@ -123,7 +128,7 @@ for (const [type, kernel, quantize] of KERNELS) {
   });
 }
 
-test("K-quant kernels are bit-exact at the ends of the activation range (every quant +-127) and with all-zero activation blocks", () => {
+test("block-format kernels are bit-exact at the ends of the activation range (every quant +-127) and with all-zero activation blocks", () => {
   // Activations of +-1 quantize to +-127 everywhere (the relaxed build's 8-bit dots see their
   // operands' extremes); a zero block has d = 0 and must contribute exactly 0 (and its bsums 0).
   const rng = new Rng(0x7f7e);
