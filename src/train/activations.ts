@@ -33,16 +33,16 @@ export interface LayerActivations {
   readonly up: Float32Array;
   /** (n, hiddenDim) silu(gate) * up (input of down_proj) */
   readonly h: Float32Array;
-  /** per adapted projection: (n, rank) A x, the input of B */
+  /** per adapted projection: A's output (the input of B) and the dropout mask */
   readonly lora: Partial<Record<LoraModule, LoraActivation>>;
 }
 
-/** What an adapted projection keeps: the (dropped-out) input A saw and A's output. */
+/** What an adapted projection keeps: A's output and, with dropout, which inputs were kept. */
 export interface LoraActivation {
-  /** (n, rank) A x' */
+  /** (n, rank) A x', x' = dropout(x) */
   readonly ax: Float32Array;
-  /** (n, inFeatures) x' = dropout(x), only when dropout is on (else A saw the projection's input) */
-  readonly dropped: Float32Array | undefined;
+  /** (n, inFeatures) 1 = kept (x' = x / (1 - p)), 0 = dropped; undefined without dropout (x' = x) */
+  readonly keep: Uint8Array | undefined;
 }
 
 /** Everything the training forward of one batch keeps. */

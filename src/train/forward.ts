@@ -115,19 +115,27 @@ function linear(
   const { rank, scale } = model.adapter!;
   const p = model.loraDropout ?? 0;
   let dropped: Float32Array | undefined;
+  let keep: Uint8Array | undefined;
   if (p > 0) {
     if (rng === undefined) throw new ArgumentError("LoRA dropout needs an rng");
-    // torch's nn.Dropout: zero with probability p, scale the kept values by 1 / (1 - p).
-    dropped = new Float32Array(x.length); // (n, inFeatures)
-    const keep = 1 / (1 - p);
-    for (let i = 0; i < x.length; i++) dropped[i] = rng.uniform() < p ? 0 : x[i]! * keep;
+    keep = new Uint8Array(x.length); // (n, inFeatures)
+    for (let i = 0; i < x.length; i++) keep[i] = rng.uniform() < p ? 0 : 1;
+    dropped = applyDropout(x, keep, p);
   }
   const ax = new Float32Array(n * rank); // (n, rank)
   b.matmul(ax, dropped ?? x, { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a }, n);
   const bax = new Float32Array(n * pair.outFeatures); // (n, outFeatures)
   b.matmul(bax, ax, { dtype: "f32", shape: [pair.outFeatures, rank], data: pair.b }, n);
   for (let i = 0; i < bax.length; i++) out[i] = out[i]! + Math.fround(bax[i]! * scale);
-  (a.lora as Record<LoraModule, LoraActivation>)[module] = { ax, dropped };
+  (a.lora as Record<LoraModule, LoraActivation>)[module] = { ax, keep };
+}
+
+/** torch's nn.Dropout given its mask: x / (1 - p) where kept, 0 where dropped. */
+export function applyDropout(x: Float32Array, keep: Uint8Array, p: number): Float32Array {
+  const out = new Float32Array(x.length); // (n, inFeatures)
+  const scale = 1 / (1 - p);
+  for (let i = 0; i < x.length; i++) out[i] = keep[i] === 0 ? 0 : Math.fround(x[i]! * scale);
+  return out;
 }
 
 /** @throws ArgumentError when the batch's arrays do not hold rows * seqLen values or an id is out of range */
