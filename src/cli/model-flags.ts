@@ -1,4 +1,4 @@
-// Flags shared by the commands that load a model (--model, --dtype, --rope-factor) and the loading
+// Flags shared by the commands that load a model (--model, --dtype, --rope-factor, --adapter) and the loading
 // itself, so every command loads the same way: warnings on stderr, a progress bar on a terminal,
 // and, without --model, $LLAMA3_MODEL or else the package's built-in tiny model (random weights;
 // the CLI says in one line that its output is meaningless).
@@ -15,13 +15,14 @@ export const MODEL_FLAGS: FlagSpec = {
   model: { type: "string" },
   dtype: { type: "string" },
   "rope-factor": { type: "string" },
+  adapter: { type: "string" },
 };
 
 /** Environment variable naming the model folder used when --model is absent. */
 export const MODEL_ENV = "LLAMA3_MODEL";
 
 /** Usage text of MODEL_FLAGS (--dtype q8_0: weights quantized to llama.cpp's Q8_0 as they load). */
-export const MODEL_FLAGS_USAGE = `[--model DIR] [--dtype ${DTYPE_OPTIONS.join("|")}] [--rope-factor F]`;
+export const MODEL_FLAGS_USAGE = `[--model DIR] [--dtype ${DTYPE_OPTIONS.join("|")}] [--rope-factor F] [--adapter DIR]`;
 
 /** Help lines for MODEL_FLAGS. */
 export const MODEL_FLAGS_HELP = [
@@ -29,6 +30,7 @@ export const MODEL_FLAGS_HELP = [
   `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default auto: the stored type, per tensor in a GGUF;`,
   "                      q8_0 quantizes matrices to llama.cpp's Q8_0 as they load)",
   "  --rope-factor F     Meta folders only: the llama3 rope scaling factor (3.1: 8, 3.2: 32)",
+  "  --adapter DIR       a PEFT LoRA adapter folder (llama3 finetune --lora-r ...) applied to every projection it targets",
 ].join("\n");
 
 /** The folder to load: --model, else $LLAMA3_MODEL, else the built-in model (with a one-line note). */
@@ -59,6 +61,7 @@ export async function loadModelFromFlags(args: ParsedArgs, _usage: string, io: C
       progress.update(loaded);
     },
     ...(ropeFactor === undefined ? {} : { metaRopeFactor: ropeFactor }),
+    ...(stringFlag(args, "adapter") === undefined ? {} : { adapter: stringFlag(args, "adapter")! }),
     ...(backend === undefined ? {} : { backend }),
   });
   progress?.finish();

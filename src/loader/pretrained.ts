@@ -26,6 +26,7 @@ import { loadGgufWeights, openGgufModel } from "./gguf.js";
 import { findGgufFile } from "../io/gguf/gguf-path.js";
 import type { GenerationRun } from "../generate/engine.js";
 import { type GenerateOptions, type GenerateOutput, generate } from "../generate/generate.js";
+import { readPeftAdapter } from "../train/peft.js";
 
 /** Weight element types as transformers' `torch_dtype` names them, and llama.cpp's block formats ("q8_0", ...). */
 export type DTypeOption = "auto" | "float32" | "bfloat16" | "float16" | QuantType;
@@ -58,6 +59,8 @@ export interface FromPretrainedOptions {
   readonly metaRopeFactor?: number;
   /** Called as weights load, with the checkpoint bytes read so far and in all (for a progress bar). */
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /** A PEFT LoRA adapter folder to apply at inference (model.setAdapter; train/peft.ts reads it). */
+  readonly adapter?: string;
 }
 
 /** Which kind of checkpoint this is: a Hugging Face or Meta folder, or a GGUF file. */
@@ -99,7 +102,7 @@ export class LlamaForCausalLM extends LlamaModel {
     const warn = options.onWarning ?? ((): void => {});
     const dtypeOption = options.dtype ?? "auto";
     if (!DTYPE_OPTIONS.includes(dtypeOption)) throw new ArgumentError(`dtype must be one of ${DTYPE_OPTIONS.join(", ")}; got ${JSON.stringify(dtypeOption)}`);
-    if (layout === "gguf") return fromGguf(findGgufFile(dir)!, dir, dtypeOption, options, warn);
+    if (layout === "gguf") return withAdapter(await fromGguf(findGgufFile(dir)!, dir, dtypeOption, options, warn), options.adapter, warn);
     const { config, generationConfig, source, scheme } = layout === "hf" ? await openHf(dir, warn) : await openMeta(dir, warn, options.metaRopeFactor);
     try {
       // "auto" is the config's torch_dtype when it names one (as transformers), else the stored dtype.
@@ -115,11 +118,20 @@ export class LlamaForCausalLM extends LlamaModel {
       const model = new LlamaForCausalLM(config, weights, options.backend === undefined ? {} : { backend: options.backend });
       model.generationConfig = generationConfig;
       model.nameOrPath = dir;
-      return model;
+      return await withAdapter(model, options.adapter, warn);
     } finally {
       await source.close();
     }
   }
+}
+
+/** The model with the PEFT adapter folder `dir` applied, when one is given. */
+async function withAdapter(model: LlamaForCausalLM, dir: string | undefined, warn: (message: string) => void): Promise<LlamaForCausalLM> {
+  if (dir === undefined) return model;
+  const { adapter, warnings } = await readPeftAdapter(dir);
+  warnings.forEach(warn);
+  model.setAdapter(adapter);
+  return model;
 }
 
 /** Tell a Hugging Face folder from a Meta one and from a GGUF file (or a folder holding one). */

@@ -16,6 +16,8 @@ export type { BatchSequence } from "./batch-plan.js";
 import { type ResizeEmbeddingsOptions, resizeTokenEmbeddings } from "./resize-embeddings.js";
 import { RopeTable, ropeInverseFrequencies } from "./rope.js";
 import { type LlamaWeights, checkWeights } from "./weights.js";
+import type { LoraAdapter } from "./lora.js";
+import { type LoraDelta, addLoraDelta, loraDeltas, mergeLora } from "./lora-apply.js";
 
 /** Tokens processed per pass through the layers; longer inputs are split (results are identical). */
 const MAX_CHUNK_TOKENS = 256;
@@ -70,6 +72,9 @@ export class LlamaModel {
   private state: RunState | undefined;
   private currentConfig: LlamaConfig;
   private currentWeights: LlamaWeights;
+  private currentAdapter: LoraAdapter | undefined;
+  /** What linear() adds per adapted weight (model/lora-apply.ts); undefined without an adapter. */
+  private adapterDeltas: Map<WeightTensor, LoraDelta> | undefined;
 
   /**
    * @param config the model configuration
@@ -92,6 +97,35 @@ export class LlamaModel {
   /** The weights, in the layout the kernels read. */
   get weights(): LlamaWeights {
     return this.currentWeights;
+  }
+
+  /** The LoRA adapter applied at every forward (setAdapter), if any. */
+  get adapter(): LoraAdapter | undefined {
+    return this.currentAdapter;
+  }
+
+  /**
+   * Apply a LoRA adapter at every projection it targets (y = W x + scale * B (A x)), or remove it
+   * with undefined. The base weights are unchanged; see mergeAdapter to fold it in.
+   * @throws ShapeError / UnsupportedError when the adapter does not fit this model
+   * @example
+   * model.setAdapter(await readPeftAdapter("out/adapter"));
+   */
+  setAdapter(adapter: LoraAdapter | undefined): void {
+    this.adapterDeltas = adapter === undefined ? undefined : loraDeltas(this.currentConfig, this.currentWeights, adapter);
+    this.currentAdapter = adapter;
+  }
+
+  /**
+   * Merge a LoRA adapter into the weights (W + scale * B A, in W's dtype; PEFT's merge_and_unload).
+   * Any adapter set with setAdapter is removed.
+   * @throws ShapeError / UnsupportedError when it does not fit, or for block-format (q8_0) weights
+   */
+  mergeAdapter(adapter: LoraAdapter): void {
+    const merged = mergeLora(this.currentConfig, this.currentWeights, adapter);
+    checkWeights(this.currentConfig, merged);
+    this.currentWeights = merged;
+    this.setAdapter(undefined);
   }
 
   /**
@@ -249,6 +283,8 @@ export class LlamaModel {
    */
   private linear(out: Float32Array, x: Float32Array, w: WeightTensor, n: number): void {
     this.backend.matmul(out, x, w, n);
+    const delta = this.adapterDeltas?.get(w);
+    if (delta !== undefined) addLoraDelta(this.backend, out, x, delta, n);
   }
 
   private runState(nTokens: number): RunState {

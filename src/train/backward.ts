@@ -1,0 +1,134 @@
+// The backward pass: trainForward's lines in reverse, op by op, after llm.c's gpt2_backward
+// (karpathy/llm.c train_gpt2.c). From d loss / d logits it accumulates the gradient of every trained
+// tensor into a ModelGrads record: a field left undefined is frozen and gets no gradient (its input's
+// gradient still flows through it), which is how LoRA trains only A and B on a frozen base. Gradients
+// add to what the buffers hold, so micro-batches accumulate and a tied embedding sums both uses.
+
+import { attentionBackwardMasked } from "../kernels/reference/attention-train.js";
+import { rmsNormBackward, ropeBackward, swigluBackward } from "../kernels/reference/elementwise-backward.js";
+import { embedBackward, matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
+import { kvDim, qDim } from "../model/config.js";
+import type { LoraModule } from "../model/lora.js";
+import type { LayerWeights } from "../model/weights.js";
+import type { WeightTensor } from "../tensor/tensor.js";
+import type { Activations, LayerActivations } from "./activations.js";
+import { MODULE_FIELD, type TrainModelView, applyDropout } from "./forward.js";
+
+/** Gradient buffers of one layer, by weights-record field; undefined = frozen. */
+export type LayerGrads = Partial<Record<keyof LayerWeights, Float32Array>>;
+
+/** Gradients of a LoRA pair: (rank, inFeatures) and (outFeatures, rank). */
+export interface LoraPairGrads {
+  readonly a: Float32Array;
+  readonly b: Float32Array;
+}
+
+/** Where the backward accumulates gradients (float32, the shapes of the weights). */
+export interface ModelGrads {
+  readonly tokenEmbedding?: Float32Array | undefined;
+  readonly layers: readonly LayerGrads[];
+  readonly outputNorm?: Float32Array | undefined;
+  /** the same array as tokenEmbedding when embeddings are tied */
+  readonly output?: Float32Array | undefined;
+  /** per layer, the adapter's pairs (when training LoRA) */
+  readonly lora?: ReadonlyArray<Partial<Record<LoraModule, LoraPairGrads>>> | undefined;
+}
+
+/**
+ * Accumulate the gradients of the loss into `grads`.
+ * @param acts what trainForward kept for this batch
+ * @param dLogits (rows * seqLen, vocabSize) d loss / d logits (loss.ts causalLmLoss)
+ */
+export function trainBackward(model: TrainModelView, acts: Activations, dLogits: Float32Array, grads: ModelGrads): void {
+  const { config, weights } = model;
+  const { dim, hiddenDim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
+  const n = acts.nTokens;
+  const shape = { rows: acts.rows, seqLen: acts.seqLen, nHeads, nKvHeads, headDim };
+  const dxn = new Float32Array(n * dim); // (n, dim) gradient of a norm's output
+  const dx = new Float32Array(n * dim); // (n, dim) gradient of the residual stream
+  const dh = new Float32Array(n * hiddenDim); // (n, hiddenDim)
+  const dGate = new Float32Array(n * hiddenDim); // (n, hiddenDim)
+  const dUp = new Float32Array(n * hiddenDim); // (n, hiddenDim)
+  const dAtt = new Float32Array(n * qDim(config)); // (n, nHeads, headDim)
+  const dq = new Float32Array(n * qDim(config)); // (n, nHeads, headDim)
+  const dk = new Float32Array(n * kvDim(config)); // (n, nKvHeads, headDim)
+  const dv = new Float32Array(n * kvDim(config)); // (n, nKvHeads, headDim)
+
+  // Output head and final norm.
+  matmulBackwardInput(dxn, dLogits, weights.output, n);
+  if (grads.output !== undefined) matmulBackwardWeight(grads.output, dLogits, acts.xnFinal, n, vocabSize);
+  rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
+
+  for (let l = config.nLayers - 1; l >= 0; l--) {
+    const a = acts.layers[l]!;
+    const layer = weights.layers[l]!;
+    const g = grads.layers[l] ?? {};
+    const proj = (dInput: Float32Array, dOut: Float32Array, input: Float32Array, module: LoraModule): void =>
+      linearBackward(model, dInput, dOut, input, n, l, module, a, g, grads);
+
+    // x_out = xMid + down(swiglu(gate(xnFfn), up(xnFfn))), xnFfn = rmsNorm(xMid)
+    dh.fill(0);
+    proj(dh, dx, a.h, "down_proj");
+    swigluBackward(dGate, dUp, dh, a.gate, a.up);
+    dxn.fill(0);
+    proj(dxn, dGate, a.xnFfn, "gate_proj");
+    proj(dxn, dUp, a.xnFfn, "up_proj");
+    rmsNormBackward(dx, g.ffnNorm, dxn, a.xMid, layer.ffnNorm, n, normEps);
+
+    // xMid = xIn + o(attention(rope(q(xnAttn)), rope(k(xnAttn)), v(xnAttn))), xnAttn = rmsNorm(xIn)
+    dAtt.fill(0);
+    proj(dAtt, dx, a.att, "o_proj");
+    dq.fill(0);
+    dk.fill(0);
+    dv.fill(0);
+    attentionBackwardMasked(dq, dk, dv, dAtt, a.q, a.k, a.v, a.lse, acts.mask, shape);
+    ropeBackward(dq, n, nHeads, headDim, acts.cos, acts.sin);
+    ropeBackward(dk, n, nKvHeads, headDim, acts.cos, acts.sin);
+    dxn.fill(0);
+    proj(dxn, dq, a.xnAttn, "q_proj");
+    proj(dxn, dk, a.xnAttn, "k_proj");
+    proj(dxn, dv, a.xnAttn, "v_proj");
+    rmsNormBackward(dx, g.attnNorm, dxn, a.xIn, layer.attnNorm, n, normEps);
+  }
+  if (grads.tokenEmbedding !== undefined) embedBackward(grads.tokenEmbedding, dx, acts.tokens, dim);
+}
+
+/**
+ * The backward of forward.ts linear(): dInput += dOut @ W (+ the adapter's path), dW += dOut^T input
+ * when W is trained, and for an adapted projection with u = A x' (x' = dropout(x)) and
+ * y += scale B u: dB += scale dOut^T u, du = scale dOut B, dA += du^T x', dInput += dropout'(du A).
+ */
+function linearBackward(
+  model: TrainModelView, dInput: Float32Array, dOut: Float32Array, input: Float32Array, n: number,
+  l: number, module: LoraModule, a: LayerActivations, g: LayerGrads, grads: ModelGrads,
+): void {
+  const field = MODULE_FIELD[module];
+  const w = model.weights.layers[l]![field] as WeightTensor;
+  const outFeatures = w.shape[0]!;
+  matmulBackwardInput(dInput, dOut, w, n);
+  const dw = g[field];
+  if (dw !== undefined) matmulBackwardWeight(dw, dOut, input, n, outFeatures);
+
+  const pair = model.adapter?.layers[l]?.[module];
+  if (pair === undefined) return;
+  const { rank, scale } = model.adapter!;
+  const saved = a.lora[module]!;
+  const pairGrads = grads.lora?.[l]?.[module];
+  const p = model.loraDropout ?? 0;
+  const dropped = saved.keep === undefined ? input : applyDropout(input, saved.keep, p); // (n, inFeatures) x'
+  const du = new Float32Array(n * rank); // (n, rank)
+  matmulBackwardInput(du, dOut, { dtype: "f32", shape: [outFeatures, rank], data: pair.b }, n, scale);
+  if (pairGrads !== undefined) {
+    matmulBackwardWeight(pairGrads.b, dOut, saved.ax, n, outFeatures, scale);
+    matmulBackwardWeight(pairGrads.a, du, dropped, n, rank);
+  }
+  const aTensor: WeightTensor = { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a };
+  if (saved.keep === undefined) {
+    matmulBackwardInput(dInput, du, aTensor, n);
+    return;
+  }
+  const dDropped = new Float32Array(n * pair.inFeatures); // (n, inFeatures) d loss / d x'
+  matmulBackwardInput(dDropped, du, aTensor, n);
+  const keepScale = 1 / (1 - p);
+  for (let i = 0; i < dDropped.length; i++) if (saved.keep[i] !== 0) dInput[i] = dInput[i]! + dDropped[i]! * keepScale;
+}

@@ -1,0 +1,154 @@
+// The training forward pass: a right-padded batch (TrainBatch) in, logits and the activations the
+// backward needs out, after llm.c's gpt2_forward (karpathy/llm.c train_gpt2.c) and transformers'
+// LlamaForCausalLM.forward with an attention mask: every row at positions 0 .. seqLen-1, keys at mask
+// 0 never attended to. The same kernels as the inference forward (model/llama.ts) in the same order,
+// from the same Backend, except attention, which runs over the whole padded batch with a mask and
+// keeps log-sum-exps (kernels/reference/attention-train.ts); so on real tokens the logits are the
+// inference forward's. Every projection goes through one linear(), where a LoRA adapter adds
+// scale * B(A dropout(x)) as PEFT's LoraLayer does. No KV cache, no chunking: the batch is one pass.
+
+import type { Backend } from "../backend/backend.js";
+import { ArgumentError } from "../errors.js";
+import { attentionForwardMasked } from "../kernels/reference/attention-train.js";
+import type { LlamaConfig } from "../model/config.js";
+import type { LoraAdapter, LoraModule, LoraPair } from "../model/lora.js";
+import type { RopeTable } from "../model/rope.js";
+import type { LayerWeights, LlamaWeights } from "../model/weights.js";
+import type { Rng } from "../tensor/rng.js";
+import type { WeightTensor } from "../tensor/tensor.js";
+import { type Activations, type LayerActivations, type LoraActivation, allocateLayerActivations } from "./activations.js";
+import type { TrainBatch } from "./batch.js";
+
+/** The record field of each PEFT module name. */
+export const MODULE_FIELD: Readonly<Record<LoraModule, keyof LayerWeights>> = {
+  q_proj: "attnQ", k_proj: "attnK", v_proj: "attnV", o_proj: "attnOutput", gate_proj: "ffnGate", up_proj: "ffnUp", down_proj: "ffnDown",
+};
+
+/** What the training forward and backward read: the model as it stands at this step. */
+export interface TrainModelView {
+  readonly config: LlamaConfig;
+  /** The weights the kernels read (compute copies: float32 masters themselves, or bf16 roundings) */
+  readonly weights: LlamaWeights;
+  /** A LoRA adapter on top of the (frozen) weights, float32 */
+  readonly adapter?: LoraAdapter | undefined;
+  /** PEFT's lora_dropout probability on the adapter's input (0: none) */
+  readonly loraDropout?: number;
+  readonly backend: Backend;
+  /** Rotary tables of the model (model/rope.ts) */
+  readonly rope: RopeTable;
+}
+
+export interface TrainForwardOptions {
+  /** Draws the LoRA dropout masks; required when loraDropout > 0 */
+  readonly rng?: Rng;
+}
+
+/**
+ * Run the model on a batch, keeping what the backward needs.
+ * @returns the activations; `logits` (rows * seqLen, vocabSize)
+ * @throws ArgumentError for an id outside the vocabulary or a batch of inconsistent sizes
+ */
+export function trainForward(model: TrainModelView, batch: TrainBatch, options: TrainForwardOptions = {}): Activations {
+  const { config, weights, backend: b } = model;
+  const { dim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
+  checkBatch(batch, vocabSize);
+  const { rows, seqLen } = batch;
+  const n = rows * seqLen;
+  const half = headDim / 2;
+  model.rope.ensure(seqLen);
+  const cos = new Float32Array(n * half); // (n, headDim / 2)
+  const sin = new Float32Array(n * half); // (n, headDim / 2)
+  for (let r = 0; r < rows; r++) {
+    cos.set(model.rope.cosRows(0, seqLen), r * seqLen * half);
+    sin.set(model.rope.sinRows(0, seqLen), r * seqLen * half);
+  }
+  const tokens = Array.from(batch.inputIds);
+  const shape = { rows, seqLen, nHeads, nKvHeads, headDim };
+  const x = new Float32Array(n * dim); // (n, dim) the residual stream
+  const tmp = new Float32Array(n * dim); // (n, dim) a sublayer's output before the residual add
+  b.embed(x, weights.tokenEmbedding, tokens);
+
+  const layers = weights.layers.map((layer, l): LayerActivations => {
+    const a = allocateLayerActivations(config, n);
+    const lora = model.adapter?.layers[l] ?? {};
+    const proj = (out: Float32Array, input: Float32Array, module: LoraModule): void =>
+      linear(model, out, input, layer[MODULE_FIELD[module]] as WeightTensor, n, lora[module], a, module, options.rng);
+    a.xIn.set(x);
+    b.rmsNorm(a.xnAttn, x, layer.attnNorm, n, normEps);
+    proj(a.q, a.xnAttn, "q_proj");
+    proj(a.k, a.xnAttn, "k_proj");
+    proj(a.v, a.xnAttn, "v_proj");
+    b.rope(a.q, n, nHeads, headDim, cos, sin);
+    b.rope(a.k, n, nKvHeads, headDim, cos, sin);
+    attentionForwardMasked(a.att, a.lse, a.q, a.k, a.v, batch.attentionMask, shape);
+    proj(tmp, a.att, "o_proj");
+    b.addInPlace(x, tmp);
+    a.xMid.set(x);
+
+    b.rmsNorm(a.xnFfn, x, layer.ffnNorm, n, normEps);
+    proj(a.gate, a.xnFfn, "gate_proj");
+    proj(a.up, a.xnFfn, "up_proj");
+    b.swiglu(a.h, a.gate, a.up);
+    proj(tmp, a.h, "down_proj");
+    b.addInPlace(x, tmp);
+    return a;
+  });
+
+  const xnFinal = new Float32Array(n * dim); // (n, dim)
+  b.rmsNorm(xnFinal, x, weights.outputNorm, n, normEps);
+  const logits = new Float32Array(n * vocabSize); // (n, vocabSize)
+  b.matmul(logits, xnFinal, weights.output, n);
+  return { rows, seqLen, nTokens: n, tokens, mask: batch.attentionMask, cos, sin, layers, xFinal: x, xnFinal, logits };
+}
+
+/**
+ * out (n, outFeatures) = x @ w^T, plus scale * B(A dropout(x)) when the projection is adapted (PEFT
+ * LoraLayer.forward: result + lora_B(lora_A(dropout(x))) * scaling), keeping A's input and output.
+ */
+function linear(
+  model: TrainModelView, out: Float32Array, x: Float32Array, w: WeightTensor, n: number,
+  pair: LoraPair | undefined, a: LayerActivations, module: LoraModule, rng: Rng | undefined,
+): void {
+  const b = model.backend;
+  b.matmul(out, x, w, n);
+  if (pair === undefined) return;
+  const { rank, scale } = model.adapter!;
+  const p = model.loraDropout ?? 0;
+  let dropped: Float32Array | undefined;
+  let keep: Uint8Array | undefined;
+  if (p > 0) {
+    if (rng === undefined) throw new ArgumentError("LoRA dropout needs an rng");
+    keep = new Uint8Array(x.length); // (n, inFeatures)
+    for (let i = 0; i < x.length; i++) keep[i] = rng.uniform() < p ? 0 : 1;
+    dropped = applyDropout(x, keep, p);
+  }
+  const ax = new Float32Array(n * rank); // (n, rank)
+  b.matmul(ax, dropped ?? x, { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a }, n);
+  const bax = new Float32Array(n * pair.outFeatures); // (n, outFeatures)
+  b.matmul(bax, ax, { dtype: "f32", shape: [pair.outFeatures, rank], data: pair.b }, n);
+  for (let i = 0; i < bax.length; i++) out[i] = out[i]! + Math.fround(bax[i]! * scale);
+  (a.lora as Record<LoraModule, LoraActivation>)[module] = { ax, keep };
+}
+
+/** torch's nn.Dropout given its mask: x / (1 - p) where kept, 0 where dropped. */
+export function applyDropout(x: Float32Array, keep: Uint8Array, p: number): Float32Array {
+  const out = new Float32Array(x.length); // (n, inFeatures)
+  const scale = 1 / (1 - p);
+  for (let i = 0; i < x.length; i++) out[i] = keep[i] === 0 ? 0 : Math.fround(x[i]! * scale);
+  return out;
+}
+
+/** @throws ArgumentError when the batch's arrays do not hold rows * seqLen values or an id is out of range */
+export function checkBatch(batch: TrainBatch, vocabSize: number): void {
+  const { rows, seqLen } = batch;
+  if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(seqLen) || seqLen < 1) {
+    throw new ArgumentError(`a training batch needs rows >= 1 and seqLen >= 1; got ${rows} x ${seqLen}`);
+  }
+  const n = rows * seqLen;
+  for (const [name, array] of [["inputIds", batch.inputIds], ["attentionMask", batch.attentionMask], ["labels", batch.labels]] as const) {
+    if (array.length !== n) throw new ArgumentError(`batch.${name} holds ${array.length} values; rows x seqLen is ${n}`);
+  }
+  batch.inputIds.forEach((id, i) => {
+    if (id < 0 || id >= vocabSize) throw new ArgumentError(`batch row ${Math.floor(i / seqLen)}, position ${i % seqLen}: input id ${id} is outside the vocabulary [0, ${vocabSize})`);
+  });
+}
