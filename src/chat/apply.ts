@@ -15,6 +15,7 @@ import { normalizeMessages, type ChatMessage, type NormalizedMessage } from "./m
 import { normalizeOptions, type ChatTemplateOptions, type NormalizedChatOptions } from "./options.js";
 import { pythonLstrip, pythonStrip } from "./python-compat.js";
 import { segmentsToIds, segmentsToText, type ChatSegment } from "./segments.js";
+import { polyfillToolMessages, templateCapabilities } from "./template-capabilities.js";
 import type { ChatTokenizer } from "./tokenizer.js";
 import { toWireMessages } from "./wire.js";
 
@@ -118,11 +119,34 @@ export function renderChatTemplate(
   messages: readonly ChatMessage[],
   options: RenderChatTemplateOptions = {},
 ): string {
-  const normalized = normalizeMessages(messages);
+  const normalized = withToolPolyfills(template, normalizeMessages(messages));
   const opts = normalizeOptions(options);
   const finalText = opts.continueFinalMessage ? finalMessageText(normalized) : undefined;
   const rendered = renderJinja(template, templateVariables(normalized, opts, options), opts.now);
   return finalText === undefined ? rendered : cutAfterFinalMessage(rendered, finalText);
+}
+
+/**
+ * Whether the chat format that {@link applyChatTemplate} would use with these options takes tool
+ * definitions: the built-in Llama 3.1 format does, the built-in Llama 3 format does not, and a Jinja
+ * template does when it reads `tools` (the Llama 3 Instruct template does not; transformers then
+ * drops the tools silently, which a server should refuse instead).
+ * @throws {ArgumentError} as applyChatTemplate does when no template can be chosen.
+ */
+export function chatFormatTakesTools(tokenizer: ChatTokenizer, options: ApplyChatTemplateOptions = {}): boolean {
+  const templates = tokenizerTemplates(tokenizer);
+  const explicit = options.chatTemplate !== undefined || options.templateName !== undefined;
+  const format = options.format ?? (explicit || templates.size > 0 ? "template" : defaultBuiltinFormat(tokenizer));
+  if (format !== "template") return format === "llama3.1";
+  const template = chooseTemplate(templates, options);
+  return template !== undefined && templateCapabilities(template).tools;
+}
+
+// Tool calls and tool results rewritten as text for a template that cannot render them (the Llama 3
+// template fails on an assistant tool call's null content); probing happens only when there are some.
+function withToolPolyfills(template: string, messages: NormalizedMessage[]): NormalizedMessage[] {
+  if (!messages.some((m) => m.toolCalls !== undefined || m.role === "tool" || m.role === "ipython")) return messages;
+  return polyfillToolMessages(messages, templateCapabilities(template));
 }
 
 /**
