@@ -37,11 +37,12 @@ const HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>llama3-ts chat</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style>
 </head>
 <body>
 <header><h1>llama3-ts</h1><span id="model"></span></header>
-<details>
+<details open>
   <summary>Settings</summary>
   <label>System prompt<br><textarea id="system" rows="2" placeholder="none"></textarea></label>
   <label>Temperature <input id="temperature" type="number" min="0" max="2" step="0.05" placeholder="model default"></label>
