@@ -6,9 +6,10 @@
 
 import { basename, resolve } from "node:path";
 import { DEFAULT_MAX_BATCH, GenerationEngine } from "../generate/engine.js";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_SHUTDOWN_TIMEOUT_MS, LlamaServer } from "../server/index.js";
-import { booleanFlag, intFlag, numberFlag, parseFlags, stringFlag } from "./args.js";
-import type { CliIo, Command } from "./command.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_QUEUE, DEFAULT_SHUTDOWN_TIMEOUT_MS, LlamaServer, parseCorsOrigins } from "../server/index.js";
+import { ArgumentError } from "../errors.js";
+import { booleanFlag, intFlag, numberFlag, parseFlags, stringFlag, stringListFlag } from "./args.js";
+import { type CliIo, type Command, UsageError } from "./command.js";
 import { loadTokenizer } from "./generate.js";
 import { backendFromFlags } from "./generation-flags.js";
 import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_FLAGS_USAGE, loadModelFromFlags } from "./model-flags.js";
@@ -16,10 +17,10 @@ import { MODEL_FLAGS, MODEL_FLAGS_HELP, MODEL_FLAGS_USAGE, loadModelFromFlags } 
 const DEFAULT_PORT = 8080;
 const DEFAULT_HOST = "127.0.0.1";
 
-const USAGE = `llama3 serve ${MODEL_FLAGS_USAGE} [--tokenizer DIR] [--model-id NAME] [--host ${DEFAULT_HOST}] [--port ${DEFAULT_PORT}] [--max-batch N] [--max-queue N] [--max-body-bytes N] [--default-max-tokens N] [--shutdown-timeout SECONDS] [--backend wasm|reference] [--threads N] [--quiet]
+const USAGE = `llama3 serve ${MODEL_FLAGS_USAGE} [--tokenizer DIR] [--model-id NAME] [--host ${DEFAULT_HOST}] [--port ${DEFAULT_PORT}] [--max-batch N] [--max-queue N] [--max-body-bytes N] [--default-max-tokens N] [--shutdown-timeout SECONDS] [--backend wasm|reference] [--threads N] [--no-web-ui] [--cors-origin ORIGIN]... [--quiet]
 
   An OpenAI-compatible HTTP server: GET /v1/models, POST /v1/completions, POST /v1/chat/completions
-  (stream: true for server-sent events), GET /health.
+  (stream: true for server-sent events), GET /health, and a chat page at GET / (open the URL in a browser).
 
 ${MODEL_FLAGS_HELP}
   --tokenizer DIR          tokenizer folder (default: the model folder's, else the bundled Llama 3 one)
@@ -35,6 +36,9 @@ ${MODEL_FLAGS_HELP}
   --shutdown-timeout S     on SIGTERM/SIGINT, seconds to let requests in flight finish (default ${DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000})
   --backend B              wasm (default: SIMD kernels on all cores) or reference (plain loops, slow)
   --threads N              compute threads for the wasm backend (default: all cores)
+  --no-web-ui              do not serve the chat page at / (GET / answers 404)
+  --cors-origin ORIGIN     let pages from ORIGIN (e.g. http://localhost:5173) call the API; repeat for
+                           several (default: any origin, "Access-Control-Allow-Origin: *")
   --quiet                  no request log (one line per request on stderr: method, path, status, tokens, time)`;
 
 /** Resolves at the first SIGTERM/SIGINT; calls `onSecond` at the next one. Returns a remover. */
@@ -72,6 +76,8 @@ export const serveCommand: Command = {
       backend: { type: "string" },
       threads: { type: "string" },
       quiet: { type: "boolean" },
+      "no-web-ui": { type: "boolean" },
+      "cors-origin": { type: "string", multiple: true },
     }, USAGE, 0);
     const host = stringFlag(args, "host") ?? DEFAULT_HOST;
     const port = intFlag(args, "port", DEFAULT_PORT, 0, 65535);
@@ -81,6 +87,14 @@ export const serveCommand: Command = {
     const defaultMaxTokens = stringFlag(args, "default-max-tokens") === undefined ? undefined : intFlag(args, "default-max-tokens", 0, 1, 10_000_000);
     const shutdownTimeoutMs = numberFlag(args, "shutdown-timeout", DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000, 0, 86_400) * 1000;
     const quiet = booleanFlag(args, "quiet");
+    const webUi = !booleanFlag(args, "no-web-ui");
+    let corsOrigins;
+    try {
+      corsOrigins = parseCorsOrigins(stringListFlag(args, "cors-origin"));
+    } catch (error) {
+      if (error instanceof ArgumentError) throw new UsageError(`--cors-origin: ${error.message}`, { cause: error });
+      throw error;
+    }
 
     const { backend, close: closeBackend } = await backendFromFlags(args);
     try {
@@ -100,6 +114,8 @@ export const serveCommand: Command = {
         maxBatch,
         maxQueue,
         maxBodyBytes,
+        webUi,
+        corsOrigins,
         ...(defaultMaxTokens === undefined ? {} : { chatMaxTokens: defaultMaxTokens }),
         ...(quiet ? {} : { log: (line: string) => io.stderr(`${line}\n`) }),
         onError: (error) => io.stderr(`error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`),
@@ -129,6 +145,7 @@ async function serveUntilSignal(server: LlamaServer, at: { host: string; port: n
   try {
     const address = await server.listen(at.port, at.host);
     io.stderr(`listening on ${address.url} (model ${JSON.stringify(server.modelId)}, OpenAI base URL ${address.url}/v1)\n`);
+    if (server.webUi) io.stderr(`chat page: ${address.url}/\n`);
     await stopped;
     io.stderr("server stopped\n");
   } finally {

@@ -13,3 +13,4 @@ export {
   type ServerAddress,
   type ServerOptions,
 } from "./server.js";
+export { type CorsOrigins, parseCorsOrigins } from "./cors.js";

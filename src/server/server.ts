@@ -10,11 +10,13 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from "node:net";
 import { ArgumentError } from "../errors.js";
 import { ApiError, toApiError } from "./api-error.js";
+import { type CorsOrigins, answerPreflight, setCorsHeaders } from "./cors.js";
 import type { ServedModel, ServerEngine } from "./engine-port.js";
 import { type GenerationContext, type GenerationStats, serveGeneration, tooManySequences } from "./generation.js";
 import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendError, sendJson } from "./http-io.js";
 import { parseChatRequest, parseCompletionRequest } from "./request.js";
 import { TokenSpeller, modelList } from "./responses.js";
+import { type WebPage, chatPage } from "./web/chat-page.js";
 
 /** Default number of sequences admitted beyond those the engine batches (`--max-queue`). */
 export const DEFAULT_MAX_QUEUE = 64;
@@ -48,6 +50,10 @@ export interface ServerOptions {
   readonly onError?: (error: unknown) => void;
   /** The seed of a request that gives none. Default: a random 32-bit value from node:crypto. */
   readonly randomSeed?: () => number;
+  /** Serve the chat page at `GET /` (src/server/web). Default true; `--no-web-ui` turns it off. */
+  readonly webUi?: boolean;
+  /** Origins whose pages may call the API (CORS). Default `"*"`: any, as llama.cpp's server. */
+  readonly corsOrigins?: CorsOrigins;
 }
 
 /** The address the server listens on. */
@@ -84,6 +90,7 @@ export class LlamaServer {
   private admitted = 0;
   private draining = false;
   private closing: Promise<void> | undefined;
+  private readonly page: WebPage | undefined;
 
   constructor(options: ServerOptions) {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new ArgumentError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
@@ -99,12 +106,18 @@ export class LlamaServer {
       randomSeed: options.randomSeed ?? ((): number => randomInt(0, 2 ** 32 - 1)),
       admit: (count) => this.admit(count, capacity),
     };
+    this.page = options.webUi === false ? undefined : chatPage();
     this.http = createServer((req, res) => this.handle(req, res));
   }
 
   /** Sequences admitted now (generating or waiting for the batch). */
   get admittedSequences(): number {
     return this.admitted;
+  }
+
+  /** Whether the chat page is served at `GET /`. */
+  get webUi(): boolean {
+    return this.page !== undefined;
   }
 
   /** The id clients name in `model`. */
@@ -196,6 +209,7 @@ export class LlamaServer {
     });
     const finished = (async (): Promise<void> => {
       try {
+        setCorsHeaders(req, res, this.options.corsOrigins ?? "*");
         await this.route(req, res, controller.signal, stats);
         status = res.statusCode;
       } catch (error) {
@@ -234,6 +248,16 @@ export class LlamaServer {
     }
     const model = this.options.model;
     const method = req.method ?? "GET";
+    if (method === "OPTIONS") {
+      answerPreflight(req, res, this.options.corsOrigins ?? "*");
+      return;
+    }
+    if (path === "/" && this.page !== undefined) {
+      requireMethod(method, "GET", path);
+      res.writeHead(200, { ...this.page.headers, "content-length": Buffer.byteLength(this.page.html) });
+      res.end(this.page.html);
+      return;
+    }
     if (path === "/health") {
       requireMethod(method, "GET", path);
       sendJson(res, 200, { status: "ok", model: model.id, active: this.options.engine.activeCount, queued: this.options.engine.queuedCount, admitted: this.admitted });
@@ -258,7 +282,7 @@ export class LlamaServer {
       await serveGeneration(this.context, request, res, signal, stats);
       return;
     }
-    throw new ApiError(404, `no route for ${method} ${path}; this server has GET /v1/models, POST /v1/completions, POST /v1/chat/completions, GET /health`, { code: "unknown_url" });
+    throw new ApiError(404, `no route for ${method} ${path}; this server has ${this.page === undefined ? "" : "GET / (the chat page), "}GET /v1/models, POST /v1/completions, POST /v1/chat/completions, GET /health`, { code: "unknown_url" });
   }
 
   private logRequest(req: IncomingMessage, status: number, stats: GenerationStats, started: number): void {
