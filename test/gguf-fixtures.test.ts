@@ -1,8 +1,16 @@
 // The GGUF fixtures of ../shared/fixtures/gguf (llama.cpp's own quantized files of gguf-small and
 // llama.cpp's outputs on them) through the public API and the CLI: tensor layout and dequantized
 // values bit for bit against dequant/<file>.json, log-probabilities and greedy tokens against
-// llamacpp/<file>.json, and the Hugging Face F32 folder quantized on load against the Q8_0 file's
-// bytes. Files whose tensor types are not in tensor/quant-formats.ts yet are skipped, naming the type.
+// llamacpp/<file>.json, and the Hugging Face F32 folder (and the F32 GGUF) quantized on load
+// (q8_0, q4_0, q4_k, q5_k, q6_k) against the bytes of every tensor of that type in the four files.
+// Files whose tensor types are not in tensor/quant-formats.ts yet are skipped, naming the type.
+//
+// Kept fast (each logits step is a 128256 x 256 Q6_K or Q8_0 product on the reference backend): the
+// log-probabilities are compared at the last prompt position and DECODE_STEPS teacher-forced steps
+// of each of llama.cpp's 16 (LLAMA3_GGUF_ALL_STEPS=1: all 16; measured with it, 2026-12-07, the
+// largest error over all steps: Q8_0 0.12, Q4_0 0.14, Q4_K_M 6.3e-3, Q5_K_M 3.5e-4), and
+// quantize-on-load runs on a copy of the model with the vocabulary cut to its first 512 rows (the
+// same numbers: the layers whole, the embedding's first 512 rows compared).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -14,12 +22,14 @@ import { UnsupportedError } from "../src/errors.js";
 import { openGguf } from "../src/io/gguf/index.js";
 import { storedTypeOf } from "../src/loader/gguf.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
-import { BLOCK_FORMATS, dequantizeTensor, isQuantType, makeQuantTensor } from "../src/tensor/quant-formats.js";
+import { dequantizeTensor, isQuantType, makeQuantTensor } from "../src/tensor/quant-formats.js";
 import { interleavedToHalves } from "../src/convert/rope-layout.js";
 import type { QuantType } from "../src/tensor/quant-formats.js";
 import type { WeightTensor } from "../src/tensor/tensor.js";
+import { convertToGguf } from "../src/loader/convert-gguf.js";
+import type { FloatTensor } from "../src/tensor/tensor.js";
 import { runCliCaptured } from "./support/cli.js";
-import { tempDirsRemovedAfter } from "./support/checkpoints.js";
+import { readAllTensors, readConfigJson, tempDirsRemovedAfter, writeHfFolder } from "./support/checkpoints.js";
 import { ggufSmall, ggufSmallUnavailable } from "./support/gguf-small.js";
 import { fixturePath } from "./support/paths.js";
 
@@ -37,6 +47,8 @@ const BOS_TOLERANCE = 1e-3;
 const PROMPT_TOLERANCE = 0.1;
 const DECODE_TOLERANCE = 0.25;
 const F32_TOLERANCE = 1e-3;
+/** Teacher-forced decode steps compared per prompt (of llama.cpp's 16); see the header. */
+const DECODE_STEPS = process.env["LLAMA3_GGUF_ALL_STEPS"] === "1" ? Infinity : 2;
 
 interface RefResult {
   readonly prompt_ids: number[];
@@ -82,7 +94,8 @@ async function compare(model: LlamaForCausalLM, r: RefResult, clearMargin: numbe
   let logits = await model.forward(r.prompt_ids, cache);
   const errors: number[] = [];
   const mismatches: string[] = [];
-  for (let step = 0; step < r.top_logprobs.length; step++) {
+  const steps = Math.min(r.top_logprobs.length, 1 + DECODE_STEPS);
+  for (let step = 0; step < steps; step++) {
     const logprobs = logSoftmax(logits);
     const top = r.top_logprobs[step]!;
     errors.push(stepError(logprobs, top));
@@ -90,7 +103,7 @@ async function compare(model: LlamaForCausalLM, r: RefResult, clearMargin: numbe
     for (let i = 1; i < logprobs.length; i++) if (logprobs[i]! > logprobs[best]!) best = i;
     const margin = top[0]![1] - top[1]![1];
     if (margin > clearMargin && best !== r.generated_ids[step]) mismatches.push(`step ${step}: ours ${best}, llama.cpp ${r.generated_ids[step]} (margin ${margin.toFixed(3)})`);
-    logits = await model.forward([r.generated_ids[step]!], cache);
+    if (step + 1 < steps) logits = await model.forward([r.generated_ids[step]!], cache);
   }
   return { errors, mismatches };
 }
@@ -158,7 +171,7 @@ test("GGUF q8_0 through the CLI: llama3 logits --model F.gguf matches llama.cpp'
   }
 });
 
-test("GGUF F32 original (made at test time): llama.cpp's log-probabilities to 1e-3 at every step", async (t) => {
+test("GGUF F32 original (made at test time): llama.cpp's log-probabilities to 1e-3 at every step compared", async (t) => {
   const why = ggufSmallUnavailable();
   if (why !== undefined) return t.skip(why);
   const model = await LlamaForCausalLM.fromPretrained(ggufSmall().f32Gguf);
@@ -182,36 +195,92 @@ function matrices(model: LlamaForCausalLM): Map<string, WeightTensor> {
   return out;
 }
 
-for (const name of STORED) {
-  test(`quantize-on-load of the Hugging Face F32 folder gives ${name}'s bytes for every tensor type the table can quantize (llama.cpp's reference quantizers)`, async (t) => {
-    const why = ggufSmallUnavailable();
-    if (why !== undefined) return t.skip(why);
+/** Vocabulary rows kept in the cut-down copy quantize-on-load runs on. */
+const CUT_VOCAB = 512;
+
+let cut: Promise<{ hfDir: string; f32Gguf: string }> | undefined;
+
+/**
+ * The gguf-small Hugging Face F32 folder with its vocabulary cut to the first CUT_VOCAB rows (no
+ * tokenizer, no special-token ids past the cut), and that folder written as an F32 GGUF by our
+ * converter: the same numbers, so quantizing them on load must give llama.cpp's bytes.
+ */
+function cutModel(): Promise<{ hfDir: string; f32Gguf: string }> {
+  cut ??= (async () => {
+    const { hfDir } = ggufSmall();
+    const tensors = await readAllTensors(hfDir);
+    const embed = tensors.get("model.embed_tokens.weight") as FloatTensor;
+    tensors.set("model.embed_tokens.weight", { dtype: embed.dtype, shape: [CUT_VOCAB, embed.shape[1]!], data: embed.data.subarray(0, CUT_VOCAB * embed.shape[1]!) } as FloatTensor);
+    const { bos_token_id: _bos, eos_token_id: _eos, ...config } = readConfigJson(hfDir);
+    const dir = tempDir("gguf-cut");
+    await writeHfFolder(dir, { ...config, vocab_size: CUT_VOCAB }, tensors);
+    const f32Gguf = join(tempDir("gguf-cut-gguf"), "cut-f32.gguf");
+    await convertToGguf(dir, f32Gguf, { outType: "f32", onWarning: () => {} });
+    return { hfDir: dir, f32Gguf };
+  })();
+  return cut;
+}
+
+/** Matrices of the four files by type (our name): file, tensor, and its bytes in our layout (q/k rows in halves order), embeddings cut to CUT_VOCAB rows. */
+async function storedMatrices(): Promise<Map<string, { file: string; tensor: string; bytes: Uint8Array }[]>> {
+  const byType = new Map<string, { file: string; tensor: string; bytes: Uint8Array }[]>();
+  const c = (await LlamaForCausalLM.fromPretrained((await cutModel()).hfDir, { dtype: "float32" })).config;
+  for (const name of STORED) {
     const file = await openGguf(fixturePath("gguf", `${name}.gguf`));
     try {
-      const byType = new Map<string, string[]>(); // our type name -> matrices stored in it
       for (const info of file.tensors.values()) {
-        if (info.shape.length === 2) byType.set(info.ggmlType.name.toLowerCase(), [...(byType.get(info.ggmlType.name.toLowerCase()) ?? []), info.name]);
-      }
-      const c = (await LlamaForCausalLM.fromPretrained(ggufSmall().hfDir, { dtype: "float32" })).config;
-      for (const [type, names] of byType) {
-        if (!isQuantType(type) || BLOCK_FORMATS[type].quantizeBlocks === undefined) {
-          t.diagnostic(`${type} (${names.length} tensors) not checked: no quantizer for it in the table yet`);
-          continue;
-        }
-        const fromHf = matrices(await LlamaForCausalLM.fromPretrained(ggufSmall().hfDir, { dtype: type }));
-        for (const tensorName of names) {
-          let bytes = await file.readBytes(tensorName);
-          // The file's q/k rows are interleaved; loaded weights are in the halves layout.
-          if (tensorName.endsWith("attn_q.weight")) bytes = interleavedToHalves(bytes, c.nHeads, c.headDim);
-          if (tensorName.endsWith("attn_k.weight")) bytes = interleavedToHalves(bytes, c.nKvHeads, c.headDim);
-          assert.deepEqual(fromHf.get(tensorName)!.data, bytes, `${type} ${tensorName}`);
-        }
+        if (info.shape.length !== 2) continue;
+        const type = info.ggmlType.name.toLowerCase();
+        let bytes = await file.readBytes(info.name);
+        // The file's q/k rows are interleaved; loaded weights are in the halves layout.
+        if (info.name.endsWith("attn_q.weight")) bytes = interleavedToHalves(bytes, c.nHeads, c.headDim);
+        if (info.name.endsWith("attn_k.weight")) bytes = interleavedToHalves(bytes, c.nKvHeads, c.headDim);
+        if (info.name === "token_embd.weight") bytes = bytes.subarray(0, (bytes.length / info.shape[0]!) * CUT_VOCAB);
+        byType.set(type, [...(byType.get(type) ?? []), { file: name, tensor: info.name, bytes }]);
       }
     } finally {
       await file.close();
     }
-  });
+  }
+  return byType;
 }
+
+const QUANTIZE_ON_LOAD: readonly QuantType[] = ["q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
+
+test(`quantize-on-load (${QUANTIZE_ON_LOAD.join(", ")}) of the Hugging Face F32 weights gives llama.cpp's bytes for every tensor of that type in the four files; of the F32 GGUF, the same bytes`, async (t) => {
+  const why = ggufSmallUnavailable();
+  if (why !== undefined) return t.skip(why);
+  const { hfDir, f32Gguf } = await cutModel();
+  const stored = await storedMatrices();
+  for (const type of QUANTIZE_ON_LOAD) {
+    const expected = stored.get(type) ?? [];
+    assert.ok(expected.length > 0, `no ${type} tensor in the stored files`);
+    const fromHf = matrices(await LlamaForCausalLM.fromPretrained(hfDir, { dtype: type }));
+    for (const { file, tensor, bytes } of expected) assert.deepEqual(fromHf.get(tensor)!.data, bytes, `${type} ${tensor} (${file})`);
+    t.diagnostic(`${type}: ${expected.length} tensors of ${new Set(expected.map((e) => e.file)).size} files`);
+    if (type === "q4_0" || type === "q6_k") {
+      // The GGUF loader's quantize-on-load: the same quantizer behind another reader (two types, for time).
+      const fromGguf = matrices(await LlamaForCausalLM.fromPretrained(f32Gguf, { dtype: type }));
+      for (const [name, tensor] of fromHf) assert.deepEqual(fromGguf.get(name)!.data, tensor.data, `${type} ${name} from the F32 GGUF`);
+    }
+  }
+});
+
+test("llama3 logits --dtype q4_k / q4_0 / q6_k: the CLI quantizes on load (the option table) and gives the API's logits", async (t) => {
+  const why = ggufSmallUnavailable();
+  if (why !== undefined) return t.skip(why);
+  const { hfDir } = await cutModel();
+  const out = join(tempDir("gguf-cli-dtype"), "logits.f32");
+  const ids = [1, 7, 300];
+  for (const dtype of ["q4_k", "q4_0", "q6_k"] as const) {
+    const result = await runCliCaptured(["logits", "--model", hfDir, "--dtype", dtype, "--ids", ids.join(","), "--out", out, "--top", "1"]);
+    assert.equal(result.code, 0, result.stderr);
+    const bytes = readFileSync(out);
+    const model = await LlamaForCausalLM.fromPretrained(hfDir, { dtype });
+    assert.equal(model.weights.layers[0]!.attnQ.dtype, dtype);
+    assert.deepEqual(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), await model.forward(ids, model.createKvCache()), dtype);
+  }
+});
 
 test("the F32 GGUF (made at test time) holds the Hugging Face F32 folder's numbers: the q/k permutation is undone exactly", async (t) => {
   const why = ggufSmallUnavailable();

@@ -70,14 +70,23 @@ export function q6_KQuant(data: Uint8Array, block: number, i: number): number {
   return (nibble | (((data[block + Q6_K_QH + 32 * h + l]! >> (2 * k)) & 3) << 4)) - 32;
 }
 
-/** dequantize_row_q6_K: d * scale (rounded to float32), times q. */
+/** dequantize_row_q6_K: d * scale (rounded to float32), times q; the C code's loop order. */
 export function dequantizeBlocksQ6_K(data: Uint8Array, blockOffset: number, nBlocks: number, out: Float32Array, outOffset: number): void {
+  const sc = new Float32Array(QK_K / 16); // (16) d * scale of each group of 16
   for (let b = 0; b < nBlocks; b++) {
     const block = blockOffset + b * Q6_K_BLOCK_BYTES;
     const d = loadF16(data, block + Q6_K_D);
-    for (let i = 0; i < QK_K; i++) {
-      const scale = (data[block + Q6_K_SCALES + (i >> 4)]! << 24) >> 24;
-      out[outOffset + b * QK_K + i] = Math.fround(d * scale) * q6_KQuant(data, block, i);
+    for (let g = 0; g < QK_K / 16; g++) sc[g] = d * ((data[block + Q6_K_SCALES + g]! << 24) >> 24);
+    for (let h = 0; h < 2; h++) {
+      const o = outOffset + b * QK_K + 128 * h;
+      for (let l = 0; l < 32; l++) {
+        const ql0 = data[block + 64 * h + l]!, ql1 = data[block + 64 * h + 32 + l]!, qh = data[block + Q6_K_QH + 32 * h + l]!;
+        const g = 8 * h + (l >> 4);
+        out[o + l] = sc[g]! * (((ql0 & 0xf) | ((qh & 3) << 4)) - 32);
+        out[o + 32 + l] = sc[g + 2]! * (((ql1 & 0xf) | (((qh >> 2) & 3) << 4)) - 32);
+        out[o + 64 + l] = sc[g + 4]! * (((ql0 >> 4) | (((qh >> 4) & 3) << 4)) - 32);
+        out[o + 96 + l] = sc[g + 6]! * (((ql1 >> 4) | (((qh >> 6) & 3) << 4)) - 32);
+      }
     }
   }
 }

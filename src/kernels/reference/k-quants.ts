@@ -15,7 +15,7 @@ import { Q2_K_BLOCK_BYTES, Q2_K_D, Q2_K_DMIN, q2_KQuant } from "../../tensor/q2_
 import { Q3_K_BLOCK_BYTES, Q3_K_D, q3_KQuant, q3_KScale } from "../../tensor/q3_k.js";
 import { K4_SCALES, Q4_K_BLOCK_BYTES, Q4_K_QS } from "../../tensor/q4_k.js";
 import { Q5_K_BLOCK_BYTES, Q5_K_QH, Q5_K_QS } from "../../tensor/q5_k.js";
-import { Q6_K_BLOCK_BYTES, Q6_K_D, Q6_K_SCALES, q6_KQuant } from "../../tensor/q6_k.js";
+import { Q6_K_BLOCK_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES } from "../../tensor/q6_k.js";
 import { Q8_K_BLOCK_BYTES, Q8_K_BSUMS, Q8_K_QS } from "../../tensor/q8_k.js";
 
 const fr = Math.fround;
@@ -86,20 +86,56 @@ export function vecDotQ5_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffse
   return vecDotQ45K(true, w, wOffset, a, aOffset, nBlocks);
 }
 
-/** ggml_vec_dot_q6_K_q8_K_generic over `nBlocks` blocks: one int8 scale per 16 weights, no mins. */
+const q6 = new Int8Array(QK_K); // one Q6_K block's quants, minus 32, unpacked as the C code's aux8
+
+/**
+ * ggml_vec_dot_q6_K_q8_K_generic over `nBlocks` blocks: one int8 scale per 16 weights, no mins. The
+ * quants are unpacked first (as the C code's aux8; the same mapping as q6_KQuant) and the eight
+ * lanes kept in locals, for speed: this dot is the tied output projection of most GGUF files.
+ */
 export function vecDotQ6_K(w: Uint8Array, wOffset: number, a: Uint8Array, aOffset: number, nBlocks: number): number {
+  const a8 = int8View(a);
   sums.fill(0);
   for (let i = 0; i < nBlocks; i++) {
     const x = wOffset + i * Q6_K_BLOCK_BYTES;
-    const y = aOffset + i * Q8_K_BLOCK_BYTES;
-    aux32.fill(0);
-    for (let g = 0; g < QK_K / 16; g++) {
-      const scale = (w[x + Q6_K_SCALES + g]! << 24) >> 24;
-      for (let l = 0; l < 16; l++) aux32[l & 7] = aux32[l & 7]! + scale * (q6_KQuant(w, x, 16 * g + l) * q8(a, y, 16 * g + l));
+    const y = aOffset + i * Q8_K_BLOCK_BYTES + Q8_K_QS;
+    for (let h = 0; h < 2; h++) {
+      for (let l = 0; l < 32; l++) {
+        const ql0 = w[x + 64 * h + l]!, ql1 = w[x + 64 * h + 32 + l]!, qh = w[x + Q6_K_QH + 32 * h + l]!;
+        q6[128 * h + l] = ((ql0 & 0xf) | ((qh & 3) << 4)) - 32;
+        q6[128 * h + 32 + l] = ((ql1 & 0xf) | (((qh >> 2) & 3) << 4)) - 32;
+        q6[128 * h + 64 + l] = ((ql0 >> 4) | (((qh >> 4) & 3) << 4)) - 32;
+        q6[128 * h + 96 + l] = ((ql1 >> 4) | (((qh >> 6) & 3) << 4)) - 32;
+      }
     }
-    addLanes(fr(loadF16(w, x + Q6_K_D) * loadF32(a, y)));
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (let j = 0; j < QK_K; j += 8) {
+      const scale = (w[x + Q6_K_SCALES + (j >> 4)]! << 24) >> 24;
+      s0 += scale * (q6[j]! * a8[y + j]!);
+      s1 += scale * (q6[j + 1]! * a8[y + j + 1]!);
+      s2 += scale * (q6[j + 2]! * a8[y + j + 2]!);
+      s3 += scale * (q6[j + 3]! * a8[y + j + 3]!);
+      s4 += scale * (q6[j + 4]! * a8[y + j + 4]!);
+      s5 += scale * (q6[j + 5]! * a8[y + j + 5]!);
+      s6 += scale * (q6[j + 6]! * a8[y + j + 6]!);
+      s7 += scale * (q6[j + 7]! * a8[y + j + 7]!);
+    }
+    aux32[0] = s0; aux32[1] = s1; aux32[2] = s2; aux32[3] = s3; aux32[4] = s4; aux32[5] = s5; aux32[6] = s6; aux32[7] = s7;
+    addLanes(fr(loadF16(w, x + Q6_K_D) * loadF32(a, y - Q8_K_QS)));
   }
   return finish(0);
+}
+
+let viewed: Uint8Array | undefined;
+let view: Int8Array = new Int8Array(0);
+
+/** `a` as int8 (a cached view: the activation row is the same for every output of a matmul). */
+function int8View(a: Uint8Array): Int8Array {
+  if (a !== viewed) {
+    viewed = a;
+    view = new Int8Array(a.buffer, a.byteOffset, a.byteLength);
+  }
+  return view;
 }
 
 /** ggml_vec_dot_q2_K_q8_K_generic over `nBlocks` blocks: integer sums per super-block, its mins from the Q8_K block sums. */

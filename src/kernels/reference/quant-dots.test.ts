@@ -1,4 +1,4 @@
-// The reference dot products of Q4_0, Q4_1, Q5_0, Q5_1, Q2_K and Q3_K weights (legacy-quants.ts,
+// The reference dot products of Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K and Q6_K weights (legacy-quants.ts,
 // k-quants.ts) through matmulQuant, on seeded random weights and activations with odd row counts:
 // (1) equal, bit for bit, to an integer re-statement of ggml's *_generic kernel written from the
 // dequantized weights (whose values are checked against llama.cpp's in test/gguf-block-formats.test.ts)
@@ -13,6 +13,7 @@ import { loadF16, loadF32 } from "../../tensor/k-quant-math.js";
 import { type QuantType, BLOCK_FORMATS, dequantizeTensor, quantRowBytes, quantizeTensor } from "../../tensor/quant-formats.js";
 import { Q2_K_D, Q2_K_DMIN } from "../../tensor/q2_k.js";
 import { Q3_K_D } from "../../tensor/q3_k.js";
+import { Q6_K_D } from "../../tensor/q6_k.js";
 import { Q4_1_M } from "../../tensor/q4_1.js";
 import { Q5_1_M } from "../../tensor/q5_1.js";
 import { quantizeBlocksQ8_0 } from "../../tensor/q8_0.js";
@@ -46,7 +47,7 @@ function ratio(v: number, d: number): number {
 }
 
 /** ggml's generic kernels, re-stated from dequantized values: per type, the float32 result. */
-const RESTATED: Record<"q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_k" | "q3_k", (o: Operands, n: number) => number> = {
+const RESTATED: Record<"q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_k" | "q3_k" | "q6_k", (o: Operands, n: number) => number> = {
   q4_0: ({ w, a, wv, av }, n) => {
     let sumf = 0;
     for (let b = 0; b < n / 32; b++) {
@@ -91,19 +92,23 @@ const RESTATED: Record<"q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_k" | "q3_k", (o: 
     }
     return sumf;
   },
-  q3_k: ({ w, a, wv, av }, n) => {
-    const sums = new Float32Array(8);
-    for (let b = 0; b < n / 256; b++) {
-      const d = loadF16(w, 110 * b + Q3_K_D), dx = loadF32(a, 292 * b);
-      const lanes = new Array<number>(8).fill(0);
-      for (let i = 0; i < 256; i++) lanes[i & 7]! += ratio(wv[256 * b + i]!, d) * ratio(av[256 * b + i]!, dx);
-      for (let l = 0; l < 8; l++) sums[l] = fr(sums[l]! + fr(fr(d * dx) * lanes[l]!));
-    }
-    let sumf = 0;
-    for (let l = 0; l < 8; l++) sumf = fr(sumf + sums[l]!);
-    return sumf;
-  },
+  q3_k: (o, n) => restateLanes(o, n, 110, Q3_K_D),
+  q6_k: (o, n) => restateLanes(o, n, 210, Q6_K_D),
 };
+
+/** Q3_K / Q6_K: eight int32 lanes (weight index mod 8) of (scale * q) * q8, d_w * d_x times each, per block. */
+function restateLanes({ w, a, wv, av }: Operands, n: number, blockBytes: number, dAt: number): number {
+  const sums = new Float32Array(8);
+  for (let b = 0; b < n / 256; b++) {
+    const d = loadF16(w, blockBytes * b + dAt), dx = loadF32(a, 292 * b);
+    const lanes = new Array<number>(8).fill(0);
+    for (let i = 0; i < 256; i++) lanes[i & 7]! += ratio(wv[256 * b + i]!, d) * ratio(av[256 * b + i]!, dx);
+    for (let l = 0; l < 8; l++) sums[l] = fr(sums[l]! + fr(fr(d * dx) * lanes[l]!));
+  }
+  let sumf = 0;
+  for (let l = 0; l < 8; l++) sumf = fr(sumf + sums[l]!);
+  return sumf;
+}
 
 /** Q4_1 / Q5_1: (d_w d_x) sumi + m_w s_x per block, q = (v - m) / d recovered by rounding and checked. */
 function restateOffset({ w, a, wv, av }: Operands, n: number, blockBytes: number, mAt: number): number {
@@ -122,7 +127,7 @@ function restateOffset({ w, a, wv, av }: Operands, n: number, blockBytes: number
   return sumf;
 }
 
-for (const type of ["q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k"] as const satisfies readonly QuantType[]) {
+for (const type of ["q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q6_k"] as const satisfies readonly QuantType[]) {
   test(`${type} matmul: equals ggml's generic kernel re-stated from the dequantized operands, and the float64 dot within its rounding bound`, () => {
     const rng = new Rng(type.length * 7 + type.charCodeAt(1));
     const [nTokens, inFeatures, outFeatures] = [3, 512, 7];

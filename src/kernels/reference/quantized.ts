@@ -14,7 +14,7 @@
 // ties away from zero) for activations too, as its generic build does. The two differ by one quant
 // step on rare near-ties.
 
-import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0Quant, q8_0Scale } from "../../tensor/q8_0.js";
+import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, Q8_0_SCALE_BYTES, q8_0Scale } from "../../tensor/q8_0.js";
 
 /**
  * The dot product of two rows of `nBlocks` Q8_0 blocks, `a` from byte `aOffset` and `b` from byte
@@ -22,14 +22,28 @@ import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, q8_0Quant, q8_0Scale } from "../../t
  * exact as a float32), d_a * d_b is exact (two 11-bit significands), the rest rounds as float32.
  */
 export function vecDotQ8_0(a: Uint8Array, aOffset: number, b: Uint8Array, bOffset: number, nBlocks: number): number {
+  const a8 = int8View(a, 0), b8 = int8View(b, 1);
   let sumf = 0;
   for (let ib = 0; ib < nBlocks; ib++) {
     const blockA = aOffset + ib * Q8_0_BLOCK_BYTES;
     const blockB = bOffset + ib * Q8_0_BLOCK_BYTES;
+    const qa = blockA + Q8_0_SCALE_BYTES, qb = blockB + Q8_0_SCALE_BYTES;
     let sumi = 0;
-    for (let j = 0; j < Q8_0_BLOCK_SIZE; j++) sumi += q8_0Quant(a, blockA, j) * q8_0Quant(b, blockB, j);
+    for (let j = 0; j < Q8_0_BLOCK_SIZE; j++) sumi += a8[qa + j]! * b8[qb + j]!;
     const scale = Math.fround(q8_0Scale(a, blockA) * q8_0Scale(b, blockB));
     sumf = Math.fround(sumf + Math.fround(sumi * scale));
   }
   return sumf;
+}
+
+const viewed: [Uint8Array | undefined, Uint8Array | undefined] = [undefined, undefined];
+const views: Int8Array[] = [new Int8Array(0), new Int8Array(0)];
+
+/** `a` as int8: a view cached per operand (the same weight and activation rows come back for every output). */
+function int8View(a: Uint8Array, slot: 0 | 1): Int8Array {
+  if (a !== viewed[slot]) {
+    viewed[slot] = a;
+    views[slot] = new Int8Array(a.buffer, a.byteOffset, a.byteLength);
+  }
+  return views[slot]!;
 }
