@@ -6,33 +6,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
-import type { LoraAdapter, LoraModule, LoraPair } from "../src/model/lora.js";
+import type { LoraModule } from "../src/model/lora.js";
 import { RopeTable, ropeInverseFrequencies } from "../src/model/rope.js";
 import { Rng } from "../src/tensor/rng.js";
 import { AdamW, clipGradNorm } from "../src/train/adamw.js";
 import { trainBackward } from "../src/train/backward.js";
 import { trainForward, type TrainModelView } from "../src/train/forward.js";
-import { initLoraAdapter, loraParams, loraTensorName } from "../src/train/lora.js";
+import { initLoraAdapter, loraParams } from "../src/train/lora.js";
 import { causalLmLoss } from "../src/train/loss.js";
 import { zeroGrads } from "../src/train/params.js";
 import { learningRate } from "../src/train/schedule.js";
 import { fixturePath } from "./support/paths.js";
-import { TRAIN_MODEL, type TrainFixture, maxAbsDiff, readTrainFixture } from "./support/train-fixture.js";
-
-function fixtureAdapter(fixture: TrainFixture, nLayers: number): LoraAdapter {
-  const { r, lora_alpha, target_modules } = fixture.settings.lora!;
-  const modules = target_modules as LoraModule[];
-  const layers = Array.from({ length: nLayers }, (_, l) => {
-    const pairs: Partial<Record<LoraModule, LoraPair>> = {};
-    for (const m of modules) {
-      const a = fixture.loraInit!.get(loraTensorName(l, m, "a"))!;
-      const b = fixture.loraInit!.get(loraTensorName(l, m, "b"))!;
-      pairs[m] = { a: Float32Array.from(a.data), b: Float32Array.from(b.data), inFeatures: a.shape[1]!, outFeatures: b.shape[0]! };
-    }
-    return pairs;
-  });
-  return { rank: r, alpha: lora_alpha, scale: lora_alpha / r, targetModules: modules, layers };
-}
+import { TRAIN_MODEL, type TrainFixture, fixtureAdapter, maxAbsDiff, readTrainFixture } from "./support/train-fixture.js";
 
 async function setup(): Promise<{ fixture: TrainFixture; model: LlamaForCausalLM; view: TrainModelView }> {
   const fixture = readTrainFixture("lora-qv");
