@@ -52,3 +52,15 @@ export {
   type GgufArray, type GgufItem, type GgufScalar, type GgufTensorInfo, type GgufTensorToWrite, type GgufValue, type GgufValueType,
   GgufFile, GgufMetadataReader, openGguf, writeGguf,
 } from "./io/gguf/index.js";
+
+// Training (full fine-tuning and LoRA; see README "Training: the library API")
+export { train, Trainer, lossAndGradients, type LoraOptions, type TrainerOptions, type TrainerState, type TrainOptions, type TrainStepEvent } from "./train/trainer.js";
+export { AdamW, clipGradNorm, type AdamWMoments, type AdamWOptions, type AdamWState } from "./train/adamw.js";
+export { learningRate, LR_SCHEDULERS, type LrScheduler, type ScheduleOptions } from "./train/schedule.js";
+export { causalLmLoss, countLabelTokens, type CausalLmLoss } from "./train/loss.js";
+export { trainForward, type TrainModelView, type TrainForwardOptions } from "./train/forward.js";
+export { trainBackward, type ModelGrads, type LayerGrads, type LoraPairGrads } from "./train/backward.js";
+export { fullParams, zeroGrads, type TrainParam, type TrainableParams } from "./train/params.js";
+export { initLoraAdapter, loraParams, loraTensorName, checkAdapter, type LoraInitOptions } from "./train/lora.js";
+export { IGNORE_INDEX, type TrainBatch } from "./train/batch.js";
+export type { Activations } from "./train/activations.js";

@@ -204,3 +204,20 @@ test("readJsonlDataset: a file with CRLF line ends and a BOM; invalid UTF-8 and 
   await assert.rejects(readJsonlDataset(bad, { vocabSize: 512, tokenizer }), (e: unknown) => e instanceof DatasetError && e.line === 2 && /UTF-8/.test(e.message));
   await assert.rejects(readJsonlDataset(join(dir, "missing.jsonl"), { vocabSize: 512 }), (e: unknown) => e instanceof DatasetError && e.line === 0 && /cannot read/.test(e.message));
 });
+
+test("microBatches runs across epochs and a resumed start gives the same batches as the uninterrupted run", async () => {
+  const { microBatches } = await import("./data.js");
+  const data = parse(Array.from({ length: 5 }, (_, i) => ({ input_ids: [i + 1, i + 1] })), { tokenizer: undefined, vocabSize: 512 });
+  const take = (start: number, n: number) => {
+    const out = [];
+    for (const b of microBatches(data, { batchSize: 2, padTokenId: undefined, seed: 7, start })) {
+      out.push([b.epoch, b.index, ...b.batch.inputIds]);
+      if (out.length === n) break;
+    }
+    return out;
+  };
+  const all = take(0, 9);
+  assert.deepEqual(all.map((b) => [b[0], b[1]]), [[0, 0], [0, 1], [0, 2], [1, 3], [1, 4], [1, 5], [2, 6], [2, 7], [2, 8]]);
+  assert.notDeepEqual(all.slice(0, 3).map((b) => b.slice(2)), all.slice(3, 6).map((b) => b.slice(2)), "each epoch is reshuffled");
+  assert.deepEqual(take(4, 5), all.slice(4));
+});

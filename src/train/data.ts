@@ -251,3 +251,24 @@ export function epochBatches(dataset: Pick<Dataset, "examples">, epoch: number, 
   for (let i = 0; i < n; i += batchSize) batches.push(collate(order.slice(i, i + batchSize).map((k) => dataset.examples[k]!), options.padTokenId));
   return batches;
 }
+
+/**
+ * Micro-batches across epochs without end, from micro-batch `start` (0-based over the whole run), as
+ * Trainer's dataloader yields them; a resumed run passes the number already consumed and gets the
+ * very batches the uninterrupted run would have had.
+ * @throws ArgumentError for a bad batch size or start
+ */
+export function* microBatches(dataset: Pick<Dataset, "examples">, options: BatchOptions & { readonly start?: number }): Generator<{ batch: TrainBatch; epoch: number; index: number }> {
+  const perEpoch = Math.ceil(dataset.examples.length / options.batchSize);
+  const start = options.start ?? 0;
+  if (!Number.isInteger(start) || start < 0) throw new ArgumentError(`start must be an integer >= 0, got ${start}`);
+  for (let epoch = Math.floor(start / perEpoch), index = start; ; epoch++) {
+    const batches = epochBatches(dataset, epoch, options);
+    for (let k = index - epoch * perEpoch; k < batches.length; k++, index++) yield { batch: batches[k]!, epoch, index };
+  }
+}
+
+/** Micro-batches in one epoch (the last one may be smaller). */
+export function batchesPerEpoch(dataset: Pick<Dataset, "examples">, batchSize: number): number {
+  return Math.ceil(dataset.examples.length / batchSize);
+}

@@ -4,7 +4,9 @@
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { LoraAdapter, LoraModule, LoraPair } from "../../src/model/lora.js";
 import type { TrainBatch } from "../../src/train/batch.js";
+import { loraTensorName } from "../../src/train/lora.js";
 import { fixturePath } from "./paths.js";
 
 export const TRAIN_MODEL = "tiny-v512-bf16-untied-llama3rope";
@@ -84,4 +86,20 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
+}
+
+/** The LoRA fixture's initial adapter (copies, so training it leaves the fixture as read). */
+export function fixtureAdapter(fixture: TrainFixture, nLayers: number): LoraAdapter {
+  const { r, lora_alpha, target_modules } = fixture.settings.lora!;
+  const modules = target_modules as LoraModule[];
+  const layers = Array.from({ length: nLayers }, (_, l) => {
+    const pairs: Partial<Record<LoraModule, LoraPair>> = {};
+    for (const m of modules) {
+      const a = fixture.loraInit!.get(loraTensorName(l, m, "a"))!;
+      const b = fixture.loraInit!.get(loraTensorName(l, m, "b"))!;
+      pairs[m] = { a: Float32Array.from(a.data), b: Float32Array.from(b.data), inFeatures: a.shape[1]!, outFeatures: b.shape[0]! };
+    }
+    return pairs;
+  });
+  return { rank: r, alpha: lora_alpha, scale: lora_alpha / r, targetModules: modules, layers };
 }
