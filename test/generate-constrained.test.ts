@@ -2,7 +2,8 @@
 // noise, so every valid document here is the mask's doing). For several schemas (nested objects,
 // arrays with bounds, enums, anyOf, $ref) the output parses and validates with ajv, greedy and
 // sampled at temperature 1 with several seeds, and ends ("stop") when the document is complete;
-// the same through model.generate() and pipeline(); maxNewTokens reached first gives "length".
+// the same through model.generate() and pipeline(); maxNewTokens reached first gives "length"; a
+// tool-call grammar forces a valid call.
 // Strings carry maxLength so that a random model finishes them within the token budget.
 
 import { test } from "node:test";
@@ -13,6 +14,7 @@ import { GenerationEngine } from "../src/generate/engine.js";
 import { JsonGrammar } from "../src/generate/json-grammar.js";
 import { compileJsonSchema } from "../src/generate/json-schema.js";
 import { stepBytes } from "../src/generate/constraint.js";
+import { toolCallGrammar } from "../src/generate/tool-call-grammar.js";
 import { defaultModelDir } from "../src/loader/default-model.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { pipeline } from "../src/pipelines/text-generation.js";
@@ -114,4 +116,20 @@ test("model.generate() and pipeline() take responseFormat too", async () => {
   const generator = await pipeline("text-generation", dir, { backend: referenceBackend });
   const [result] = await generator([{ role: "user", content: "A line, as JSON" }], { maxNewTokens: MAX_TOKENS, doSample: true, seed: 5, returnFullText: false, responseFormat: { type: "json_schema", schema } });
   assertValid(schema, result.generated_text as string, "pipeline");
+});
+
+test("a tool-call grammar forces a valid Llama 3.1 call of the named function, greedy and sampled", async () => {
+  const weather = { type: "object", properties: { city: { type: "string", maxLength: 8 }, unit: { enum: ["c", "f"] } }, required: ["city", "unit"], additionalProperties: false };
+  const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: weather } }, { name: "noop", parameters: { type: "object", properties: {} } }];
+  for (const [choice, names] of [["required", ["get_weather", "noop"]], [{ name: "get_weather" }, ["get_weather"]]] as const) {
+    for (const sampling of SAMPLINGS.slice(0, 2)) {
+      const out = await engine.submit(prompt, { ...sampling, maxNewTokens: MAX_TOKENS, constraint: toolCallGrammar(tools, choice) });
+      assert.equal(out.finishReason, "stop", out.text);
+      const call = JSON.parse(out.text) as { name: string; parameters: unknown };
+      assert.deepEqual(Object.keys(call), ["name", "parameters"]);
+      assert.ok((names as readonly string[]).includes(call.name), out.text);
+      if (call.name === "get_weather") assert.ok(ajv.validate(weather, call.parameters), `${out.text}: ${ajv.errorsText()}`);
+      else assert.deepEqual(call.parameters, {});
+    }
+  }
 });

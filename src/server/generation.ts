@@ -119,6 +119,7 @@ function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationCon
     stopTokenIds: ctx.model.stopTokenIds,
     ...(request.stop.length === 0 ? {} : { stopStrings: request.stop }),
     ...(request.logprobs ? { logprobs: true, topLogprobs: request.topLogprobs } : {}),
+    ...(request.responseFormat === undefined ? {} : { responseFormat: request.responseFormat }),
     signal: base.signal,
   };
 }
