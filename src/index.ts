@@ -29,6 +29,13 @@ export { GenerationEngine, GenerationRun, DEFAULT_MAX_BATCH, type GenerationEngi
 export type { DoneEvent, FinishReason, GenerationEvent, GenerationOptions, SequenceOutput, TokenEvent, TokenLogprob } from "./generate/types.js";
 export { DEFAULT_MAX_NEW_TOKENS, MAX_TOP_LOGPROBS } from "./generate/options.js";
 export { argmax, sampleFromScores, topKIds } from "./generate/sampling.js";
+// Constrained decoding (structured output, tool calls, any byte-level Grammar)
+export { type Grammar, stepBytes } from "./generate/constraint.js";
+export { type ResponseFormat, responseFormatGrammar } from "./generate/response-format.js";
+export { SchemaError, compileJsonSchema } from "./generate/json-schema.js";
+export { JsonGrammar } from "./generate/json-grammar.js";
+export { TokenConstraint, TokenGrammar, TokenVocabulary } from "./generate/token-constraint.js";
+export { type ToolCallChoice, type ToolFunction, toolCallGrammar, toolCallSchema } from "./generate/tool-call-grammar.js";
 export type { GenerationDefaults } from "./model/generation-config.js";
 
 // Pipelines and Auto classes (transformers' entry points)

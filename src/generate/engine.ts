@@ -3,7 +3,9 @@
 // the others' single decode tokens, then processes each sequence's logits (logits-processors.ts,
 // transformers' order), picks its token, streams its text (text-output.ts) and checks its stops.
 // Sequences join between steps up to maxBatch and leave as soon as they finish or are cancelled,
-// freeing their KV cache. Everything else (pipeline, CLI, server) is a client of submit().
+// freeing their KV cache. A sequence with a constraint (responseFormat or a Grammar) carries its own
+// grammar state (token-constraint.ts): its mask is applied before the other processors, and it
+// ends as soon as its document is complete. Everything else (pipeline, CLI, server) is a client of submit().
 // After vLLM's scheduler idea (iteration-level batching, Orca, OSDI '22), kept minimal: no
 // chunked prefill, no paged cache.
 
@@ -17,6 +19,7 @@ import { type LogitsProcessor, buildProcessors, logSoftmaxNormalizer } from "./l
 import { type ResolvedGeneration, resolveGeneration } from "./options.js";
 import { argmax, firstNonFinite, sampleFromScores, topKIds } from "./sampling.js";
 import { TextOutput } from "./text-output.js";
+import { TokenConstraint, TokenGrammar, TokenVocabulary } from "./token-constraint.js";
 import type { DoneEvent, GenerationEvent, GenerationOptions, SequenceOutput, TokenEvent, TokenLogprob } from "./types.js";
 
 /** Sequences advanced together when the caller sets no limit. */
@@ -108,6 +111,8 @@ interface Sequence {
   readonly promptIds: readonly number[];
   readonly options: ResolvedGeneration;
   readonly processors: readonly LogitsProcessor[];
+  /** The grammar state of a constrained sequence. */
+  readonly constraint: TokenConstraint | undefined;
   readonly rng: Rng;
   readonly text: TextOutput;
   readonly stop: ReadonlySet<number>;
@@ -184,6 +189,7 @@ export class GenerationEngine {
     if (prompts.length === 0) throw new ArgumentError("no prompts to generate from");
     const resolved = prompts.map((ids, i) => this.resolve(ids, options, prompts.length > 1 ? `prompt ${i}: ` : ""));
     if (resolved.some((r) => r.stopStrings.length > 0) && this.options.tokenizer === undefined) throw new ArgumentError("stopStrings need a tokenizer (give the engine one)");
+    if (resolved.some((r) => r.constraint !== undefined) && this.options.tokenizer === undefined) throw new ArgumentError("responseFormat and constraint need a tokenizer (its token bytes; give the engine one)");
     const outputs: SequenceOutput[] = [];
     let remaining = prompts.length;
     const sequences: Sequence[] = [];
@@ -199,7 +205,9 @@ export class GenerationEngine {
         index,
         promptIds: [...promptIds],
         options: opts,
-        processors: buildProcessors(opts),
+        // Under a constraint the grammar decides where the output ends: minNewTokens would fight it.
+        processors: buildProcessors(opts.constraint === undefined ? opts : { ...opts, minNewTokens: 0 }),
+        constraint: this.constraintFor(opts),
         rng: new Rng(opts.seed),
         text: new TextOutput(tokenizer?.createDecodeStream({ skipSpecialTokens: true }), opts.stopStrings),
         stop: new Set(opts.stopTokenIds),
@@ -225,6 +233,12 @@ export class GenerationEngine {
     }
     void this.ensureRunning();
     return run;
+  }
+
+  private constraintFor(opts: ResolvedGeneration): TokenConstraint | undefined {
+    if (opts.constraint === undefined) return undefined;
+    const vocabulary = TokenVocabulary.of(this.options.tokenizer!, this.model.config.vocabSize);
+    return new TokenConstraint(TokenGrammar.of(opts.constraint, vocabulary), opts.stopTokenIds);
   }
 
   private resolve(promptIds: readonly number[], options: GenerationOptions, where: string): ResolvedGeneration {
@@ -297,10 +311,13 @@ export class GenerationEngine {
     const o = seq.options;
     const bad = firstNonFinite(logits);
     if (bad >= 0) throw new NumericalError(`step ${seq.generated.length}: logit of token ${bad} is ${logits[bad]}; the model produced non-finite values (float16 overflow or a degenerate config?)`);
-    const scores = seq.processors.length > 0 ? Float32Array.from(logits) : logits;
+    const scores = seq.processors.length > 0 || seq.constraint !== undefined ? Float32Array.from(logits) : logits;
     const context = { promptIds: seq.promptIds, generatedIds: seq.generated };
+    // The mask first, so top-k / top-p choose among allowed tokens (llama.cpp applies its grammar first too).
+    seq.constraint?.apply(scores);
     for (const process of seq.processors) process(scores, context);
     const tokenId = o.doSample ? sampleFromScores(scores, seq.rng) : argmax(scores);
+    seq.constraint?.accept(tokenId);
     seq.generated.push(tokenId);
 
     let logprob: number | undefined;
@@ -318,6 +335,7 @@ export class GenerationEngine {
     let finish: { reason: "stop" | "length"; by?: number | string } | undefined;
     if (stopString !== undefined) finish = { reason: "stop", by: stopString };
     else if (seq.stop.has(tokenId)) finish = { reason: "stop", by: tokenId };
+    else if (seq.constraint?.finished === true) finish = { reason: "stop" };
     else if (seq.generated.length >= o.maxNewTokens) finish = { reason: "length" };
     if (finish !== undefined && stopString === undefined) delta += seq.text.finish();
 

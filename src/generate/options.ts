@@ -4,6 +4,8 @@
 
 import { ArgumentError } from "../errors.js";
 import type { GenerationDefaults } from "../model/generation-config.js";
+import type { Grammar } from "./constraint.js";
+import { responseFormatGrammar } from "./response-format.js";
 import type { GenerationOptions } from "./types.js";
 
 /** Tokens generated when neither the call nor generation_config.json says how many. */
@@ -33,6 +35,8 @@ export interface ResolvedGeneration {
   readonly logprobs: boolean;
   readonly topLogprobs: number;
   readonly signal: AbortSignal | undefined;
+  /** The grammar the output must stay in (from responseFormat or constraint), or undefined. */
+  readonly constraint: Grammar<unknown> | undefined;
 }
 
 /** What options are resolved against: the model's stop ids and vocabulary, the checkpoint's defaults. */
@@ -92,6 +96,7 @@ export function resolveGeneration(options: GenerationOptions, context: ResolveCo
   const logprobs = options.logprobs ?? topLogprobs > 0;
   if (typeof logprobs !== "boolean") throw new ArgumentError(`logprobs must be true or false, got ${JSON.stringify(logprobs)}`);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ArgumentError("signal must be an AbortSignal");
+  const constraint = resolveConstraint(options);
   return {
     maxNewTokens,
     minNewTokens,
@@ -109,5 +114,19 @@ export function resolveGeneration(options: GenerationOptions, context: ResolveCo
     logprobs,
     topLogprobs,
     signal: options.signal,
+    constraint,
   };
+}
+
+function resolveConstraint(options: GenerationOptions): Grammar<unknown> | undefined {
+  const { constraint, responseFormat } = options;
+  if (constraint !== undefined) {
+    if (responseFormat !== undefined && responseFormat.type !== "text") throw new ArgumentError("give either responseFormat or constraint, not both");
+    const g = constraint as Partial<Grammar<unknown>>;
+    if (typeof g !== "object" || g === null || typeof g.initial !== "function" || typeof g.step !== "function" || typeof g.accepts !== "function" || typeof g.canContinue !== "function" || typeof g.key !== "function") {
+      throw new ArgumentError("constraint must be a Grammar (initial, step, accepts, canContinue, key)");
+    }
+    return constraint;
+  }
+  return responseFormat === undefined ? undefined : responseFormatGrammar(responseFormat);
 }

@@ -2,6 +2,9 @@
 // the events a running generation yields, and what it resolves to. No logic; options.ts validates
 // and merges them with generation_config.json defaults, engine.ts produces the events.
 
+import type { Grammar } from "./constraint.js";
+import type { ResponseFormat } from "./response-format.js";
+
 /** Options of one generation; unset fields come from generation_config.json, then library defaults. */
 export interface GenerationOptions {
   /** Most tokens to generate (default: generation_config's max_new_tokens, else 256). */
@@ -36,6 +39,18 @@ export interface GenerationOptions {
   readonly topLogprobs?: number;
   /** Stops generation when aborted; the run then rejects / throws the signal's reason. */
   readonly signal?: AbortSignal;
+  /**
+   * Constrained decoding: the output is a JSON document matching a schema (`{ type: "json_schema",
+   * schema }`), any JSON object (`{ type: "json_object" }`) or free text (`{ type: "text" }`, the
+   * default). Needs a tokenizer. The sequence ends ("stop") as soon as the document is complete;
+   * reaching maxNewTokens first gives "length" with an unfinished document.
+   */
+  readonly responseFormat?: ResponseFormat;
+  /**
+   * Constrained decoding by any byte-level Grammar (constraint.ts): only tokens whose bytes keep the
+   * output inside it are allowed, stop tokens only where it accepts. Not together with responseFormat.
+   */
+  readonly constraint?: Grammar<unknown>;
 }
 
 /** Why a sequence ended: a stop token or stop string ("stop") or maxNewTokens ("length"). */

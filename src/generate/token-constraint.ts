@@ -1,0 +1,275 @@
+// Constrained decoding at the token level: a byte Grammar (constraint.ts) turned into a stateful
+// logits processor over a tokenizer's vocabulary. The vocabulary's token bytes sit in a byte trie,
+// so the tokens allowed in a grammar state are found by one walk of the trie that steps the grammar
+// once per trie edge and prunes a subtree as soon as its prefix leaves the grammar (not vocabSize x
+// token length steps). Masks are cached per grammar-state key (equal keys have equal futures), so a
+// state seen before (the inside of a string, the same point of a repeated object) costs no walk.
+// Special tokens are never allowed, except the sequence's stop ids where the grammar accepts; when
+// the document is complete and nothing may follow, the sequence ends. After llama.cpp's grammar
+// sampler (src/llama-grammar.cpp `llama_grammar_apply_impl`, which checks candidates by their bytes)
+// with the trie and per-state mask cache of outlines / XGrammar instead of a per-candidate check.
+
+import { UnsupportedError } from "../errors.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import type { Grammar } from "./constraint.js";
+
+/** Most grammar states one TokenGrammar interns (with their masks) before it starts a fresh table. */
+export const MAX_CACHED_STATES = 4096;
+
+/** A mask allowing more ids than vocabSize / LIST_FRACTION is kept as a bitset (vocabSize / 8 bytes). */
+const LIST_FRACTION = 32;
+
+/** The vocabulary's token bytes as a trie: node 0 is the root (the empty prefix). */
+export class TokenVocabulary {
+  private static readonly cache = new WeakMap<Tokenizer, Map<number, TokenVocabulary>>();
+  /** Per node: the byte of the edge into it, its first child and next sibling (-1: none), its first token. */
+  private readonly edgeByte: Uint8Array;
+  private readonly firstChild: Int32Array;
+  private readonly nextSibling: Int32Array;
+  private readonly firstToken: Int32Array;
+  /** Per id: the next id with the same bytes (-1: none). */
+  private readonly nextToken: Int32Array;
+  private readonly bytes: (Uint8Array | undefined)[];
+
+  /**
+   * @param size the number of scores per step (the model's vocabSize)
+   * @param bytesOf the bytes of an id that may be generated as text, undefined for special or unknown ids
+   */
+  constructor(readonly size: number, bytesOf: (id: number) => Uint8Array | undefined) {
+    this.bytes = new Array<Uint8Array | undefined>(size);
+    const edgeByte = [0], firstChild = [-1], nextSibling = [-1], firstToken = [-1];
+    this.nextToken = new Int32Array(size).fill(-1);
+    const childOf = new Map<number, number>(); // parent * 256 + byte -> child
+    for (let id = 0; id < size; id++) {
+      const b = bytesOf(id);
+      if (b === undefined || b.length === 0) continue;
+      this.bytes[id] = b;
+      let node = 0;
+      for (const byte of b) {
+        let child = childOf.get(node * 256 + byte);
+        if (child === undefined) {
+          child = edgeByte.length;
+          edgeByte.push(byte);
+          firstChild.push(-1);
+          nextSibling.push(firstChild[node]!);
+          firstToken.push(-1);
+          firstChild[node] = child;
+          childOf.set(node * 256 + byte, child);
+        }
+        node = child;
+      }
+      this.nextToken[id] = firstToken[node]!;
+      firstToken[node] = id;
+    }
+    this.edgeByte = Uint8Array.from(edgeByte);
+    this.firstChild = Int32Array.from(firstChild);
+    this.nextSibling = Int32Array.from(nextSibling);
+    this.firstToken = Int32Array.from(firstToken);
+  }
+
+  /**
+   * The vocabulary of a tokenizer's text tokens (special tokens excluded), built once per tokenizer and size.
+   * @param size the model's vocabSize (ids the tokenizer does not know are never allowed)
+   */
+  static of(tokenizer: Tokenizer, size: number): TokenVocabulary {
+    let bySize = TokenVocabulary.cache.get(tokenizer);
+    if (bySize === undefined) TokenVocabulary.cache.set(tokenizer, (bySize = new Map()));
+    let vocab = bySize.get(size);
+    if (vocab === undefined) {
+      vocab = new TokenVocabulary(size, (id) => (tokenizer.isSpecialId(id) ? undefined : tokenizer.idToBytes(id)));
+      bySize.set(size, vocab);
+    }
+    return vocab;
+  }
+
+  /** Number of trie nodes (the root included). */
+  get nodeCount(): number {
+    return this.edgeByte.length;
+  }
+
+  /** The bytes of a text token, undefined for a special or unknown id. */
+  tokenBytes(id: number): Uint8Array | undefined {
+    return this.bytes[id];
+  }
+
+  /**
+   * Every id whose bytes stay inside a grammar, found by one walk of the trie from `start`.
+   * @param step the state after a byte, or undefined when the byte leaves the grammar
+   */
+  allowedIds<T>(start: T, step: (state: T, byte: number) => T | undefined): number[] {
+    const out: number[] = [];
+    const walk = (node: number, state: T): void => {
+      for (let id = this.firstToken[node]!; id !== -1; id = this.nextToken[id]!) out.push(id);
+      for (let child = this.firstChild[node]!; child !== -1; child = this.nextSibling[child]!) {
+        const next = step(state, this.edgeByte[child]!);
+        if (next !== undefined) walk(child, next);
+      }
+    };
+    walk(0, start);
+    return out;
+  }
+}
+
+/** The text tokens allowed in one grammar state: a sorted id list when few, else a bitset. */
+type Mask = { readonly kind: "list"; readonly ids: Int32Array } | { readonly kind: "bits"; readonly bits: Uint32Array; readonly count: number };
+
+/**
+ * A grammar state interned by its key, with its transitions and its mask filled in as they are
+ * needed: equal keys have equal futures, so a walk steps the grammar once per distinct (state,
+ * byte) and follows the table for every other trie edge.
+ */
+export interface StateNode<S> {
+  readonly state: S;
+  readonly accepts: boolean;
+  readonly canContinue: boolean;
+  /** By byte: the next node, null when the byte leaves the grammar, undefined while unknown. */
+  readonly next: (StateNode<S> | null | undefined)[];
+  mask: Mask | undefined;
+}
+
+/** A grammar over one vocabulary, with its states interned and their masks cached; shared by every sequence using it. */
+export class TokenGrammar<S = unknown> {
+  private static readonly cache = new WeakMap<Grammar<unknown>, WeakMap<TokenVocabulary, TokenGrammar<unknown>>>();
+  private nodes = new Map<string, StateNode<S>>();
+  private readonly startNode: StateNode<S>;
+  /** Trie walks done (mask cache misses), for benchmarks and tests. */
+  walks = 0;
+
+  constructor(readonly grammar: Grammar<S>, readonly vocabulary: TokenVocabulary) {
+    this.startNode = this.intern(grammar.initial());
+  }
+
+  /** The shared TokenGrammar of `grammar` on `vocabulary` (one state table per pair). */
+  static of<S>(grammar: Grammar<S>, vocabulary: TokenVocabulary): TokenGrammar<S> {
+    const g = grammar as Grammar<unknown>;
+    let byVocab = TokenGrammar.cache.get(g);
+    if (byVocab === undefined) TokenGrammar.cache.set(g, (byVocab = new WeakMap()));
+    let tokens = byVocab.get(vocabulary);
+    if (tokens === undefined) byVocab.set(vocabulary, (tokens = new TokenGrammar(g, vocabulary)));
+    return tokens as TokenGrammar<S>;
+  }
+
+  /** The node before any byte. */
+  get start(): StateNode<S> {
+    return this.startNode;
+  }
+
+  private intern(state: S): StateNode<S> {
+    const key = this.grammar.key(state);
+    let node = this.nodes.get(key);
+    if (node === undefined) {
+      // A full table starts over: nodes that sequences hold keep working, they are just no longer shared.
+      if (this.nodes.size >= MAX_CACHED_STATES) this.nodes = new Map();
+      node = { state, accepts: this.grammar.accepts(state), canContinue: this.grammar.canContinue(state), next: new Array<StateNode<S> | null | undefined>(256).fill(undefined), mask: undefined };
+      this.nodes.set(key, node);
+    }
+    return node;
+  }
+
+  /** The node after `byte`, or null when it leaves the grammar. */
+  step(node: StateNode<S>, byte: number): StateNode<S> | null {
+    let next = node.next[byte];
+    if (next === undefined) {
+      const s = this.grammar.step(node.state, byte);
+      next = s === undefined ? null : this.intern(s);
+      node.next[byte] = next;
+    }
+    return next;
+  }
+
+  /** The mask of a node, from its cache or one trie walk. */
+  mask(node: StateNode<S>): Mask {
+    if (node.mask !== undefined) return node.mask;
+    this.walks++;
+    const ids = Int32Array.from(this.vocabulary.allowedIds(node, (n, byte) => this.step(n, byte) ?? undefined)).sort();
+    let mask: Mask = { kind: "list", ids };
+    if (ids.length > this.vocabulary.size / LIST_FRACTION) {
+      const bits = new Uint32Array(Math.ceil(this.vocabulary.size / 32));
+      for (const id of ids) bits[id >>> 5]! |= 1 << (id & 31);
+      mask = { kind: "bits", bits, count: ids.length };
+    }
+    node.mask = mask;
+    return mask;
+  }
+
+  /** Number of text tokens allowed in a node. */
+  allowedCount(node: StateNode<S>): number {
+    const m = this.mask(node);
+    return m.kind === "list" ? m.ids.length : m.count;
+  }
+}
+
+/** Sets every score outside the mask to -Infinity. */
+function applyMask(scores: Float32Array, mask: Mask): void {
+  if (mask.kind === "list") {
+    const kept = new Float32Array(mask.ids.length);
+    mask.ids.forEach((id, i) => (kept[i] = scores[id]!));
+    scores.fill(-Infinity);
+    mask.ids.forEach((id, i) => (scores[id] = kept[i]!));
+    return;
+  }
+  const { bits } = mask;
+  for (let w = 0; w < bits.length; w++) {
+    const word = bits[w]!;
+    if (word === 0xffffffff) continue; // 32 allowed ids
+    const end = Math.min(scores.length, (w + 1) * 32);
+    for (let id = w * 32; id < end; id++) if (((word >>> (id & 31)) & 1) === 0) scores[id] = -Infinity;
+  }
+}
+
+/**
+ * One sequence's constraint: its grammar state, advanced by each chosen token.
+ * @example
+ * const c = new TokenConstraint(TokenGrammar.of(grammar, TokenVocabulary.of(tokenizer, vocabSize)), eosIds);
+ * c.apply(scores); const id = argmax(scores); c.accept(id); if (c.finished) ...
+ */
+export class TokenConstraint<S = unknown> {
+  private node: StateNode<S>;
+
+  /** @param stopIds the sequence's stop ids: allowed (and the only special tokens allowed) where the document is complete */
+  constructor(readonly tokens: TokenGrammar<S>, private readonly stopIds: readonly number[]) {
+    this.node = tokens.start;
+  }
+
+  /** The grammar state after the tokens accepted so far. */
+  get state(): S {
+    return this.node.state;
+  }
+
+  /** Whether the bytes so far are a complete document (a stop id may end the sequence). */
+  get complete(): boolean {
+    return this.node.accepts;
+  }
+
+  /** Whether the document is complete and no text token can extend it: the sequence should end now. */
+  get finished(): boolean {
+    return this.node.accepts && (!this.node.canContinue || this.tokens.allowedCount(this.node) === 0);
+  }
+
+  /**
+   * Set to -Infinity every score (vocabSize) of a token that would leave the grammar.
+   * @throws UnsupportedError when no token at all may follow (a grammar no token sequence can complete)
+   */
+  apply(scores: Float32Array): void {
+    const mask = this.tokens.mask(this.node);
+    const complete = this.node.accepts;
+    const count = mask.kind === "list" ? mask.ids.length : mask.count;
+    if (count === 0 && !(complete && this.stopIds.length > 0)) throw new UnsupportedError("constrained decoding: no token of the vocabulary continues the grammar here");
+    const stops = complete ? this.stopIds.map((id) => scores[id]!) : [];
+    applyMask(scores, mask);
+    if (complete) this.stopIds.forEach((id, i) => (scores[id] = stops[i]!));
+  }
+
+  /**
+   * Advance the state by a chosen token (a stop id where the document is complete leaves it as it is).
+   * @throws UnsupportedError for a token the mask did not allow
+   */
+  accept(tokenId: number): void {
+    if (this.node.accepts && this.stopIds.includes(tokenId)) return;
+    const bytes = this.tokens.vocabulary.tokenBytes(tokenId);
+    let n: StateNode<S> | null = bytes === undefined ? null : this.node;
+    for (let i = 0; bytes !== undefined && i < bytes.length && n !== null; i++) n = this.tokens.step(n, bytes[i]!);
+    if (n === null) throw new UnsupportedError(`constrained decoding: token ${tokenId} leaves the grammar`);
+    this.node = n;
+  }
+}
