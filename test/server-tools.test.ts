@@ -152,14 +152,24 @@ test("a malformed call comes back as text with finish_reason stop, streamed or n
   assert.deepEqual([text.choices[0]!.message.content, text.choices[0]!.finish_reason], ["Sunny.", "stop"]);
 });
 
-test('tool_choice "none": no tools in the prompt and the reply is text; required and named are refused without constrained decoding', async () => {
+test('tool_choice "none": no tools in the prompt and the reply is text; "required" and a named function constrain decoding', async () => {
   reply = CALL;
   const none = await client.chat.completions.create({ model: MODEL_ID, messages: ASK, tools: [WEATHER], tool_choice: "none" });
   assert.deepEqual([none.choices[0]!.message.content, none.choices[0]!.finish_reason], [CALL, "stop"]);
   assert.ok(!engine.requests.at(-1)!.promptText.includes("get_weather"));
-  for (const tool_choice of ["required", { type: "function", function: { name: "get_weather" } }] as const) {
-    await assert.rejects(client.chat.completions.create({ model: MODEL_ID, messages: ASK, tools: [WEATHER], tool_choice }), (e: unknown) => e instanceof OpenAI.BadRequestError && e.param === "tool_choice");
+  assert.equal(engine.requests.at(-1)!.options.constraint, undefined);
+  await client.chat.completions.create({ model: MODEL_ID, messages: ASK, tools: [WEATHER] });
+  assert.equal(engine.requests.at(-1)!.options.constraint, undefined);
+  // The constraint itself is tested on the real model in server-tools-constrained.test.ts.
+  const grammars: unknown[] = [];
+  for (const tool_choice of ["required", { type: "function", function: { name: "get_weather" } }, "required"] as const) {
+    const completion: OpenAI.Chat.Completions.ChatCompletion = await client.chat.completions.create({ model: MODEL_ID, messages: ASK, tools: [WEATHER, TIME], tool_choice });
+    assert.equal(completion.choices[0]!.finish_reason, "tool_calls");
+    grammars.push(engine.requests.at(-1)!.options.constraint);
   }
+  assert.ok(grammars.every((g) => g !== undefined));
+  assert.notEqual(grammars[0], grammars[1]);
+  assert.equal(grammars[0], grammars[2], "the grammar of the same tools and choice is reused");
 });
 
 test("malformed tool fields are 400s naming the field", async () => {
@@ -173,6 +183,7 @@ test("malformed tool fields are 400s naming the field", async () => {
     [{ tool_choice: "required" }, "tool_choice"],
     [{ tools: [WEATHER], parallel_tool_calls: "yes" }, "parallel_tool_calls"],
     [{ functions: [{ name: "f" }] }, "functions"],
+    [{ tools: [{ type: "function", function: { name: "f", parameters: { type: "object", patternProperties: {} } } }], tool_choice: "required" }, "tools"],
   ];
   for (const [fields, param] of cases) {
     const response = await rawRequest(s.address.url, "POST", "/v1/chat/completions", { model: MODEL_ID, messages: ASK, ...fields });
