@@ -111,13 +111,28 @@ test("messages in OpenAI's wire form reach the chat template (developer as syste
   const expected = applyChatTemplate(tokenizer, [{ role: "system", content: "Be brief." }, { role: "user", content: "What is 2+2?" }], { addGenerationPrompt: true }).ids;
   assert.deepEqual(engine.submitted.at(-1)!.promptIds, expected);
   assert.equal(body.usage.prompt_tokens, expected.length);
-  // A conversation the template rejects is the client's 400, naming messages.
-  const rejected = await rawRequest(s.address.url, "POST", "/v1/chat/completions", {
+  // A tool history renders with the Llama 3 template too: the call becomes JSON text (the template
+  // alone fails on its null content), the result keeps its tool header.
+  const history = await rawRequest(s.address.url, "POST", "/v1/chat/completions", {
     model: MODEL_ID,
-    messages: [{ role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "calc", arguments: "{}" } }] }],
+    messages: [
+      { role: "user", content: "2+2?" },
+      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "calc", arguments: "{}" } }] },
+      { role: "tool", tool_call_id: "c1", content: "4" },
+    ],
   });
+  assert.equal(history.status, 200, history.text);
+  const polyfilled = applyChatTemplate(tokenizer, [
+    { role: "user", content: "2+2?" },
+    { role: "assistant", content: null, toolCalls: [{ id: "c1", function: { name: "calc", arguments: {} } }] },
+    { role: "tool", toolCallId: "c1", content: "4" },
+  ], { addGenerationPrompt: true });
+  assert.ok(polyfilled.text.includes('"name": "calc"') && polyfilled.text.includes("<|start_header_id|>tool<|end_header_id|>\n\n4<|eot_id|>"));
+  assert.deepEqual(engine.submitted.at(-1)!.promptIds, polyfilled.ids);
+  // A malformed message is still the client's 400, naming the field.
+  const rejected = await rawRequest(s.address.url, "POST", "/v1/chat/completions", { model: MODEL_ID, messages: [{ role: "tool", content: [{ type: "text", text: 1 }] }] });
   assert.equal(rejected.status, 400, rejected.text);
-  assert.equal((JSON.parse(rejected.text) as { error: { param: string } }).error.param, "messages");
+  assert.equal((JSON.parse(rejected.text) as { error: { param: string } }).error.param, "messages[0].content[0].text");
 });
 
 test("an engine failure mid-stream ends the stream with an error event the openai client raises", async () => {

@@ -43,8 +43,9 @@ export interface TestServer {
 export const MODEL_ID = "tiny-llama3";
 
 /** Start a server on a free loopback port with the real engine (or `engine`, for HTTP-layer tests). */
-export async function startServer(options: Partial<Omit<ServerOptions, "engine" | "model">> & { engine?: ServerEngine } = {}): Promise<TestServer> {
-  const { model, tokenizer } = await loadTiny();
+export async function startServer(options: Partial<Omit<ServerOptions, "engine" | "model">> & { engine?: ServerEngine; tokenizer?: Tokenizer; stopTokenIds?: readonly number[] } = {}): Promise<TestServer> {
+  const { model, tokenizer: bundled } = await loadTiny();
+  const tokenizer = options.tokenizer ?? bundled;
   const maxBatch = options.maxBatch ?? 8;
   const engine = options.engine ?? new GenerationEngine(model, { maxBatch, tokenizer, defaults: model.generationConfig });
   const logs: string[] = [];
@@ -58,7 +59,7 @@ export async function startServer(options: Partial<Omit<ServerOptions, "engine" 
       id: MODEL_ID,
       contextLength: model.config.maxPositionEmbeddings,
       tokenizer,
-      stopTokenIds: [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])],
+      stopTokenIds: options.stopTokenIds ?? [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])],
       created: 1_700_000_000,
     },
   });

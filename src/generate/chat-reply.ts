@@ -5,10 +5,10 @@
 // see. A malformed call ends as text with finishReason "malformed_tool_call"; nothing here throws for
 // what the model wrote. The server builds OpenAI's tool-call deltas from these events.
 
-import type { ParsedToolCall } from "../chat/llama31-tool-parser.js";
+import { type ParsedToolCall, parseLlama31Reply } from "../chat/llama31-tool-parser.js";
 import { PYTHON_TAG } from "../chat/segments.js";
 import { ToolCallStream } from "../chat/tool-call-stream.js";
-import type { FinishReason, GenerationEvent, TokenEvent } from "./types.js";
+import type { FinishReason, GenerationEvent, SequenceOutput, TokenEvent } from "./types.js";
 
 /**
  * Why a chat reply ended: the sequence's own reasons, `"tool_calls"` when the reply is tool calls,
@@ -77,4 +77,26 @@ export async function* chatReplyEvents(events: AsyncIterable<GenerationEvent>, o
       yield { type: "done", finishReason: event.finishReason, text: event.text, toolCalls: [], malformedReason: undefined, ...base };
     }
   }
+}
+
+/** A finished chat reply (the non-streaming twin of the events' "done"). */
+export interface ChatReply {
+  readonly finishReason: ChatFinishReason;
+  readonly text: string;
+  readonly toolCalls: readonly ParsedToolCall[];
+  readonly malformedReason: string | undefined;
+}
+
+/**
+ * A finished sequence read as a chat reply, as {@link chatReplyEvents} ends it.
+ * @example chatReplyOf(await engine.submit(ids, opts), { parseToolCalls: true, pythonTagId: 128010 })
+ */
+export function chatReplyOf(output: Pick<SequenceOutput, "text" | "tokenIds" | "finishReason">, options: ChatReplyOptions): ChatReply {
+  const plain: ChatReply = { finishReason: output.finishReason, text: output.text, toolCalls: [], malformedReason: undefined };
+  if (!options.parseToolCalls) return plain;
+  const tagged = output.tokenIds[0] !== undefined && output.tokenIds[0] === options.pythonTagId;
+  const reply = parseLlama31Reply(tagged ? PYTHON_TAG + output.text : output.text);
+  if (reply.kind === "tool_calls") return { finishReason: "tool_calls", text: "", toolCalls: reply.calls, malformedReason: undefined };
+  if (reply.kind === "text") return plain;
+  return { ...plain, finishReason: output.finishReason === "length" ? "length" : "malformed_tool_call", malformedReason: reply.reason };
 }

@@ -5,12 +5,14 @@
 // when the client goes away or a shutdown runs out of time.
 
 import type { ServerResponse } from "node:http";
-import { applyChatTemplate } from "../chat/index.js";
+import { PYTHON_TAG, applyChatTemplate, chatFormatTakesTools } from "../chat/index.js";
 import type { GenerationEvent, GenerationOptions, SequenceOutput } from "../generate/types.js";
 import { ApiError, invalidParam, toApiError } from "./api-error.js";
 import type { ServedModel, ServerEngine, ServerRun } from "./engine-port.js";
 import { SseStream, sendJson } from "./http-io.js";
 import type { ChatRequest, CompletionRequest } from "./request.js";
+import { type ReplySettings, type WireFinishReason, chatAnswer, chatStreamEvents, replySettings, toolCallDeltas } from "./chat-output.js";
+import { toolChoiceOptions } from "./tool-choice.js";
 import {
   type LogprobEntry,
   type ResponseHeader,
@@ -65,11 +67,7 @@ function prepare(ctx: GenerationContext, request: ChatRequest | CompletionReques
   let promptParam: string;
   if (request.endpoint === "chat") {
     promptParam = "messages";
-    try {
-      prompts = [applyChatTemplate(tokenizer, request.messages, { addGenerationPrompt: true }).ids];
-    } catch (error) {
-      throw toApiError(error, "messages");
-    }
+    prompts = [chatPromptIds(ctx, request)];
   } else {
     promptParam = "prompt";
     // Text prompts start with BOS, as vLLM and transformers' tokenizers add it; ids are used as given.
@@ -97,6 +95,23 @@ function prepare(ctx: GenerationContext, request: ChatRequest | CompletionReques
   return { prompts, promptParam, maxNewTokens };
 }
 
+/** The chat prompt, with the tool definitions unless tool_choice is "none". */
+function chatPromptIds(ctx: GenerationContext, request: ChatRequest): number[] {
+  const tokenizer = ctx.model.tokenizer;
+  const tools = request.tools !== undefined && request.tools.choice.kind !== "none" ? request.tools.tools.map((t) => t.definition) : undefined;
+  if (tools !== undefined && !chatFormatTakesTools(tokenizer)) {
+    throw new ApiError(400, "tools: this model's chat template has no tool support (the Llama 3 template); tool calling needs a Llama 3.1 or later template", {
+      param: "tools",
+      code: "unsupported_parameter",
+    });
+  }
+  try {
+    return applyChatTemplate(tokenizer, request.messages, { addGenerationPrompt: true, ...(tools === undefined ? {} : { tools }) }).ids;
+  } catch (error) {
+    throw toApiError(error, "messages");
+  }
+}
+
 /**
  * The generation options of choice `choice` (seeds seed, seed+1, ... for choices 0, 1, ...). A
  * request that sets temperature samples from temperature and top_p alone, as OpenAI does (top_k off
@@ -106,6 +121,7 @@ function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationCon
   const t = request.temperature;
   const sampling: GenerationOptions = t === undefined ? {} : t === 0 ? { doSample: false } : { doSample: true, temperature: t, topK: 0 };
   const greedy = t === 0;
+  const toolOptions = request.endpoint === "chat" ? toolChoiceOptions(request.tools) : {};
   return {
     ...(base.maxNewTokens === undefined ? {} : { maxNewTokens: base.maxNewTokens }),
     ...sampling,
@@ -119,7 +135,10 @@ function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationCon
     stopTokenIds: ctx.model.stopTokenIds,
     ...(request.stop.length === 0 ? {} : { stopStrings: request.stop }),
     ...(request.logprobs ? { logprobs: true, topLogprobs: request.topLogprobs } : {}),
-    ...(request.responseFormat === undefined ? {} : { responseFormat: request.responseFormat }),
+    // A forced tool call (tool_choice required / named) is held to its call grammar; response_format
+    // then governs nothing (the reply is a call, not content), so it gives way.
+    ...(toolOptions.constraint === undefined && request.responseFormat !== undefined ? { responseFormat: request.responseFormat } : {}),
+    ...toolOptions,
     signal: base.signal,
   };
 }
@@ -164,7 +183,8 @@ async function answerRuns(ctx: GenerationContext, request: ChatRequest | Complet
   stats.completionTokens = outputs.reduce((sum, o) => sum + o.tokenIds.length, 0);
   const use = usage(stats.promptTokens, stats.completionTokens);
   if (request.endpoint === "chat") {
-    const choices = outputs.map((o) => ({ text: o.text, finishReason: o.finishReason, logprobs: request.logprobs ? chatLogprobs(o.logprobs ?? [], ctx.speller) : null }));
+    const settings = chatSettings(ctx, request);
+    const choices = outputs.map((o) => ({ ...chatAnswer(o, settings), logprobs: request.logprobs ? chatLogprobs(o.logprobs ?? [], ctx.speller) : null }));
     sendJson(res, 200, chatCompletion(header, choices, use));
   } else {
     const choices = outputs.map((o, index) => ({ index, text: o.text, finishReason: o.finishReason, logprobs: request.logprobs ? completionLogprobs(o.logprobs ?? [], ctx.speller) : null }));
@@ -177,27 +197,23 @@ async function streamRuns(ctx: GenerationContext, request: ChatRequest | Complet
   const withUsage = request.includeUsage;
   try {
     await Promise.all(runs.map(async (run, index) => {
-      if (request.endpoint === "chat") stream.send(chatChunk(header, { index, delta: { role: "assistant", content: "" }, logprobs: null, finishReason: null }, withUsage));
+      if (request.endpoint === "chat") {
+        stats.completionTokens += await streamChatChoice(ctx, request, run, index, header, stream);
+        return;
+      }
       let textOffset = 0;
       for await (const event of run as AsyncIterable<GenerationEvent>) {
         if (event.type === "done") {
           stats.completionTokens += event.tokenIds.length;
-          stream.send(request.endpoint === "chat"
-            ? chatChunk(header, { index, delta: {}, logprobs: null, finishReason: event.finishReason }, withUsage)
-            : completionChunk(header, { index, text: "", logprobs: null, finishReason: event.finishReason }, withUsage));
+          stream.send(completionChunk(header, { index, text: "", logprobs: null, finishReason: event.finishReason }, withUsage));
           continue;
         }
         // A token whose text is held back (part of a character or of a possible stop string) is sent
         // only when its logprob is asked for.
         if (event.text === "" && !request.logprobs) continue;
         const entries: LogprobEntry[] = request.logprobs && event.logprob !== undefined ? [{ tokenId: event.tokenId, logprob: event.logprob, ...(event.topLogprobs === undefined ? {} : { topLogprobs: event.topLogprobs }) }] : [];
-        if (request.endpoint === "chat") {
-          const logprobs = request.logprobs ? chatLogprobs(entries, ctx.speller) : null;
-          stream.send(chatChunk(header, { index, delta: { content: event.text }, logprobs, finishReason: null }, withUsage));
-        } else {
-          const logprobs = request.logprobs ? completionLogprobs(entries, ctx.speller, textOffset) : null;
-          stream.send(completionChunk(header, { index, text: event.text, logprobs, finishReason: null }, withUsage));
-        }
+        const logprobs = request.logprobs ? completionLogprobs(entries, ctx.speller, textOffset) : null;
+        stream.send(completionChunk(header, { index, text: event.text, logprobs, finishReason: null }, withUsage));
         if (request.logprobs) textOffset += ctx.speller.text(event.tokenId).length;
       }
     }));
@@ -212,6 +228,31 @@ async function streamRuns(ctx: GenerationContext, request: ChatRequest | Complet
     stream.send(request.endpoint === "chat" ? chatUsageChunk(header, use) : textCompletion(header, [], use));
   }
   stream.done();
+}
+
+function chatSettings(ctx: GenerationContext, request: ChatRequest): ReplySettings {
+  return replySettings(request.tools, ctx.model.tokenizer.tokenToId(PYTHON_TAG));
+}
+
+/** Stream one chat choice: the role, text deltas, tool-call deltas, the finish reason; returns its token count. */
+async function streamChatChoice(ctx: GenerationContext, request: ChatRequest, run: ServerRun, index: number, header: ResponseHeader, stream: SseStream): Promise<number> {
+  const withUsage = request.includeUsage;
+  const send = (delta: object, logprobs: unknown = null, finishReason: WireFinishReason | null = null): void =>
+    stream.send(chatChunk(header, { index, delta, logprobs, finishReason }, withUsage));
+  send({ role: "assistant", content: "" });
+  for await (const event of chatStreamEvents(run as AsyncIterable<GenerationEvent>, chatSettings(ctx, request))) {
+    if (event.type === "text") {
+      // Text held back (part of a character or of a possible stop string) is sent only when its logprobs are asked for.
+      if (event.text === "" && !request.logprobs) continue;
+      send({ content: event.text }, request.logprobs ? chatLogprobs(event.tokens.filter((t): t is LogprobEntry => t.logprob !== undefined), ctx.speller) : null);
+    } else if (event.type === "tool_calls") {
+      for (const delta of toolCallDeltas(event.calls)) send(delta);
+    } else {
+      send({}, null, event.finishReason);
+      return event.completionTokens;
+    }
+  }
+  return 0;
 }
 
 function randomId(): string {

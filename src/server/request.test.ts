@@ -12,7 +12,7 @@ test("chat bodies: defaults, snake_case fields and their camelCase meaning", () 
   assert.deepEqual(plain, {
     endpoint: "chat", model: undefined, maxTokens: undefined, temperature: undefined, topP: undefined, stop: [], seed: undefined, n: 1,
     presencePenalty: undefined, frequencyPenalty: undefined, topK: undefined, minP: undefined, repetitionPenalty: undefined,
-    logprobs: false, topLogprobs: 0, stream: false, includeUsage: false, responseFormat: undefined, messages: [{ role: "user", content: "Hi" }],
+    logprobs: false, topLogprobs: 0, stream: false, includeUsage: false, responseFormat: undefined, messages: [{ role: "user", content: "Hi" }], tools: undefined,
   });
   const full = parseChatRequest({
     model: "m", messages: USER, max_tokens: 3, max_completion_tokens: 9, temperature: null, stop: ["a", "b"], stream: true,

@@ -2,9 +2,10 @@
 // `POST /v1/completions` and `POST /v1/chat/completions` (OpenAI API reference, "Create chat
 // completion" and "Create completion"). A body becomes a typed, camelCase request or a 400 naming
 // the field. Fields this server does not know are ignored; fields it knows but does not implement
-// (tools, logit_bias, echo, suffix, best_of) are a 400 when they ask for something, so a client
-// never gets a silently different behaviour. `response_format` (json_schema, json_object, text)
-// is checked here, the schema compiled once so that an unsupported keyword is a 400 naming it.
+// (logit_bias, echo, suffix, best_of) are a 400 when they ask for something, so a client never
+// gets a silently different behaviour. `response_format` (json_schema, json_object, text) is checked
+// here, the schema compiled once so that an unsupported keyword is a 400 naming it. Tool fields:
+// tool-request.ts.
 
 import type { ChatContent, ChatMessage, ChatToolCall } from "../chat/index.js";
 import { SchemaError } from "../generate/json-schema.js";
@@ -22,6 +23,7 @@ import {
   optionalObject,
   optionalString,
 } from "./fields.js";
+import { type ToolRequest, parseToolFields } from "./tool-request.js";
 
 /** Most choices per prompt (`n`). OpenAI documents no maximum; this bounds one request's share of the batch. */
 export const MAX_N = 16;
@@ -77,6 +79,8 @@ export interface CompletionRequest extends SamplingRequest {
 export interface ChatRequest extends SamplingRequest {
   readonly endpoint: "chat";
   readonly messages: readonly ChatMessage[];
+  /** `tools`, `tool_choice`, `parallel_tool_calls`; undefined when the request has no tools. */
+  readonly tools: ToolRequest | undefined;
 }
 
 /**
@@ -100,15 +104,14 @@ export function parseCompletionRequest(body: JsonFields): CompletionRequest {
  * @example parseChatRequest({ model: "m", messages: [{ role: "user", content: "Hi" }] }).messages // [{ role: "user", content: "Hi" }]
  */
 export function parseChatRequest(body: JsonFields): ChatRequest {
-  if (isSet(body["tools"])) throw unsupportedParam("tools", "tool calling is not supported by this server");
-  if (isSet(body["functions"])) throw unsupportedParam("functions", "function calling is not supported by this server");
+  const tools = parseToolFields(body);
   const logprobs = optionalBoolean(body, "logprobs") ?? false;
   const topLogprobs = optionalInteger(body, "top_logprobs", 0, MAX_TOP_LOGPROBS);
   if (topLogprobs !== undefined && !logprobs) throw invalidParam("top_logprobs", "needs logprobs: true");
   const sampling = parseSampling(body, { logprobs, topLogprobs: topLogprobs ?? 0 });
   const maxCompletionTokens = optionalInteger(body, "max_completion_tokens", 1, Number.MAX_SAFE_INTEGER);
   const maxTokens = maxCompletionTokens ?? sampling.maxTokens;
-  return { endpoint: "chat", ...sampling, maxTokens, messages: parseMessages(body["messages"]) };
+  return { endpoint: "chat", ...sampling, maxTokens, messages: parseMessages(body["messages"]), tools };
 }
 
 function parseSampling(body: JsonFields, logprobs: { logprobs: boolean; topLogprobs: number }): SamplingRequest {

@@ -84,10 +84,11 @@ export function completionLogprobs(entries: readonly LogprobEntry[], speller: To
   };
 }
 
-/** A finished chat choice. */
+/** A finished chat choice: text, or (content null) tool calls in OpenAI's shape. */
 export interface ChatChoiceResult {
-  readonly text: string;
-  readonly finishReason: FinishReason;
+  readonly content: string | null;
+  readonly toolCalls?: readonly unknown[] | undefined;
+  readonly finishReason: FinishReason | "tool_calls";
   readonly logprobs: unknown;
 }
 
@@ -100,7 +101,7 @@ export function chatCompletion(header: ResponseHeader, choices: readonly ChatCho
     model: header.model,
     choices: choices.map((c, index) => ({
       index,
-      message: { role: "assistant", content: c.text, refusal: null },
+      message: { role: "assistant", content: c.content, refusal: null, ...(c.toolCalls === undefined ? {} : { tool_calls: c.toolCalls }) },
       logprobs: c.logprobs,
       finish_reason: c.finishReason,
     })),
@@ -112,7 +113,7 @@ export function chatCompletion(header: ResponseHeader, choices: readonly ChatCho
 /** A `chat.completion.chunk` with one choice's delta; `withUsage` adds `usage: null` (stream_options.include_usage). */
 export function chatChunk(
   header: ResponseHeader,
-  choice: { index: number; delta: { role?: "assistant"; content?: string }; logprobs: unknown; finishReason: FinishReason | null },
+  choice: { index: number; delta: object; logprobs: unknown; finishReason: FinishReason | "tool_calls" | null },
   withUsage: boolean,
 ): unknown {
   return {
