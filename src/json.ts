@@ -2,7 +2,7 @@
 // JSON objects apart, shared by every layer: one size limit, strict UTF-8 and errors that name the
 // file. Sits beside errors.ts at the bottom of the import graph.
 
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat } from "#platform";
 import { FormatError } from "./errors.js";
 
 /** A parsed JSON object. */

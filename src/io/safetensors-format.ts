@@ -11,7 +11,7 @@
 // Departure: we name the tensor, the file and the byte offset in every error, and we report holes,
 // overlaps and truncation separately where the reference has one `InvalidOffset`.
 
-import { endianness } from "node:os";
+import { endianness } from "#platform";
 import { FormatError, UnsupportedError } from "../errors.js";
 import { compareCodePoints } from "../json.js";
 import { DTYPE_BYTES, type DType } from "../tensor/dtype.js";

@@ -3,8 +3,7 @@
 // named tensors whose bytes are read one tensor at a time, on demand, into memory the size of that
 // tensor. Nothing here reads files; see safetensors-reader.ts and safetensors-checkpoint.ts.
 
-import { constants as bufferConstants } from "node:buffer";
-import { endianness } from "node:os";
+import { bufferConstants, endianness } from "#platform";
 import { ArgumentError, FormatError, UnsupportedError } from "../errors.js";
 import { type DType, viewAs } from "../tensor/dtype.js";
 import { type Tensor, makeTensor, numel } from "../tensor/tensor.js";

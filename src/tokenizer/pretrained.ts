@@ -7,9 +7,7 @@
 // params.json: `use_scaled_rope: true` is written for Llama 3.1 and later only. Files are read with
 // src/json.ts's readTextFile: strict UTF-8, a size limit, FormatError naming the file.
 
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { createRequire, existsSync, join } from "#platform";
 import { TokenizerError } from "../errors.js";
 import { GgufMetadataReader } from "../io/gguf/gguf-metadata.js";
 import { findGgufFile } from "../io/gguf/gguf-path.js";

@@ -5,7 +5,7 @@
 import { ArgumentError } from "../../errors.js";
 import { Arena, WASM32_MAX_PAGES, WASM_PAGE_BYTES } from "./arena.js";
 import type { KernelProvider } from "./kernel-abi.js";
-import { defaultThreadCount } from "./platform-node.js";
+import { defaultThreadCount } from "#platform";
 import { ThreadPool } from "./pool.js";
 import { WasmBackend } from "./wasm-backend.js";
 

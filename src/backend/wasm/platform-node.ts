@@ -64,6 +64,11 @@ export interface WorkerContext {
   receive(): unknown;
   /** Send a message to the main thread (WorkerHandle.next / receive). */
   post(message: unknown): void;
+  /**
+   * Where messages arrive only through the event loop (Web Workers): sleep while `slots[slot]` is
+   * `value` without blocking it. Absent on Node, whose workers wait with Atomics.wait.
+   */
+  readonly waitAsync?: (slots: Int32Array, slot: number, value: number) => Promise<void>;
 }
 
 /** The context of the current worker thread; undefined on the main thread. */

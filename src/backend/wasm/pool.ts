@@ -9,7 +9,7 @@
 import { LlamaError } from "../../errors.js";
 import { CLOSED_CHUNK, type Control, CONTROL_BYTES, MAX_CHUNKS, SLOT, claimWord, controlViews, runChunks } from "./jobs.js";
 import type { KernelExports, KernelProvider } from "./kernel-abi.js";
-import { type WorkerHandle, spawnWorker } from "./platform-node.js";
+import { type WorkerHandle, sharedBuffer, spawnWorker } from "#platform";
 import type { WasmMemory } from "./wasm-api.js";
 
 /**
@@ -70,7 +70,7 @@ export class ThreadPool {
    * @throws LlamaError when a worker fails to start
    */
   static async start(nThreads: number, provider: KernelProvider, providerUrl: URL, compiled: unknown): Promise<ThreadPool> {
-    const controlBuffer = new SharedArrayBuffer(CONTROL_BYTES);
+    const controlBuffer = sharedBuffer(CONTROL_BYTES);
     const workers = Array.from({ length: nThreads - 1 }, (_, i) => {
       const start: WorkerStart = { control: controlBuffer, providerUrl: providerUrl.href, compiled, thread: i + 1, generation: 0 };
       return spawnWorker(new URL("./worker.js", import.meta.url), start);

@@ -2,8 +2,7 @@
 // (besides no config.json / params.json / tokenizer.json, which make it another kind of folder;
 // the callers check those first). Split GGUFs (`-00001-of-00003.gguf`) are not read yet.
 
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, join, readdirSync, statSync } from "#platform";
 import { FormatError, UnsupportedError } from "../../errors.js";
 
 /** File name suffix of GGUF files. */

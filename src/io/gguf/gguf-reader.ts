@@ -5,7 +5,7 @@
 // mapped. The layout is ggml's (ggml/docs/gguf.md): a tensor's bytes are its ggml blocks, rows
 // ne[0] wide. What a tensor type means for the model is the loader's business (loader/gguf.ts).
 
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "#platform";
 import { ArgumentError, FormatError } from "../../errors.js";
 import { readRange } from "../positional-io.js";
 import { INITIAL_HEADER_WINDOW_BYTES, MAX_HEADER_BYTES } from "./gguf-constants.js";
