@@ -15,9 +15,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { UnsupportedError } from "../src/errors.js";
+import { GGML_TYPES } from "../src/io/gguf/gguf-constants.js";
 import { openGguf } from "../src/io/gguf/index.js";
 import { storedTypeOf } from "../src/loader/gguf.js";
-import { dequantizeTensor, isQuantType, makeQuantTensor, quantRowBytes, quantizeTensor } from "../src/tensor/quant-formats.js";
+import { BLOCK_FORMATS, QUANT_TYPES, dequantizeTensor, isQuantType, makeQuantTensor, quantRowBytes, quantizeTensor } from "../src/tensor/quant-formats.js";
 import type { QuantType } from "../src/tensor/quant-formats.js";
 import { ggufSmall, ggufSmallUnavailable } from "./support/gguf-small.js";
 import { fixturePath } from "./support/paths.js";
@@ -94,3 +96,20 @@ for (const name of NOT_STORED) {
     }
   });
 }
+
+test("every ggml tensor type: F32/F16/BF16 and the ten weight block formats load (their table rows match ggml's sizes); any other (IQ*, TQ*, MXFP4, Q8_1, Q8_K, I8 ...) is an UnsupportedError naming tensor and type", () => {
+  const loadable = new Set(["F32", "F16", "BF16", ...QUANT_TYPES.map((q) => BLOCK_FORMATS[q].ggmlName)]);
+  for (const ggmlType of GGML_TYPES) {
+    const info = { name: "blk.0.attn_q.weight", ggmlType, ne: [256, 4], shape: [4, 256], byteOffset: 0, byteLength: 0 };
+    if (loadable.has(ggmlType.name)) {
+      const type = storedTypeOf(info, "m.gguf");
+      if (isQuantType(type)) {
+        const f = BLOCK_FORMATS[type];
+        assert.deepEqual([f.ggmlName, f.ggmlType, f.blockSize, f.blockBytes], [ggmlType.name, ggmlType.id, ggmlType.blockSize, ggmlType.blockBytes]);
+      }
+    } else {
+      assert.throws(() => storedTypeOf(info, "m.gguf"), (e: unknown) => e instanceof UnsupportedError && e.message.includes('"blk.0.attn_q.weight"') && e.message.includes(ggmlType.name), ggmlType.name);
+    }
+  }
+  assert.equal(loadable.size, 13);
+});

@@ -26,11 +26,9 @@ import { dequantizeTensor, isQuantType, makeQuantTensor } from "../src/tensor/qu
 import { interleavedToHalves } from "../src/convert/rope-layout.js";
 import type { QuantType } from "../src/tensor/quant-formats.js";
 import type { WeightTensor } from "../src/tensor/tensor.js";
-import { convertToGguf } from "../src/loader/convert-gguf.js";
-import type { FloatTensor } from "../src/tensor/tensor.js";
 import { runCliCaptured } from "./support/cli.js";
-import { readAllTensors, readConfigJson, tempDirsRemovedAfter, writeHfFolder } from "./support/checkpoints.js";
-import { ggufSmall, ggufSmallUnavailable } from "./support/gguf-small.js";
+import { tempDirsRemovedAfter } from "./support/checkpoints.js";
+import { CUT_VOCAB, ggufSmall, ggufSmallCut, ggufSmallUnavailable } from "./support/gguf-small.js";
 import { fixturePath } from "./support/paths.js";
 
 const tempDir = tempDirsRemovedAfter();
@@ -195,36 +193,10 @@ function matrices(model: LlamaForCausalLM): Map<string, WeightTensor> {
   return out;
 }
 
-/** Vocabulary rows kept in the cut-down copy quantize-on-load runs on. */
-const CUT_VOCAB = 512;
-
-let cut: Promise<{ hfDir: string; f32Gguf: string }> | undefined;
-
-/**
- * The gguf-small Hugging Face F32 folder with its vocabulary cut to the first CUT_VOCAB rows (no
- * tokenizer, no special-token ids past the cut), and that folder written as an F32 GGUF by our
- * converter: the same numbers, so quantizing them on load must give llama.cpp's bytes.
- */
-function cutModel(): Promise<{ hfDir: string; f32Gguf: string }> {
-  cut ??= (async () => {
-    const { hfDir } = ggufSmall();
-    const tensors = await readAllTensors(hfDir);
-    const embed = tensors.get("model.embed_tokens.weight") as FloatTensor;
-    tensors.set("model.embed_tokens.weight", { dtype: embed.dtype, shape: [CUT_VOCAB, embed.shape[1]!], data: embed.data.subarray(0, CUT_VOCAB * embed.shape[1]!) } as FloatTensor);
-    const { bos_token_id: _bos, eos_token_id: _eos, ...config } = readConfigJson(hfDir);
-    const dir = tempDir("gguf-cut");
-    await writeHfFolder(dir, { ...config, vocab_size: CUT_VOCAB }, tensors);
-    const f32Gguf = join(tempDir("gguf-cut-gguf"), "cut-f32.gguf");
-    await convertToGguf(dir, f32Gguf, { outType: "f32", onWarning: () => {} });
-    return { hfDir: dir, f32Gguf };
-  })();
-  return cut;
-}
-
 /** Matrices of the four files by type (our name): file, tensor, and its bytes in our layout (q/k rows in halves order), embeddings cut to CUT_VOCAB rows. */
 async function storedMatrices(): Promise<Map<string, { file: string; tensor: string; bytes: Uint8Array }[]>> {
   const byType = new Map<string, { file: string; tensor: string; bytes: Uint8Array }[]>();
-  const c = (await LlamaForCausalLM.fromPretrained((await cutModel()).hfDir, { dtype: "float32" })).config;
+  const c = (await LlamaForCausalLM.fromPretrained((await ggufSmallCut()).hfDir, { dtype: "float32" })).config;
   for (const name of STORED) {
     const file = await openGguf(fixturePath("gguf", `${name}.gguf`));
     try {
@@ -250,7 +222,7 @@ const QUANTIZE_ON_LOAD: readonly QuantType[] = ["q8_0", "q4_0", "q4_k", "q5_k", 
 test(`quantize-on-load (${QUANTIZE_ON_LOAD.join(", ")}) of the Hugging Face F32 weights gives llama.cpp's bytes for every tensor of that type in the four files; of the F32 GGUF, the same bytes`, async (t) => {
   const why = ggufSmallUnavailable();
   if (why !== undefined) return t.skip(why);
-  const { hfDir, f32Gguf } = await cutModel();
+  const { hfDir, f32Gguf } = await ggufSmallCut();
   const stored = await storedMatrices();
   for (const type of QUANTIZE_ON_LOAD) {
     const expected = stored.get(type) ?? [];
@@ -269,7 +241,7 @@ test(`quantize-on-load (${QUANTIZE_ON_LOAD.join(", ")}) of the Hugging Face F32 
 test("llama3 logits --dtype q4_k / q4_0 / q6_k: the CLI quantizes on load (the option table) and gives the API's logits", async (t) => {
   const why = ggufSmallUnavailable();
   if (why !== undefined) return t.skip(why);
-  const { hfDir } = await cutModel();
+  const { hfDir } = await ggufSmallCut();
   const out = join(tempDir("gguf-cli-dtype"), "logits.f32");
   const ids = [1, 7, 300];
   for (const dtype of ["q4_k", "q4_0", "q6_k"] as const) {

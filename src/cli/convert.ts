@@ -6,8 +6,7 @@
 
 import { LLAMA_VERSIONS, isLlamaVersion } from "../convert/llama-versions.js";
 import { convertMetaCheckpoint } from "../loader/convert-meta.js";
-import { type GgufOutType, convertToGguf } from "../loader/convert-gguf.js";
-import { BLOCK_FORMATS, QUANT_TYPES } from "../tensor/quant-formats.js";
+import { GGUF_OUT_TYPES, type GgufOutType, convertToGguf } from "../loader/convert-gguf.js";
 import type { FloatDType } from "../tensor/dtype.js";
 import { type ParsedArgs, booleanFlag, numberFlag, parseFlags, requiredString, stringFlag } from "./args.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
@@ -15,14 +14,15 @@ import { createProgress, stderrProgressTarget } from "./progress.js";
 
 const DTYPES: Readonly<Record<string, FloatDType>> = { bf16: "bf16", f16: "f16", f32: "f32" };
 
-const GGUF_TYPES: readonly GgufOutType[] = ["f32", "f16", "bf16", ...QUANT_TYPES.filter((q) => BLOCK_FORMATS[q].quantizeBlocks !== undefined)];
+const GGUF_TYPES: readonly GgufOutType[] = GGUF_OUT_TYPES;
 
 const USAGE = [
   "llama3 convert --input DIR --output DIR [--llama-version 3|3.1|3.2] [--instruct] [--dtype bf16|f16|f32]",
   "                      [--max-shard-size 5GB] [--rope-factor F] [--force]",
   `llama3 convert --to gguf --input DIR --output FILE.gguf [--dtype ${GGUF_TYPES.join("|")}] [--rope-factor F] [--force]`,
   "  converts Meta's original checkpoint folder to the Hugging Face layout, one tensor at a time;",
-  "  with --to gguf, a Hugging Face or Meta folder to one GGUF file for llama.cpp (matrices in --dtype,",
+  "  with --to gguf, a Hugging Face or Meta folder to one GGUF file for llama.cpp (matrices in --dtype:",
+  "  a float type, or a llama.cpp file type with llama.cpp's per-tensor formats and bytes;",
   "  default f16 as llama.cpp's converter; norms f32; q/k rows in llama.cpp's order)",
   "  --to hf|gguf          the output format (default hf)",
   "  --input DIR           params.json + consolidated.00.pth ... (+ tokenizer.model, converted to tokenizer.json)",

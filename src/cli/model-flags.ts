@@ -21,14 +21,14 @@ export const MODEL_FLAGS: FlagSpec = {
 /** Environment variable naming the model folder used when --model is absent. */
 export const MODEL_ENV = "LLAMA3_MODEL";
 
-/** Usage text of MODEL_FLAGS (--dtype q8_0: weights quantized to llama.cpp's Q8_0 as they load). */
+/** Usage text of MODEL_FLAGS (--dtype q8_0, q4_k, ...: weights quantized to llama.cpp's blocks as they load). */
 export const MODEL_FLAGS_USAGE = `[--model DIR] [--dtype ${DTYPE_OPTIONS.join("|")}] [--rope-factor F] [--adapter DIR]`;
 
 /** Help lines for MODEL_FLAGS. */
 export const MODEL_FLAGS_HELP = [
   `  --model DIR         a Hugging Face or Meta checkpoint folder, or a GGUF file (default: $${MODEL_ENV}, else the built-in tiny random model)`,
   `  --dtype D           weights in memory: ${DTYPE_OPTIONS.join(", ")} (default auto: the stored type, per tensor in a GGUF;`,
-  "                      q8_0 quantizes matrices to llama.cpp's Q8_0 as they load)",
+  "                      a block format (q8_0, q4_0, q4_k, q6_k, ...) quantizes matrices as they load, as llama.cpp's quantizer)",
   "  --rope-factor F     Meta folders only: the llama3 rope scaling factor (3.1: 8, 3.2: 32)",
   "  --adapter DIR       a PEFT LoRA adapter folder (llama3 finetune --lora-r ...) applied to every projection it targets",
 ].join("\n");

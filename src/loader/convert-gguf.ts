@@ -1,11 +1,13 @@
 // Writing a GGUF from a Hugging Face or Meta checkpoint folder, as llama.cpp's convert_hf_to_gguf.py
-// does for Llama (`--outtype f32|f16|bf16|q8_0`), one tensor in memory at a time, atomically (a
-// temporary sibling renamed when complete: no partial output on failure). Keys: the config's
-// (model/gguf-config.ts), the tokenizer's (tokenizer/export-gguf.ts) when the folder has one, and
-// general.file_type. Tensors: rope_freqs.weight (F32) for a llama3 scaling, norms F32, every matrix
-// in the asked type: F32/F16/BF16 (casts as tensor/cast.ts), or a block format of
-// tensor/quant-formats.ts with a quantizer (Q8_0: bit-exact with llama.cpp's quantize_row_q8_0_ref,
-// so the bytes are llama.cpp's). q/k rows go back to the interleaved layout llama.cpp's RoPE wants.
+// does for Llama (`--outtype f32|f16|bf16|q8_0`), and as llama.cpp's quantizer then does for its file
+// types (Q4_0 ... Q6_K, Q4_K_M, ...), one tensor in memory at a time, atomically (a temporary sibling
+// renamed when complete: no partial output on failure). Keys: the config's (model/gguf-config.ts),
+// the tokenizer's (tokenizer/export-gguf.ts) when the folder has one, and general.file_type.
+// Tensors: rope_freqs.weight (F32) for a llama3 scaling, norms F32, every matrix in the asked float
+// type (casts as tensor/cast.ts) or, for a quantized file type, in the block format llama.cpp's
+// quantizer picks for it (gguf-quant-mix.ts), quantized with our ports of llama.cpp's reference
+// quantizers, so the tensor bytes are llama.cpp's. q/k rows go back to the interleaved layout
+// llama.cpp's RoPE wants.
 
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -19,21 +21,23 @@ import { type GgufTensorToWrite, writeGguf } from "../io/gguf/gguf-writer.js";
 import { ggufConfigMetadata } from "../model/gguf-config.js";
 import { castFloat, floatTensorToF32 } from "../tensor/cast.js";
 import { type FloatDType, isFloatDType } from "../tensor/dtype.js";
-import { BLOCK_FORMATS, type QuantType, checkQuantShape, isQuantType, quantizeTensor } from "../tensor/quant-formats.js";
+import { BLOCK_FORMATS, checkQuantShape, quantizeTensor } from "../tensor/quant-formats.js";
 import type { FloatTensor } from "../tensor/tensor.js";
 import { sameShape } from "../tensor/tensor.js";
 import { ggufTokenizerMetadata } from "../tokenizer/export-gguf.js";
 import { readPretrained } from "../tokenizer/pretrained.js";
+import { type GgufFileType, GGUF_FILE_TYPES, isGgufFileType, mixTensorType } from "./gguf-quant-mix.js";
 import { expectedShape } from "./load-weights.js";
 import { detectLayout, openHf, openMeta } from "./pretrained.js";
 
-/** Types a GGUF may be written in. */
-export type GgufOutType = FloatDType | QuantType;
+/** Types a GGUF may be written in: a float type, or one of llama.cpp's quantized file types. */
+export type GgufOutType = FloatDType | GgufFileType;
 
-/** llama.cpp's `enum llama_ftype` (llama.h) for files of one type; others are written without general.file_type. */
-const FILE_TYPES: Readonly<Partial<Record<GgufOutType, number>>> = {
-  f32: 0, f16: 1, q4_0: 2, q4_1: 3, q8_0: 7, q5_0: 8, q5_1: 9, q2_k: 10, q6_k: 18, bf16: 32,
-} as Partial<Record<string, number>>;
+/** Every GgufOutType, in the order options list them. */
+export const GGUF_OUT_TYPES: readonly GgufOutType[] = ["f32", "f16", "bf16", ...(Object.keys(GGUF_FILE_TYPES) as GgufFileType[])];
+
+/** llama.cpp's `enum llama_ftype` (llama.h) of the float file types. */
+const FLOAT_FILE_TYPES: Readonly<Record<FloatDType, number>> = { f32: 0, f16: 1, bf16: 32 };
 
 /** general.quantization_version llama.cpp writes for block formats (GGML_QNT_VERSION). */
 const GGML_QNT_VERSION = 2;
@@ -62,27 +66,31 @@ export interface GgufConvertOptions {
 export async function convertToGguf(inputDir: string, outputFile: string, options: GgufConvertOptions): Promise<{ outputFile: string; tensors: number }> {
   const warn = options.onWarning ?? ((): void => {});
   const { outType } = options;
-  if (isQuantType(outType) && BLOCK_FORMATS[outType].quantizeBlocks === undefined) throw new UnsupportedError(`cannot write ${outType}: it has no quantizer`);
+  if (!(GGUF_OUT_TYPES as readonly string[]).includes(outType)) throw new ArgumentError(`cannot write a GGUF of type "${outType}": one of ${GGUF_OUT_TYPES.join(", ")}`);
   const layout = await detectLayout(inputDir);
   if (layout === "gguf") throw new ArgumentError(`${inputDir} is a GGUF already; convert takes a Hugging Face or Meta folder`);
   const { config, source, scheme } = layout === "hf" ? await openHf(inputDir, warn) : await openMeta(inputDir, warn, options.metaRopeFactor);
   try {
     const names = weightNames(config.nLayers).filter((w) => !(config.tieWordEmbeddings && w.canonical === "output.weight"));
     const nameOf = (w: (typeof names)[number]): string => (scheme === "hf" ? w.hf : w.meta);
+    // The block format of each matrix (undefined: a float file type, or a norm).
+    const blockType = (w: (typeof names)[number], shape: readonly number[]) =>
+      isGgufFileType(outType) && !w.field.endsWith("Norm") ? mixTensorType(outType, w, shape[1]!, config) : undefined;
     for (const w of names) {
       const entry = source.entries.get(nameOf(w));
       if (entry === undefined) throw new ArgumentError(`${inputDir}: missing tensor "${nameOf(w)}"`);
       const expected = expectedShape(config, w);
       if (!sameShape(expected, entry.shape)) throw new ShapeError(nameOf(w), expected, entry.shape, entry.path);
       if (!isFloatDType(entry.dtype)) throw new UnsupportedError(`${entry.path}: tensor "${nameOf(w)}" is ${entry.dtype}; weights must be f32, f16 or bf16`);
-      if (isQuantType(outType) && !w.field.endsWith("Norm")) checkQuantShape(outType, entry.shape, `"${nameOf(w)}" of ${inputDir}`);
+      const type = blockType(w, entry.shape);
+      if (type !== undefined) checkQuantShape(type, entry.shape, `"${nameOf(w)}" of ${inputDir}`);
     }
     const { metadata: configKeys, ropeFreqs } = ggufConfigMetadata(config);
     const metadata = new Map<string, GgufValue>([
       configKeys[0]!,
       ["general.name", { type: "string", value: basename(inputDir) }],
-      ...(FILE_TYPES[outType] === undefined ? [] : [["general.file_type", { type: "u32", value: FILE_TYPES[outType]! }] as [string, GgufValue]]),
-      ...(!isQuantType(outType) ? [] : [["general.quantization_version", { type: "u32", value: GGML_QNT_VERSION }] as [string, GgufValue]]),
+      ["general.file_type", { type: "u32", value: isGgufFileType(outType) ? GGUF_FILE_TYPES[outType].ftype : FLOAT_FILE_TYPES[outType] }],
+      ...(!isGgufFileType(outType) ? [] : [["general.quantization_version", { type: "u32", value: GGML_QNT_VERSION }] as [string, GgufValue]]),
       ...configKeys.slice(1),
       ...(await tokenizerKeys(inputDir, config.vocabSize, warn)),
     ]);
@@ -92,16 +100,17 @@ export async function convertToGguf(inputDir: string, outputFile: string, option
     for (const w of names) {
       const isNorm = w.field.endsWith("Norm");
       const shape = source.entries.get(nameOf(w))!.shape;
+      const type = blockType(w, shape);
       tensors.push({
         name: w.canonical,
-        ggmlType: isNorm ? GGML_TYPE_F32 : isQuantType(outType) ? BLOCK_FORMATS[outType].ggmlType : FLOAT_GGML_TYPES[outType],
+        ggmlType: isNorm ? GGML_TYPE_F32 : type !== undefined ? BLOCK_FORMATS[type].ggmlType : FLOAT_GGML_TYPES[outType as FloatDType],
         shape,
         bytes: async () => {
           let t = (await source.read(nameOf(w))) as FloatTensor;
           // HF rows are in the halves layout; llama.cpp's are interleaved, as Meta's are.
           if (scheme === "hf" && w.rotary !== "none") t = { ...t, data: halvesToInterleaved(t.data, w.rotary === "query" ? config.nHeads : config.nKvHeads, config.headDim) } as FloatTensor;
           const name = `"${nameOf(w)}" of ${inputDir}`;
-          const out = isNorm ? floatTensorToF32(t) : isQuantType(outType) ? quantizeTensor(t, outType, name).data : castFloat(t, outType).data;
+          const out = isNorm ? floatTensorToF32(t) : type !== undefined ? quantizeTensor(t, type, name).data : castFloat(t, outType as FloatDType).data;
           options.onProgress?.(++written, tensors.length);
           return asBytes(out);
         },
