@@ -13,7 +13,7 @@
 // pair sums, formed once per token and shared by the rows of a tile. Both exact in int16
 // (|sum| <= 2 x 128 x 63).
 
-import { addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, pairDot, scalePair, scaledHigh, scaledLow } from "./kquant-vec";
+import { addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, pairDot, scaledHigh, scaledLow } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
 /** Weights per super-block (QK_K). */
@@ -26,11 +26,15 @@ const Q6_K_QH: usize = 128;
 const Q6_K_SCALES: usize = 192;
 const Q6_K_D: usize = 208;
 
-/** The 6-bit quants of quarter k (16 weights): nibble (k >= 2) of ql, with bits 2k..2k+1 of qh at bits 4-5. */
+/**
+ * The 6-bit quants of 16 weights of quarter kk (a constant at every call: the other forms fold
+ * away): the low (kk < 2) or high nibbles of ql with bits 2kk..2kk+1 of qh moved to bits 4-5. int16
+ * shifts: what crosses between bytes is masked off.
+ */
 // @ts-ignore: decorator
-@inline function quants(ql: v128, qh: v128, k: usize): v128 {
-  const nib = k < 2 ? lowNibbles(ql) : highNibbles(ql);
-  const bits = k == 0 ? i16x8.shl(qh, 4) : k == 1 ? i16x8.shl(qh, 2) : k == 2 ? qh : i16x8.shr_u(qh, 2);
+@inline function quants(ql: v128, qh: v128, kk: u32): v128 {
+  const nib = kk < 2 ? lowNibbles(ql) : highNibbles(ql);
+  const bits = kk == 0 ? i16x8.shl(qh, 4) : kk == 1 ? i16x8.shl(qh, 2) : kk == 2 ? qh : i16x8.shr_u(qh, 2);
   return v128.or(nib, high2(bits));
 }
 
@@ -65,32 +69,112 @@ const Q6_K_D: usize = 208;
       const s1 = twoRows ? i16x8.extend_low_i8x16_s(v128.load64_zero(p1 + Q6_K_SCALES + (h << 3))) : s0;
       const hA0 = arrange(v128.load(p0 + Q6_K_QH + (h << 5))), hB0 = arrange(v128.load(p0 + Q6_K_QH + (h << 5), 16));
       const hA1 = twoRows ? arrange(v128.load(p1 + Q6_K_QH + (h << 5))) : zero, hB1 = twoRows ? arrange(v128.load(p1 + Q6_K_QH + (h << 5), 16)) : zero;
-      for (let k: usize = 0; k < 4; k++) {
-        // Quarter k: weights 128h + 32k + [0, 16) (group A) and [16, 32) (group B).
-        const xa = q0 + (h << 7) + (k << 5);
+      // The four quarters written out: each one's nibble, bit shifts and scale lane are constants.
+      const ql0 = p0 + (h << 6), ql1 = p1 + (h << 6);
+      {
+        // Quarter 0: weights 128h + 0 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 0.
+        const xa = q0 + (h << 7) + 0;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
         const oA = offsetOf(aA), oB = offsetOf(aB);
-        const ql0 = p0 + (h << 6) + ((k & 1) << 5);
         {
-          const tA = groupDot(aA, quants(arrange(v128.load(ql0)), hA0, k), oA);
-          const tB = groupDot(aB, quants(arrange(v128.load(ql0, 16)), hB0, k), oB);
-          const s = scalePair(s0, k);
+          const wA = quants(arrange(v128.load(ql0, 0)), hA0, 0), wB = quants(arrange(v128.load(ql0, 16)), hB0, 0);
+          const s = v128.shuffle<i32>(s0, s0, 0, 0, 0, 0);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
-            const xb = q1 + (h << 7) + (k << 5);
+            const xb = q1 + (h << 7) + 0;
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = groupDot(cA, quants(arrange(v128.load(ql0)), hA0, k), offsetOf(cA));
-            const uB = groupDot(cB, quants(arrange(v128.load(ql0, 16)), hB0, k), offsetOf(cB));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
         }
         if (twoRows) {
-          const ql1 = p1 + (h << 6) + ((k & 1) << 5);
-          const tA = groupDot(aA, quants(arrange(v128.load(ql1)), hA1, k), oA);
-          const tB = groupDot(aB, quants(arrange(v128.load(ql1, 16)), hB1, k), oB);
-          const s = scalePair(s1, k);
+          const wA = quants(arrange(v128.load(ql1, 0)), hA1, 0), wB = quants(arrange(v128.load(ql1, 16)), hB1, 0);
+          const s = v128.shuffle<i32>(s1, s1, 0, 0, 0, 0);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+      {
+        // Quarter 1: weights 128h + 32 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 0.
+        const xa = q0 + (h << 7) + 32;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 32)), hA0, 1), wB = quants(arrange(v128.load(ql0, 48)), hB0, 1);
+          const s = v128.shuffle<i32>(s0, s0, 1, 1, 1, 1);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 32;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 32)), hA1, 1), wB = quants(arrange(v128.load(ql1, 48)), hB1, 1);
+          const s = v128.shuffle<i32>(s1, s1, 1, 1, 1, 1);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+      {
+        // Quarter 2: weights 128h + 64 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 1.
+        const xa = q0 + (h << 7) + 64;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 0)), hA0, 2), wB = quants(arrange(v128.load(ql0, 16)), hB0, 2);
+          const s = v128.shuffle<i32>(s0, s0, 2, 2, 2, 2);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 64;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 0)), hA1, 2), wB = quants(arrange(v128.load(ql1, 16)), hB1, 2);
+          const s = v128.shuffle<i32>(s1, s1, 2, 2, 2, 2);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+      {
+        // Quarter 3: weights 128h + 96 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 1.
+        const xa = q0 + (h << 7) + 96;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 32)), hA0, 3), wB = quants(arrange(v128.load(ql0, 48)), hB0, 3);
+          const s = v128.shuffle<i32>(s0, s0, 3, 3, 3, 3);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 96;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 32)), hA1, 3), wB = quants(arrange(v128.load(ql1, 48)), hB1, 3);
+          const s = v128.shuffle<i32>(s1, s1, 3, 3, 3, 3);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
