@@ -1,24 +1,28 @@
-// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0] [--builds simd,relaxed-simd]`:
+// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0,q4_0,q4_k,q5_k,q6_k] [--builds simd,relaxed-simd]`:
 // single-thread speed of the WebAssembly matrix kernels (src/kernels/wasm/), every build this runtime
 // validates (or those named), at Llama 3.2 1B shapes, against the reference
 // kernels (src/kernels/reference/). Decode (one token, matrix-vector) reads every weight once, so it
 // is reported as weight GB/s: how close one thread gets to memory bandwidth. Prefill (128 tokens)
 // is compute bound and reported as GFLOP/s (2 per multiply-add). Weights are random but valid values
-// of each dtype, two matrices of 16.8 M weights each (gate 8192x2048, down 2048x8192) used in turn,
+// of each dtype (block formats: a few rows quantized by the reference quantizer, repeated), two matrices of 16.8 M weights each (gate 8192x2048, down 2048x8192) used in turn,
 // more than the L3 cache, so decode reads memory as a real model would. One thread, no workers.
 
+import { matmulIndex, matmulKernel, quantizeIndex, quantizeKernel } from "../src/backend/wasm/quant-kernels.js";
+import { QUANT_DOTS } from "../src/kernels/reference/quant-dot.js";
 import { matmul as referenceMatmul } from "../src/kernels/reference/linear.js";
 import {
   KERNEL_RESERVED_BYTES, type KernelBuild, type KernelMemory, type WasmKernels, compileKernels, createKernelMemory, instantiateKernels,
   kernelBuildSupported,
 } from "../src/kernels/wasm/module.js";
-import { Q8_0_BLOCK_BYTES } from "../src/tensor/q8_0.js";
+import { type QuantType, isQuantType, quantRowBytes, quantizeTensor } from "../src/tensor/quant-formats.js";
 import { Rng } from "../src/tensor/rng.js";
 import type { WeightTensor } from "../src/tensor/tensor.js";
 import type { Bench } from "./bench.js";
 
-type Dtype = "f32" | "bf16" | "f16" | "q8_0";
-const DTYPES: readonly Dtype[] = ["f32", "bf16", "f16", "q8_0"];
+type Dtype = "f32" | "bf16" | "f16" | QuantType;
+const DTYPES: readonly Dtype[] = ["f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
+/** Rows quantized by the reference quantizer, then repeated over a block-format matrix. */
+const PATTERN_ROWS = 16;
 const DIM = 2048;
 const FFN = 8192;
 const PREFILL_TOKENS = 128;
@@ -26,12 +30,18 @@ const PAGE = 65536;
 
 /** Bytes of a (rows, cols) weight matrix of dtype. */
 function weightBytes(dtype: Dtype, rows: number, cols: number): number {
-  if (dtype === "q8_0") return (rows * cols * Q8_0_BLOCK_BYTES) / 32;
+  if (isQuantType(dtype)) return rows * quantRowBytes(dtype, cols);
   return rows * cols * (dtype === "f32" ? 4 : 2);
 }
 
 /** Random valid weights of moderate magnitude (|w| in about [2^-8, 2^-1]), written fast as bits. */
-function fillWeights(dtype: Dtype, bytes: Uint8Array, rng: Rng): void {
+function fillWeights(dtype: Dtype, bytes: Uint8Array, rng: Rng, cols: number): void {
+  if (isQuantType(dtype)) {
+    const values = Float32Array.from({ length: PATTERN_ROWS * cols }, () => rng.normal() * 0.05);
+    const pattern = quantizeTensor({ dtype: "f32", shape: [PATTERN_ROWS, cols], data: values }, dtype).data;
+    for (let at = 0; at < bytes.byteLength; at += pattern.length) bytes.set(pattern.subarray(0, Math.min(pattern.length, bytes.byteLength - at)), at);
+    return;
+  }
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
   for (let i = 0; i < words.length; i++) {
     const r = rng.nextU32();
@@ -39,12 +49,6 @@ function fillWeights(dtype: Dtype, bytes: Uint8Array, rng: Rng): void {
     else if (dtype === "bf16") words[i] = (r & 0x807f807f) | ((119 + (r >>> 8) % 7) << 7) | ((119 + (r >>> 24) % 7) << 23);
     else if (dtype === "f16") words[i] = (r & 0x83ff83ff) | ((7 + (r >>> 10) % 7) << 10) | ((7 + (r >>> 26) % 7) << 26);
     else words[i] = r;
-  }
-  if (dtype === "q8_0") {
-    for (let b = 0; b < bytes.byteLength; b += Q8_0_BLOCK_BYTES) {
-      bytes[b] = 0x00; // d = 2^-10 as float16 (0x1400): a realistic scale
-      bytes[b + 1] = 0x14;
-    }
   }
 }
 
@@ -84,26 +88,27 @@ function setup(kernels: WasmKernels, memory: KernelMemory, dtype: Dtype, rng: Rn
     return ptr;
   };
   const x = alloc(PREFILL_TOKENS * FFN * 4);
-  const xq = alloc((PREFILL_TOKENS * FFN * Q8_0_BLOCK_BYTES) / 32);
+  const xq = alloc(PREFILL_TOKENS * quantRowBytes("q8_k", FFN) * 2); // room for any activation format
   const out = alloc(PREFILL_TOKENS * FFN * 4);
   const gate = alloc(weightBytes(dtype, FFN, DIM));
   const down = alloc(weightBytes(dtype, DIM, FFN));
   if (next > memory.buffer.byteLength) memory.grow(Math.ceil((next - memory.buffer.byteLength) / PAGE));
   const xs = new Float32Array(memory.buffer, x, PREFILL_TOKENS * FFN);
   for (let i = 0; i < xs.length; i++) xs[i] = rng.normal();
-  fillWeights(dtype, new Uint8Array(memory.buffer, gate, weightBytes(dtype, FFN, DIM)), rng);
-  fillWeights(dtype, new Uint8Array(memory.buffer, down, weightBytes(dtype, DIM, FFN)), rng);
+  fillWeights(dtype, new Uint8Array(memory.buffer, gate, weightBytes(dtype, FFN, DIM)), rng, DIM);
+  fillWeights(dtype, new Uint8Array(memory.buffer, down, weightBytes(dtype, DIM, FFN)), rng, FFN);
   return { kernels, memory, x, xq, out, gate, down };
 }
 
-/** One matmul through the wasm kernels: out (nTokens, outF) = x @ w^T (q8_0: x quantized first). */
+/** One matmul through the wasm kernels (the backend's table): out (nTokens, outF) = x @ w^T (block formats: x quantized first). */
 function runWasm(s: Setup, dtype: Dtype, w: number, nTokens: number, inF: number, outF: number): void {
   const k = s.kernels;
-  if (dtype === "q8_0") {
-    k.quantize_q8_0(s.xq, s.x, nTokens, inF);
-    k.matmul_q8_0(s.out, s.xq, w, nTokens, inF, outF, 0, outF);
+  const matmul = matmulKernel(k, matmulIndex(dtype));
+  if (isQuantType(dtype)) {
+    quantizeKernel(k, quantizeIndex(QUANT_DOTS[dtype].activation))[1](s.xq, s.x, nTokens, inF);
+    matmul(s.out, s.xq, w, nTokens, inF, outF, 0, outF);
   } else {
-    (dtype === "f32" ? k.matmul_f32 : dtype === "bf16" ? k.matmul_bf16 : k.matmul_f16)(s.out, s.x, w, nTokens, inF, outF, 0, outF);
+    matmul(s.out, s.x, w, nTokens, inF, outF, 0, outF);
   }
 }
 
@@ -113,7 +118,7 @@ function runReference(s: Setup, dtype: Dtype, w: number, nTokens: number, inF: n
   const n = rows * inF;
   let tensor: WeightTensor;
   if (dtype === "f32") tensor = { dtype, shape: [rows, inF], data: new Float32Array(buffer, w, n) };
-  else if (dtype === "q8_0") tensor = { dtype, shape: [rows, inF], data: new Uint8Array(buffer, w, weightBytes(dtype, rows, inF)) };
+  else if (isQuantType(dtype)) tensor = { dtype, shape: [rows, inF], data: new Uint8Array(buffer, w, weightBytes(dtype, rows, inF)) };
   else tensor = { dtype, shape: [rows, inF], data: new Uint16Array(buffer, w, n) };
   referenceMatmul(new Float32Array(nTokens * rows), new Float32Array(buffer, s.x, nTokens * inF), tensor, nTokens);
 }
@@ -156,6 +161,6 @@ export const kernelsBench: Bench = {
         console.log(`| ${dtype} | ${build} | prefill, ${PREFILL_TOKENS} tokens | ${fmt(prefill * 1000, 1)} | ${fmt(bytes / prefill / 1e9, 2)} | ${fmt(pf / prefill / 1e9)} | ${fmt(pf / refPrefill / 1e9, 2)} | ${fmt(refPrefill / prefill)}x |`);
       }
     }
-    console.log("\nq8_0 times include quantizing the activations (as the backend runs it).");
+    console.log("\nBlock-format times include quantizing the activations (as the backend runs it).");
   },
 };

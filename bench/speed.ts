@@ -1,5 +1,5 @@
 // `npm run bench -- speed [--preset small|1b-shape] [--threads 2] [--reps 3] [--only ours|llamacpp]
-// [--dtypes bf16,q8_0,f32] [--node 24|none] [--relaxed] [--profile DIR] [--check-tokens]`: our
+// [--dtypes bf16,q8_0,f32,q4_k_m,q4_0,q6_k] [--node 24|none] [--relaxed] [--profile DIR] [--check-tokens]`: our
 // WebAssembly backend against llama.cpp on the same synthetic weights, side by side in one run, ours
 // on the machine's Node and on each Node of --node (default the current LTS, node-binary.ts). The weights come from
 // the llama.cpp anchor (../shared/anchors/llamacpp: make_model.mjs writes one seeded model as a
@@ -7,7 +7,9 @@
 // under $TMPDIR. Each configuration runs in a fresh child process (speed-child.ts for ours,
 // llamacpp_bench.mjs for llama.cpp): load time, prefill tok/s on the anchor's 128-token prompt,
 // decode tok/s over 64 greedy steps, peak RSS. Pairs: our bf16 vs llama.cpp f16 (llama.cpp's CPU
-// build has no fast bf16 path; both are 2 bytes per weight), q8_0 vs q8_0, f32 vs f32.
+// build has no fast bf16 path; both are 2 bytes per weight), q8_0 vs q8_0, f32 vs f32, and GGUF files
+// both read as they are: Q4_K_M, Q4_0 and Q6_K quantized by llama.cpp's own quantizer (the anchor's
+// quantize_gguf.py) from the anchor's F32 GGUF, written once into <preset>-gguf/ beside the model.
 // --check-tokens: greedy tokens of ours vs llamacpp_ref.mjs on the tiny preset in f32 (f32 KV), where
 // llama.cpp's reference is exact enough to compare, at steps whose top-1/top-2 margin is clear.
 // Decode reads every weight once per token, so decode tok/s x weight bytes is our weight read rate:
@@ -105,6 +107,35 @@ function ensureModel(anchor: string, preset: string): string {
   return dir;
 }
 
+/** GGUF types of the GGUF rows, as quantize_gguf.py names them. */
+const GGUF_TYPES = ["Q4_K_M", "Q4_0", "Q6_K"] as const;
+
+/**
+ * The anchor's F32 GGUF of `preset` quantized by llama.cpp to `types` (written once each), in
+ * anchor-models/<preset>-gguf/; returns the folder.
+ */
+function ensureGgufModels(anchor: string, preset: string, types: readonly string[]): string {
+  const dir = join(CACHE, "anchor-models", `${preset}-gguf`);
+  const f32 = join(dir, `${preset}-f32.gguf`);
+  const missing = types.filter((t) => !existsSync(join(dir, `${preset}-${t.toLowerCase()}.gguf`)));
+  if (missing.length === 0) return dir;
+  if (!existsSync(f32)) {
+    console.log(`writing the ${preset} F32 GGUF into ${dir} (make_model.mjs --hf none --gguf f32) ...`);
+    execFileSync(process.execPath, [join(anchor, "make_model.mjs"), "--preset", preset, "--hf", "none", "--gguf", "f32", "--out", dir], { stdio: "inherit" });
+  }
+  console.log(`quantizing ${missing.join(", ")} with llama.cpp's quantizer (quantize_gguf.py, about a minute each) ...`);
+  execFileSync("/usr/bin/python3", [join(anchor, "quantize_gguf.py"), f32, join(dir, preset), ...missing], { stdio: ["ignore", "inherit", "inherit"] });
+  return dir;
+}
+
+/** The GGUF rows: ours (dtype auto: every tensor kept in its stored type) and llama.cpp on one file. */
+function ggufPairs(ggufDir: string, preset: string, types: readonly string[]): Pair[] {
+  return types.map((t) => {
+    const file = join(ggufDir, `${preset}-${t.toLowerCase()}.gguf`);
+    return { label: `${t.toLowerCase()} / ${t.toLowerCase()} (gguf)`, ours: { dtype: "auto", hf: file }, gguf: file };
+  });
+}
+
 function pairs(modelDir: string, preset: string): Pair[] {
   // The 1b-shape writes no hf-f32 folder: our f32 widens the bf16 folder (the values are identical).
   const f32Dir = existsSync(join(modelDir, "hf-f32")) ? "hf-f32" : "hf-bf16";
@@ -184,7 +215,7 @@ export const speedBench: Bench = {
     const threads = Number(flag(argv, "--threads") ?? 2);
     const reps = Number(flag(argv, "--reps") ?? 3);
     const only = flag(argv, "--only");
-    const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32").split(",");
+    const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32,q4_k_m,q4_0,q6_k").split(",");
     const profileDir = flag(argv, "--profile");
     const relaxed = argv.includes("--relaxed") ? ["--experimental-wasm-relaxed-simd"] : [];
     const profile = profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
@@ -195,18 +226,25 @@ export const speedBench: Bench = {
     }
     const nodes = only === "llamacpp" ? [] : benchNodes(argv);
     const flagsFor = (node: NodeBinary): string[] => [...(node.machine ? relaxed : []), ...profile];
-    const modelDir = ensureModel(anchor, preset);
+    const wanted = (label: string): boolean => dtypes.some((d) => label.startsWith(`${d} `));
+    const ggufTypes = GGUF_TYPES.filter((t) => wanted(`${t.toLowerCase()} `));
+    const modelDir = pairs("", preset).some((p) => wanted(p.label)) ? ensureModel(anchor, preset) : undefined;
+    const ggufDir = ggufTypes.length > 0 ? ensureGgufModels(anchor, preset, ggufTypes) : undefined;
+    const allPairs = [
+      ...(modelDir === undefined ? [] : pairs(modelDir, preset).filter((p) => wanted(p.label))),
+      ...(ggufDir === undefined ? [] : ggufPairs(ggufDir, preset, ggufTypes)),
+    ];
     const ceiling = readCeiling(threads);
-    console.log(`model: ${preset} (${modelDir}), ${threads} threads, ${reps} reps; ours on ${nodes.map((n) => `${n.label} (flags: ${flagsFor(n).join(" ") || "none"})`).join(", ")}`);
+    console.log(`model: ${preset} (${[modelDir, ggufDir].filter((d) => d !== undefined).join(", ")}), ${threads} threads, ${reps} reps; ours on ${nodes.map((n) => `${n.label} (flags: ${flagsFor(n).join(" ") || "none"})`).join(", ")}`);
     console.log(`memory-read ceiling (plain streaming read, ${threads} threads, this run): ${(ceiling / 1e9).toFixed(1)} GB/s\n`);
     console.log("| weights (ours / llama.cpp) | ours on (kernel build) | prefill tok/s ours | llama.cpp | ratio | decode tok/s ours | llama.cpp | ratio | ours weight GB/s in decode (of ceiling) | load s ours | llama.cpp | peak RSS ours | llama.cpp | ours RSS / weight bytes |");
     console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     const breakdowns: string[] = [];
-    for (const pair of pairs(modelDir, preset).filter((p) => dtypes.some((d) => p.label.startsWith(d)))) {
-      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir, pair.gguf), threads, reps);
+    for (const pair of allPairs) {
+      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir ?? "", pair.gguf), threads, reps);
       if (nodes.length === 0) console.log(row(pair.label, "-", undefined, theirs, ceiling));
       for (const node of nodes) {
-        const ours = runOurs(node, join(modelDir, pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps)], flagsFor(node));
+        const ours = runOurs(node, join(modelDir ?? "", pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps)], flagsFor(node));
         console.log(row(pair.label, `${node.label} (${ours.build})`, ours, theirs, ceiling));
         breakdowns.push(`- ${node.label}, ${ours.weightDType} prefill: ${opBreakdown(ours.prefillOps, ours.prefillSeconds)}`);
         breakdowns.push(`- ${node.label}, ${ours.weightDType} decode: ${opBreakdown(ours.decodeOps, ours.decodeSeconds)}`);

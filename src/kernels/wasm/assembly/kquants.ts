@@ -1,21 +1,27 @@
 // K-quant kernels in WebAssembly SIMD: the Q8_K activation quantizer and the matrix products by Q4_K
-// Q5_K and Q6_K weights (llama.cpp's super-blocks of QK_K = 256 weights), twins of the reference kernels
-// in src/kernels/reference/ (quantize_row_q8_K_ref, ggml_vec_dot_q4_K_q8_K_generic,
-// ggml_vec_dot_q5_K_q8_K_generic and ggml_vec_dot_q6_K_q8_K_generic of ggml-quants.c / ggml-cpu/quants.c).
+// and Q5_K weights (llama.cpp's super-blocks of QK_K = 256 weights; Q6_K is q6_k.ts), twins of the
+// reference kernels in src/ (tensor/q8_k.ts quantize_row_q8_K_ref, kernels/reference/k-quants.ts
+// ggml_vec_dot_q4_K_q8_K_generic and ggml_vec_dot_q5_K_q8_K_generic of ggml-cpu/quants.c).
 //
-// Bit-exact with the reference. The generic C kernels keep eight int32 lanes aux32[l] (l = element
-// index mod 8: aux16[l] = q8[l] * a[l] over chunks of 8, times the sub-block scale) and eight float
-// lanes sums[l] += d * aux32[l] per super-block, then add the lanes in order at the end. Here those
-// eight lanes are two i32x4 / f32x4 vectors: i16x8.extmul_*_i8x16_s forms aux16 for 8 elements at
-// once (lane l = element l of the chunk), the chunks sharing one scale are summed in int16 (no
-// overflow: at most 4 x 15 x 127 for Q4_K, 2 x 32 x 127 for Q6_K), and i32x4.extmul_*_i16x8_s
-// applies the scale. Integer sums are exact in any order; the float operations are the C code's, per
-// lane, without fused multiply-add (also in the relaxed-SIMD build).
+// Bit-exact with the reference. The generic C kernels keep eight int32 lanes aux32[l] (l = weight
+// index mod 8), each sub-block's products times its 6-bit scale, then per super-block eight float
+// lanes sums[l] += d * aux32[l], minus dmin * (the Q8_K block sums times the mins), and add the lanes
+// in order at the end. Here those eight lanes are two i32x4 / f32x4 vectors: kquant-vec.ts pairDot
+// forms eight int16 lanes of products (lane = index mod 8), the two 16-weight halves of a sub-block
+// are summed in int16 (at most 4 x 128 x 31 = 15872: no overflow), and the two sub-blocks sharing
+// 32 bytes of qs (low and high nibbles) are scaled together into int32 lanes by one
+// i32x4.dot_i16x8_s each for lanes 0..3 and 4..7. Integer sums are exact in any order; the float
+// operations are the C code's, per lane, in its order, without fused multiply-add in either build.
+//
+// Tiles: decode (one token) takes two weight rows per pass over the token's activations; prefill one
+// weight row per pass over two tokens' activations (its unpacked nibbles serve both). Larger tiles
+// need more than the 16 vector registers of x86-64 (every row x token pair holds two accumulators).
 //
 // Layouts (ggml-common.h): block_q8_K = float d, int8 qs[256], int16 bsums[16] (292 bytes);
 // block_q4_K = half d, half dmin, uint8 scales[12] (eight 6-bit scales and mins), uint8 qs[128]
-// (144 bytes); block_q6_K = uint8 ql[128], uint8 qh[64], int8 scales[16], half d (210 bytes).
+// (144 bytes); block_q5_K = block_q4_K with uint8 qh[32] (each weight's fifth bit) before qs.
 
+import { addLanes, addScaled, arrange, fifthBit, highNibbles, lowNibbles, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
 /** Weights per super-block (QK_K). */
@@ -26,10 +32,9 @@ const Q8_K_BYTES: usize = 292;
 const Q8_K_BSUMS: usize = 260;
 /** Bytes of a block_q4_K. */
 const Q4_K_BYTES: usize = 144;
-/** Bytes of a block_q5_K: a block_q4_K with uint8 qh[32] (each weight's fifth bit) before qs. */
+/** Bytes of a block_q5_K. */
 const Q5_K_BYTES: usize = 176;
-/** Bytes of a block_q6_K. */
-const Q6_K_BYTES: usize = 210;
+
 
 /**
  * Quantize x (nTokens, inF) float32 into Q8_K blocks at xq (nTokens * inF / 256 blocks, row after
@@ -78,184 +83,155 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
   }
 }
 
-/** The eight aux16 lanes summed over two chunks of 8: a (16 int8) times x (16 int8). */
-// @ts-ignore: decorator
-@inline function dot16(a: v128, x: v128): v128 {
-  return i16x8.add(i16x8.extmul_low_i8x16_s(a, x), i16x8.extmul_high_i8x16_s(a, x));
-}
 
-/** sumf + lanes 0..3 of lo + lanes 0..3 of hi, one add at a time in lane order (the C loop). */
+/** sumi of vec_dot_q4_K_q8_K: the Q8_K block's bsums (at q8) times the mins, each min twice (exact int32). */
 // @ts-ignore: decorator
-@inline function addLanes(sumf: f32, lo: v128, hi: v128): f32 {
-  sumf += f32x4.extract_lane(lo, 0);
-  sumf += f32x4.extract_lane(lo, 1);
-  sumf += f32x4.extract_lane(lo, 2);
-  sumf += f32x4.extract_lane(lo, 3);
-  sumf += f32x4.extract_lane(hi, 0);
-  sumf += f32x4.extract_lane(hi, 1);
-  sumf += f32x4.extract_lane(hi, 2);
-  sumf += f32x4.extract_lane(hi, 3);
-  return sumf;
-}
-
-/** sumi of vec_dot_q4_K_q8_K: the Q8_K block's bsums (at q8) times the mins (bytes 0..7 of mins), each min twice. */
-// @ts-ignore: decorator
-@inline function minsDot(q8: usize, minsLo: v128, minsHi: v128): i32 {
+@inline function minsDot(q8: usize, mins: v128): i32 {
+  const minsLo = i8x16.shuffle(mins, i8x16.splat(0), 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
+  const minsHi = i8x16.shuffle(mins, i8x16.splat(0), 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
   const ms = i32x4.add(i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS), minsLo), i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS + 16), minsHi));
   const ms2 = i32x4.add(ms, v128.shuffle<i32>(ms, ms, 2, 3, 0, 1));
   return i32x4.extract_lane(i32x4.add(ms2, v128.shuffle<i32>(ms2, ms2, 1, 0, 3, 2)), 0);
 }
 
-/** The aux16 sums of one 32-weight sub-block: a0/a1 its 32 quants, activations at xs. */
+/** The eight 6-bit scales of the Q4_K/Q5_K block at x as int16 lanes (int32 lane c = scales 2c, 2c + 1), as the C code's utmp. */
 // @ts-ignore: decorator
-@inline function sub32(a0: v128, a1: v128, xs: usize): v128 {
-  return i16x8.add(dot16(a0, v128.load(xs)), dot16(a1, v128.load(xs, 16)));
+@inline function scalesOf(x: usize): v128 {
+  const u0 = load<u32>(x, 4), u2 = load<u32>(x, 12);
+  return scalesU16(u0 & 0x3f3f3f3f, (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4));
 }
 
-/** lo (or hi, with high = true) of aux32 += sLow * tLow + sHigh * tHigh. */
+/** The eight 6-bit mins of the block at x in bytes 0..7. */
 // @ts-ignore: decorator
-@inline function scaled(acc: v128, tLow: v128, sLow: v128, tHigh: v128, sHigh: v128, high: bool): v128 {
-  if (high) return i32x4.add(acc, i32x4.add(i32x4.extmul_high_i16x8_s(tLow, sLow), i32x4.extmul_high_i16x8_s(tHigh, sHigh)));
-  return i32x4.add(acc, i32x4.add(i32x4.extmul_low_i16x8_s(tLow, sLow), i32x4.extmul_low_i16x8_s(tHigh, sHigh)));
+@inline function minsOf(x: usize): v128 {
+  const u1 = load<u32>(x, 8), u2 = load<u32>(x, 12);
+  return i32x4.replace_lane(i32x4.splat(u1 & 0x3f3f3f3f), 1, ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4));
+}
+
+/** The int16 sum over a sub-block's two halves: activations a0, a1 against weight quants w0, w1. */
+// @ts-ignore: decorator
+@inline function subDot(a0: v128, a1: v128, w0: v128, w1: v128): v128 {
+  return i16x8.add(pairDot(a0, w0), pairDot(a1, w1));
 }
 
 /**
- * One row of Q4_K (q5 false) or Q5_K (q5 true) blocks at w times the rows of Q8_K blocks at y0 and
- * y1 (nb blocks each, two tokens sharing each unpacked weight block): vec_dot_q4_K_q8_K /
- * vec_dot_q5_K_q8_K per token (Q5_K adds 16 where the weight's qh bit is set). With y1 = y0 the
- * second result is the first computed twice. Results go to o0 and o1 (float32).
+ * A tile of vec_dot_q4_K_q8_K (q5 false) or vec_dot_q5_K_q8_K (q5 true) over nb blocks: weight row
+ * x0 with token y0 into o00, and with twoRows row x1 with y0 into o10, or with twoTokens row x0 with
+ * token y1 into o01 (not both). Each result is its own lanes, bit-exact with the C code.
  */
 // @ts-ignore: decorator
-@inline function dotQ45K2(q5: bool, w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize): void {
+@inline function tileK45(q5: bool, twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
   const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
   const qsAt: usize = q5 ? 48 : 16;
-  const one = i8x16.splat(1);
-  const nibble = i8x16.splat(0x0f);
-  let sums0Lo = f32x4.splat(0), sums0Hi = f32x4.splat(0), sums1Lo = f32x4.splat(0), sums1Hi = f32x4.splat(0);
-  let sumf0: f32 = 0, sumf1: f32 = 0;
+  const zero = i32x4.splat(0);
+  let fALo = f32x4.splat(0), fAHi = fALo, fBLo = fALo, fBHi = fALo, fCLo = fALo, fCHi = fALo;
+  let sumfA: f32 = 0, sumfB: f32 = 0, sumfC: f32 = 0;
   for (let i: u32 = 0; i < nb; i++) {
-    const x = w + <usize>i * blockBytes;
-    const q80 = y0 + <usize>i * Q8_K_BYTES, q81 = y1 + <usize>i * Q8_K_BYTES;
-    const qh0 = q5 ? v128.load(x, 16) : i8x16.splat(0), qh1 = q5 ? v128.load(x, 32) : i8x16.splat(0);
-    // The twelve scale bytes as eight 6-bit scales (sc) and eight 6-bit mins (mn), as the C code's utmp.
-    const u0 = load<u32>(x, 4), u1 = load<u32>(x, 8), u2 = load<u32>(x, 12);
-    const sc0 = u0 & 0x3f3f3f3f;
-    const sc1 = (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4);
-    const mn0 = u1 & 0x3f3f3f3f;
-    const mn1 = ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4);
-    const mins = i32x4.replace_lane(i32x4.splat(mn0), 1, mn1); // bytes 0..7 = mins 0..7
-    const minsLo = i8x16.shuffle(mins, i8x16.splat(0), 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
-    const minsHi = i8x16.shuffle(mins, i8x16.splat(0), 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
-    const sumi0 = minsDot(q80, minsLo, minsHi), sumi1 = minsDot(q81, minsLo, minsHi);
-    let lo0 = i32x4.splat(0), hi0 = i32x4.splat(0), lo1 = i32x4.splat(0), hi1 = i32x4.splat(0);
-    for (let k: usize = 0; k < 4; k++) {
-      const qa = v128.load(x + qsAt + (k << 5)), qb = v128.load(x + qsAt + (k << 5), 16);
-      // Sub-block 2k: the low nibbles of these 32 bytes; sub-block 2k + 1: the high nibbles.
-      let la = v128.and(qa, nibble), lb = v128.and(qb, nibble), ha = i8x16.shr_u(qa, 4), hb = i8x16.shr_u(qb, 4);
-      if (q5) {
-        // Q5_K: + 16 where bit 2k (low nibbles) or 2k + 1 (high nibbles) of the weight's qh byte is set.
-        const bit = <u32>k << 1;
-        la = v128.or(la, i8x16.shl(v128.and(i8x16.shr_u(qh0, bit), one), 4));
-        lb = v128.or(lb, i8x16.shl(v128.and(i8x16.shr_u(qh1, bit), one), 4));
-        ha = v128.or(ha, i8x16.shl(v128.and(i8x16.shr_u(qh0, bit + 1), one), 4));
-        hb = v128.or(hb, i8x16.shl(v128.and(i8x16.shr_u(qh1, bit + 1), one), 4));
+    const p0 = x0 + <usize>i * blockBytes, p1 = x1 + <usize>i * blockBytes;
+    const q0 = y0 + <usize>i * Q8_K_BYTES, q1 = y1 + <usize>i * Q8_K_BYTES;
+    const sc0 = scalesOf(p0), sc1 = twoRows ? scalesOf(p1) : sc0;
+    // Q5_K's fifth bits of weights 64c + l (l < 16: qhA, l >= 16: qhB), arranged as the quants.
+    const qhA0 = q5 ? arrange(v128.load(p0, 16)) : zero, qhB0 = q5 ? arrange(v128.load(p0, 32)) : zero;
+    const qhA1 = q5 && twoRows ? arrange(v128.load(p1, 16)) : zero, qhB1 = q5 && twoRows ? arrange(v128.load(p1, 32)) : zero;
+    let aLo = zero, aHi = zero, bLo = zero, bHi = zero, cLo = zero, cHi = zero;
+    for (let c: usize = 0; c < 4; c++) {
+      // Sub-block 2c: activations xa[0..32), weights the low nibbles of qs[32c..32c+32); 2c + 1: xa[32..64), the high nibbles.
+      const xa = q0 + 4 + (c << 6);
+      const a0 = arrange(v128.load(xa)), a1 = arrange(v128.load(xa, 16)), a2 = arrange(v128.load(xa, 32)), a3 = arrange(v128.load(xa, 48));
+      const bit = <u32>c << 1;
+      {
+        const qa = arrange(v128.load(p0 + qsAt + (c << 5))), qb = arrange(v128.load(p0 + qsAt + (c << 5), 16));
+        let la = lowNibbles(qa), lb = lowNibbles(qb), ha = highNibbles(qa), hb = highNibbles(qb);
+        if (q5) {
+          la = v128.or(la, fifthBit(qhA0, bit)); lb = v128.or(lb, fifthBit(qhB0, bit));
+          ha = v128.or(ha, fifthBit(qhA0, bit + 1)); hb = v128.or(hb, fifthBit(qhB0, bit + 1));
+        }
+        const s = scalePair(sc0, c);
+        const tA = subDot(a0, a1, la, lb), tB = subDot(a2, a3, ha, hb);
+        aLo = scaledLow(aLo, tA, tB, s);
+        aHi = scaledHigh(aHi, tA, tB, s);
+        if (twoTokens) {
+          const xb = q1 + 4 + (c << 6);
+          const uA = subDot(arrange(v128.load(xb)), arrange(v128.load(xb, 16)), la, lb);
+          const uB = subDot(arrange(v128.load(xb, 32)), arrange(v128.load(xb, 48)), ha, hb);
+          cLo = scaledLow(cLo, uA, uB, s);
+          cHi = scaledHigh(cHi, uA, uB, s);
+        }
       }
-      const scales = k < 2 ? sc0 : sc1;
-      const shift = <u32>(k & 1) << 4;
-      const sLow = i16x8.splat(<i16>((scales >> shift) & 0xff)), sHigh = i16x8.splat(<i16>((scales >> (shift + 8)) & 0xff));
-      const xs0 = q80 + 4 + (k << 6), xs1 = q81 + 4 + (k << 6);
-      const tLow0 = sub32(la, lb, xs0), tHigh0 = sub32(ha, hb, xs0 + 32);
-      lo0 = scaled(lo0, tLow0, sLow, tHigh0, sHigh, false);
-      hi0 = scaled(hi0, tLow0, sLow, tHigh0, sHigh, true);
-      const tLow1 = sub32(la, lb, xs1), tHigh1 = sub32(ha, hb, xs1 + 32);
-      lo1 = scaled(lo1, tLow1, sLow, tHigh1, sHigh, false);
-      hi1 = scaled(hi1, tLow1, sLow, tHigh1, sHigh, true);
+      if (twoRows) {
+        const qa = arrange(v128.load(p1 + qsAt + (c << 5))), qb = arrange(v128.load(p1 + qsAt + (c << 5), 16));
+        let la = lowNibbles(qa), lb = lowNibbles(qb), ha = highNibbles(qa), hb = highNibbles(qb);
+        if (q5) {
+          la = v128.or(la, fifthBit(qhA1, bit)); lb = v128.or(lb, fifthBit(qhB1, bit));
+          ha = v128.or(ha, fifthBit(qhA1, bit + 1)); hb = v128.or(hb, fifthBit(qhB1, bit + 1));
+        }
+        const s = scalePair(sc1, c);
+        const tA = subDot(a0, a1, la, lb), tB = subDot(a2, a3, ha, hb);
+        bLo = scaledLow(bLo, tA, tB, s);
+        bHi = scaledHigh(bHi, tA, tB, s);
+      }
     }
-    const dw = f16ToF32(<u32>load<u16>(x)), dminw = f16ToF32(<u32>load<u16>(x, 2));
-    const yd0 = load<f32>(q80), yd1 = load<f32>(q81);
-    const d0 = f32x4.splat(dw * yd0), d1 = f32x4.splat(dw * yd1);
-    sums0Lo = f32x4.add(sums0Lo, f32x4.mul(d0, f32x4.convert_i32x4_s(lo0)));
-    sums0Hi = f32x4.add(sums0Hi, f32x4.mul(d0, f32x4.convert_i32x4_s(hi0)));
-    sums1Lo = f32x4.add(sums1Lo, f32x4.mul(d1, f32x4.convert_i32x4_s(lo1)));
-    sums1Hi = f32x4.add(sums1Hi, f32x4.mul(d1, f32x4.convert_i32x4_s(hi1)));
-    const dmin0: f32 = dminw * yd0, dmin1: f32 = dminw * yd1;
-    sumf0 -= dmin0 * <f32>sumi0;
-    sumf1 -= dmin1 * <f32>sumi1;
+    // The C code's float steps per result: sums[l] += d * aux32[l]; sumf -= dmin * sumi.
+    const yd0 = load<f32>(q0);
+    const dw0 = f16ToF32(<u32>load<u16>(p0)), dmin0 = f16ToF32(<u32>load<u16>(p0, 2));
+    const mins0 = minsOf(p0);
+    fALo = addScaled(fALo, dw0 * yd0, aLo);
+    fAHi = addScaled(fAHi, dw0 * yd0, aHi);
+    sumfA -= (dmin0 * yd0) * <f32>minsDot(q0, mins0);
+    if (twoRows) {
+      const dw1 = f16ToF32(<u32>load<u16>(p1)), dmin1 = f16ToF32(<u32>load<u16>(p1, 2));
+      fBLo = addScaled(fBLo, dw1 * yd0, bLo);
+      fBHi = addScaled(fBHi, dw1 * yd0, bHi);
+      sumfB -= (dmin1 * yd0) * <f32>minsDot(q0, minsOf(p1));
+    }
+    if (twoTokens) {
+      const yd1 = load<f32>(q1);
+      fCLo = addScaled(fCLo, dw0 * yd1, cLo);
+      fCHi = addScaled(fCHi, dw0 * yd1, cHi);
+      sumfC -= (dmin0 * yd1) * <f32>minsDot(q1, mins0);
+    }
   }
-  store<f32>(o0, addLanes(sumf0, sums0Lo, sums0Hi));
-  store<f32>(o1, addLanes(sumf1, sums1Lo, sums1Hi));
+  store<f32>(o00, addLanes(sumfA, fALo, fAHi));
+  if (twoRows) store<f32>(o10, addLanes(sumfB, fBLo, fBHi));
+  if (twoTokens) store<f32>(o01, addLanes(sumfC, fCLo, fCHi));
 }
 
-/** The 16 quants of group g (0..7) of one Q6_K half: 6 bits from ql's nibble and qh's bit pair, minus 32. */
-// @ts-ignore: decorator
-@inline function q6Group(lowBits: v128, highNibble: bool, highBits: v128, pairShift: u32): v128 {
-  const nib = highNibble ? i8x16.shr_u(lowBits, 4) : v128.and(lowBits, i8x16.splat(0x0f));
-  const pair = v128.and(i8x16.shr_u(highBits, pairShift), i8x16.splat(3));
-  return i8x16.sub(v128.or(nib, i8x16.shl(pair, 4)), i8x16.splat(32));
-}
-
-/** aux32 (lo, or hi with high = true) += scale * aux16 of quants a against activations at xs. */
-// @ts-ignore: decorator
-@inline function q6Acc(acc: v128, a: v128, xs: usize, scale: v128, high: bool): v128 {
-  const t = dot16(a, v128.load(xs));
-  return i32x4.add(acc, high ? i32x4.extmul_high_i16x8_s(t, scale) : i32x4.extmul_low_i16x8_s(t, scale));
-}
+/** Rows per block of the prefill loop: their weights stay in cache while every token pair passes. */
+const ROW_BLOCK: u32 = 16;
 
 /**
- * One row of Q6_K blocks at w times the rows of Q8_K blocks at y0 and y1 (two tokens sharing each
- * unpacked weight block): vec_dot_q6_K_q8_K per token, results to o0 and o1.
+ * The Q4_K/Q5_K matmul loop. Decode: rows in pairs. Prefill: blocks of ROW_BLOCK rows, each row
+ * against tokens in pairs (a last token alone).
  */
-function dotQ6K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize): void {
-  let sums0Lo = f32x4.splat(0), sums0Hi = f32x4.splat(0), sums1Lo = f32x4.splat(0), sums1Hi = f32x4.splat(0);
-  for (let i: u32 = 0; i < nb; i++) {
-    const x = w + <usize>i * Q6_K_BYTES;
-    const q80 = y0 + <usize>i * Q8_K_BYTES + 4, q81 = y1 + <usize>i * Q8_K_BYTES + 4;
-    let lo0 = i32x4.splat(0), hi0 = i32x4.splat(0), lo1 = i32x4.splat(0), hi1 = i32x4.splat(0);
-    for (let h: usize = 0; h < 2; h++) {
-      const ql = x + (h << 6), qh = x + 128 + (h << 5), sc = x + 192 + (h << 3);
-      const l0 = v128.load(ql), l1 = v128.load(ql, 16), l2 = v128.load(ql, 32), l3 = v128.load(ql, 48);
-      const h0 = v128.load(qh), h1 = v128.load(qh, 16);
-      const xs0 = q80 + (h << 7), xs1 = q81 + (h << 7);
-      // Elements 0..31: ql[0..32) low nibbles, qh bits 0-1; 32..63: ql[32..64) low, bits 2-3;
-      // 64..95: ql[0..32) high, bits 4-5; 96..127: ql[32..64) high, bits 6-7. One scale per 16.
-      for (let g: usize = 0; g < 8; g++) {
-        const a = g == 0 ? q6Group(l0, false, h0, 0) : g == 1 ? q6Group(l1, false, h1, 0)
-          : g == 2 ? q6Group(l2, false, h0, 2) : g == 3 ? q6Group(l3, false, h1, 2)
-          : g == 4 ? q6Group(l0, true, h0, 4) : g == 5 ? q6Group(l1, true, h1, 4)
-          : g == 6 ? q6Group(l2, true, h0, 6) : q6Group(l3, true, h1, 6);
-        const s = i16x8.splat(<i16>load<i8>(sc + g));
-        lo0 = q6Acc(lo0, a, xs0 + (g << 4), s, false);
-        hi0 = q6Acc(hi0, a, xs0 + (g << 4), s, true);
-        lo1 = q6Acc(lo1, a, xs1 + (g << 4), s, false);
-        hi1 = q6Acc(hi1, a, xs1 + (g << 4), s, true);
+// @ts-ignore: decorator
+@inline function matmulK45(q5: bool, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  const nb = inF / QK_K;
+  const rowBytes = <usize>nb * (q5 ? Q5_K_BYTES : Q4_K_BYTES);
+  const tokenBytes = <usize>nb * Q8_K_BYTES;
+  if (nTokens == 1) {
+    let r = rowStart;
+    for (; r + 2 <= rowEnd; r += 2) {
+      const x = w + <usize>r * rowBytes;
+      tileK45(q5, true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
+    }
+    if (r < rowEnd) tileK45(q5, false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
+    return;
+  }
+  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
+    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
+    let t: u32 = 0;
+    for (; t + 2 <= nTokens; t += 2) {
+      const y = xq + <usize>t * tokenBytes;
+      const o = out + (<usize>t * outF << 2);
+      for (let r = r0; r < r1; r++) {
+        const x = w + <usize>r * rowBytes;
+        tileK45(q5, false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
       }
     }
-    const dw = f16ToF32(<u32>load<u16>(x, 208));
-    const d0 = f32x4.splat(dw * load<f32>(q80 - 4)), d1 = f32x4.splat(dw * load<f32>(q81 - 4));
-    sums0Lo = f32x4.add(sums0Lo, f32x4.mul(d0, f32x4.convert_i32x4_s(lo0)));
-    sums0Hi = f32x4.add(sums0Hi, f32x4.mul(d0, f32x4.convert_i32x4_s(hi0)));
-    sums1Lo = f32x4.add(sums1Lo, f32x4.mul(d1, f32x4.convert_i32x4_s(lo1)));
-    sums1Hi = f32x4.add(sums1Hi, f32x4.mul(d1, f32x4.convert_i32x4_s(hi1)));
-  }
-  store<f32>(o0, addLanes(0, sums0Lo, sums0Hi));
-  store<f32>(o1, addLanes(0, sums1Lo, sums1Hi));
-}
-
-/** The K-quant matmul loop (bits 4, 5 or 6): tokens in pairs (the last one alone, computed as its own pair). */
-// @ts-ignore: decorator
-@inline function matmulK(bits: u32, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  const nb = inF / QK_K;
-  const rowBytes = <usize>nb * (bits == 4 ? Q4_K_BYTES : bits == 5 ? Q5_K_BYTES : Q6_K_BYTES);
-  const tokenBytes = <usize>nb * Q8_K_BYTES;
-  for (let t: u32 = 0; t < nTokens; t += 2) {
-    const t1 = t + 1 < nTokens ? t + 1 : t;
-    const y0 = xq + <usize>t * tokenBytes, y1 = xq + <usize>t1 * tokenBytes;
-    const o0 = out + (<usize>t * outF << 2), o1 = out + (<usize>t1 * outF << 2);
-    for (let r = rowStart; r < rowEnd; r++) {
-      const at = <usize>r << 2;
-      if (bits == 4) dotQ45K2(false, w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
-      else if (bits == 5) dotQ45K2(true, w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
-      else dotQ6K2(w + <usize>r * rowBytes, y0, y1, nb, o0 + at, o1 + at);
+    if (t < nTokens) {
+      const y = xq + <usize>t * tokenBytes;
+      const o = out + (<usize>t * outF << 2);
+      for (let r = r0; r < r1; r++) tileK45(q5, false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
     }
   }
 }
@@ -265,15 +241,10 @@ function dotQ6K2(w: usize, y0: usize, y1: usize, nb: u32, o0: usize, o1: usize):
  * inF / 256 blocks), w Q4_K blocks (outF, inF / 256).
  */
 export function matmul_q4_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK(4, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmulK45(false, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
 /** As matmul_q4_k for Q5_K weights (outF, inF / 256 blocks of 176 bytes). */
 export function matmul_q5_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK(5, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
-}
-
-/** As matmul_q4_k for Q6_K weights (outF, inF / 256 blocks of 210 bytes). */
-export function matmul_q6_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK(6, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmulK45(true, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }

@@ -5,7 +5,7 @@
 // minus 8; 18 bytes.
 //
 // Bit-exact with the reference: each block's integer dot product is exact (products of a 4-bit and
-// an 8-bit integer summed in int16 lanes, at most 4 x 8 x 127, then widened), then per output, in
+// an 8-bit integer summed in int16 lanes, then widened; see blockSums), then per output, in
 // block order, sumf = f32(sumf + f32(f32(f32(sumi) * d_w) * d_x)), the C code's
 // `sumi * d_w * d_x`, with no fused multiply-add. Four output rows share the lanes of that chain.
 
@@ -18,17 +18,46 @@ const W_BYTES: usize = 18;
 /** Bytes per Q8_0 activation block. */
 const X_BYTES: usize = 34;
 
-/** The exact int32 partial sums (4 lanes) of one block: Q4_0 quants at pw times Q8_0 quants x0/x1. */
+/**
+ * Exact int32 partial sums (4 lanes) of one block's products: the Q4_0 quants at pw against the Q8_0
+ * quants x0 (weights 0..15) and x1 (16..31). Relaxed SIMD: i16x8.relaxed_dot_i8x16_i7x16_s (one
+ * pmaddubsw) of the activations with the unsigned quants 0..15 (a 7-bit operand: exact on every
+ * engine; |pair| <= 2 x 128 x 15), the offset 8 left to offset8; plain SIMD: (q - 8) x a by
+ * extended multiplies. int16 sums of at most 4 x 128 x 15 products, then widened.
+ */
 // @ts-ignore: decorator
 @inline function blockSums(pw: usize, x0: v128, x1: v128): v128 {
   const q = v128.load(pw, 2);
+  const nibble = i8x16.splat(0x0f);
+  const lo = v128.and(q, nibble), hi = v128.and(i16x8.shr_u(q, 4), nibble);
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
+  }
   const eight = i8x16.splat(8);
-  const lo = i8x16.sub(v128.and(q, i8x16.splat(0x0f)), eight), hi = i8x16.sub(i8x16.shr_u(q, 4), eight);
+  const l8 = i8x16.sub(lo, eight), h8 = i8x16.sub(hi, eight);
   const t = i16x8.add(
-    i16x8.add(i16x8.extmul_low_i8x16_s(lo, x0), i16x8.extmul_high_i8x16_s(lo, x0)),
-    i16x8.add(i16x8.extmul_low_i8x16_s(hi, x1), i16x8.extmul_high_i8x16_s(hi, x1)),
+    i16x8.add(i16x8.extmul_low_i8x16_s(l8, x0), i16x8.extmul_high_i8x16_s(l8, x0)),
+    i16x8.add(i16x8.extmul_low_i8x16_s(h8, x1), i16x8.extmul_high_i8x16_s(h8, x1)),
   );
   return i32x4.extadd_pairwise_i16x8_s(t);
+}
+
+/**
+ * What blockSums leaves out in the relaxed build, per token block: 8 x the activations' sum (as four
+ * partial sums, to subtract from a row's partial sums: their total is then sum (q - 8) x a); zero in
+ * the plain build.
+ */
+// @ts-ignore: decorator
+@inline function offset8(x0: v128, x1: v128): v128 {
+  if (!ASC_FEATURE_RELAXED_SIMD) return i32x4.splat(0);
+  const one = i8x16.splat(1);
+  return i32x4.shl(i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, one), i16x8.relaxed_dot_i8x16_i7x16_s(x1, one))), 3);
+}
+
+/** blockSums minus the offset (relaxed build); blockSums itself (plain). */
+// @ts-ignore: decorator
+@inline function sums(pw: usize, x0: v128, x1: v128, off: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i32x4.sub(blockSums(pw, x0, x1), off) : blockSums(pw, x0, x1);
 }
 
 /** [sum(s0), sum(s1), sum(s2), sum(s3)] of four i32x4 vectors. */
@@ -61,14 +90,31 @@ const X_BYTES: usize = 34;
     const pw = w0 + <usize>b * W_BYTES;
     const pa = xa + <usize>b * X_BYTES, pb = xb + <usize>b * X_BYTES;
     const a0 = v128.load(pa, 2), a1 = v128.load(pa, 18), b0 = v128.load(pb, 2), b1 = v128.load(pb, 18);
-    const sa = transposeSum(blockSums(pw, a0, a1), blockSums(pw + rowBytes, a0, a1), blockSums(pw + rowBytes * 2, a0, a1), blockSums(pw + rowBytes * 3, a0, a1));
-    const sb = transposeSum(blockSums(pw, b0, b1), blockSums(pw + rowBytes, b0, b1), blockSums(pw + rowBytes * 2, b0, b1), blockSums(pw + rowBytes * 3, b0, b1));
+    const oa = offset8(a0, a1), ob = offset8(b0, b1);
+    const sa = transposeSum(sums(pw, a0, a1, oa), sums(pw + rowBytes, a0, a1, oa), sums(pw + rowBytes * 2, a0, a1, oa), sums(pw + rowBytes * 3, a0, a1, oa));
+    const sb = transposeSum(sums(pw, b0, b1, ob), sums(pw + rowBytes, b0, b1, ob), sums(pw + rowBytes * 2, b0, b1, ob), sums(pw + rowBytes * 3, b0, b1, ob));
     const dw = scales4(pw, rowBytes);
     sumf0 = f32x4.add(sumf0, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(sa), dw), f32x4.splat(f16ToF32(<u32>load<u16>(pa)))));
     sumf1 = f32x4.add(sumf1, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(sb), dw), f32x4.splat(f16ToF32(<u32>load<u16>(pb)))));
   }
   v128.store(out + ((<usize>t * outF + r) << 2), sumf0);
   v128.store(out + ((<usize>t1 * outF + r) << 2), sumf1);
+}
+
+/** Rows r .. r+3 of w times the one token xq (decode): the token's quants and offset serve four rows. */
+// @ts-ignore: decorator
+@inline function rows4x1(out: usize, xq: usize, w: usize, nBlocks: u32, r: u32): void {
+  const rowBytes = <usize>nBlocks * W_BYTES;
+  const w0 = w + <usize>r * rowBytes;
+  let sumf = f32x4.splat(0);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const pw = w0 + <usize>b * W_BYTES, px = xq + <usize>b * X_BYTES;
+    const x0 = v128.load(px, 2), x1 = v128.load(px, 18);
+    const off = offset8(x0, x1);
+    const s = transposeSum(sums(pw, x0, x1, off), sums(pw + rowBytes, x0, x1, off), sums(pw + rowBytes * 2, x0, x1, off), sums(pw + rowBytes * 3, x0, x1, off));
+    sumf = f32x4.add(sumf, f32x4.mul(f32x4.mul(f32x4.convert_i32x4_s(s), scales4(pw, rowBytes)), f32x4.splat(f16ToF32(<u32>load<u16>(px)))));
+  }
+  v128.store(out + (<usize>r << 2), sumf);
 }
 
 /** out[t, r] for one row r and token t: the row tails. */
@@ -79,7 +125,8 @@ const X_BYTES: usize = 34;
   let sumf: f32 = 0;
   for (let b: u32 = 0; b < nBlocks; b++) {
     const pw = w0 + <usize>b * W_BYTES, px = x0 + <usize>b * X_BYTES;
-    const s = blockSums(pw, v128.load(px, 2), v128.load(px, 18));
+    const x0v = v128.load(px, 2), x1v = v128.load(px, 18);
+    const s = sums(pw, x0v, x1v, offset8(x0v, x1v));
     const s2 = i32x4.add(s, v128.shuffle<i32>(s, s, 2, 3, 0, 1));
     const sumi = i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0);
     sumf = sumf + <f32>sumi * f16ToF32(<u32>load<u16>(pw)) * f16ToF32(<u32>load<u16>(px));
@@ -94,6 +141,7 @@ const X_BYTES: usize = 34;
 export function matmul_q4_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
   const nBlocks = inF / QK;
   let r = rowStart;
+  if (nTokens == 1) for (; r + 4 <= rowEnd; r += 4) rows4x1(out, xq, w, nBlocks, r);
   for (; r + 4 <= rowEnd; r += 4) {
     for (let t: u32 = 0; t < nTokens; t += 2) rows4x2(out, xq, w, nBlocks, outF, r, t, t + 1 < nTokens ? t + 1 : t);
   }

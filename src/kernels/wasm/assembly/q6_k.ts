@@ -1,0 +1,242 @@
+// The Q6_K matrix product in WebAssembly SIMD: Q6_K weights times activations quantized to Q8_K by
+// quantize_q8_k (kquants.ts), the twin of kernels/reference/k-quants.ts vecDotQ6_K (llama.cpp's
+// ggml_vec_dot_q6_K_q8_K_generic). Block layout (ggml's block_q6_K, 210 bytes): uint8 ql[128]
+// (low 4 bits), uint8 qh[64] (high 2 bits), int8 scales[16] (one per 16 weights), half d; weight
+// 128h + 32k + l (half h, quarter k, l < 32) is (nibble k >= 2 of ql[64h + 32(k & 1) + l] | bits
+// 2k..2k+1 of qh[32h + l] << 4) - 32, its scale scales[8h + 2k + l / 16].
+//
+// Bit-exact with the reference, as kquants.ts: eight int16 lanes of products (lane = index mod 8,
+// kquant-vec.ts pairDot), each 16-weight group's pair of lanes scaled into int32 lanes together with
+// the next group's (one i32x4.dot_i16x8_s per four lanes), then the C code's float steps per lane.
+// The offset 32: the plain-SIMD build subtracts it from the quants (signed products); the relaxed
+// build keeps the quants 0..63 (the 7-bit operand of its dot) and subtracts 32 x the activations'
+// pair sums, formed once per token and shared by the rows of a tile. Both exact in int16
+// (|sum| <= 2 x 128 x 63).
+
+import { addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, pairDot, scaledHigh, scaledLow } from "./kquant-vec";
+import { f16ToF32 } from "./vec";
+
+/** Weights per super-block (QK_K). */
+const QK_K: u32 = 256;
+/** Bytes of a block_q8_K (float d, int8 qs[256], int16 bsums[16]). */
+const Q8_K_BYTES: usize = 292;
+/** Bytes of a block_q6_K and the offsets of qh, scales, d in it. */
+const Q6_K_BYTES: usize = 210;
+const Q6_K_QH: usize = 128;
+const Q6_K_SCALES: usize = 192;
+const Q6_K_D: usize = 208;
+
+/**
+ * The 6-bit quants of 16 weights of quarter kk (a constant at every call: the other forms fold
+ * away): the low (kk < 2) or high nibbles of ql with bits 2kk..2kk+1 of qh moved to bits 4-5. int16
+ * shifts: what crosses between bytes is masked off.
+ */
+// @ts-ignore: decorator
+@inline function quants(ql: v128, qh: v128, kk: u32): v128 {
+  const nib = kk < 2 ? lowNibbles(ql) : highNibbles(ql);
+  const bits = kk == 0 ? i16x8.shl(qh, 4) : kk == 1 ? i16x8.shl(qh, 2) : kk == 2 ? qh : i16x8.shr_u(qh, 2);
+  return v128.or(nib, high2(bits));
+}
+
+/** The activations' part of the offset: 32 x their pair sums (relaxed build), else unused. */
+// @ts-ignore: decorator
+@inline function offsetOf(a: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? pairDot(a, bytes32()) : i16x8.splat(0);
+}
+
+/** int16 lanes of the products of activations a with weights (q - 32), q = quants(...). */
+// @ts-ignore: decorator
+@inline function groupDot(a: v128, q: v128, offset: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.sub(pairDot(a, q), offset);
+  return pairDot(a, i8x16.sub(q, bytes32()));
+}
+
+/**
+ * vec_dot_q6_K_q8_K over nb blocks: row x0 with token y0 into o00, and with twoRows row x1 with y0
+ * into o10, or with twoTokens row x0 with token y1 into o01 (not both).
+ */
+// @ts-ignore: decorator
+@inline function tileQ6K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
+  const zero = i32x4.splat(0);
+  let fALo = f32x4.splat(0), fAHi = fALo, fBLo = fALo, fBHi = fALo, fCLo = fALo, fCHi = fALo;
+  for (let i: u32 = 0; i < nb; i++) {
+    const p0 = x0 + <usize>i * Q6_K_BYTES, p1 = x1 + <usize>i * Q6_K_BYTES;
+    const q0 = y0 + <usize>i * Q8_K_BYTES + 4, q1 = y1 + <usize>i * Q8_K_BYTES + 4;
+    let aLo = zero, aHi = zero, bLo = zero, bHi = zero, cLo = zero, cHi = zero;
+    for (let h: usize = 0; h < 2; h++) {
+      // Scales 8h .. 8h + 7 as int16: int32 lane k = the pair of quarter k.
+      const s0 = i16x8.extend_low_i8x16_s(v128.load64_zero(p0 + Q6_K_SCALES + (h << 3)));
+      const s1 = twoRows ? i16x8.extend_low_i8x16_s(v128.load64_zero(p1 + Q6_K_SCALES + (h << 3))) : s0;
+      const hA0 = arrange(v128.load(p0 + Q6_K_QH + (h << 5))), hB0 = arrange(v128.load(p0 + Q6_K_QH + (h << 5), 16));
+      const hA1 = twoRows ? arrange(v128.load(p1 + Q6_K_QH + (h << 5))) : zero, hB1 = twoRows ? arrange(v128.load(p1 + Q6_K_QH + (h << 5), 16)) : zero;
+      // The four quarters written out: each one's nibble, bit shifts and scale lane are constants.
+      const ql0 = p0 + (h << 6), ql1 = p1 + (h << 6);
+      {
+        // Quarter 0: weights 128h + 0 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 0.
+        const xa = q0 + (h << 7) + 0;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 0)), hA0, 0), wB = quants(arrange(v128.load(ql0, 16)), hB0, 0);
+          const s = v128.shuffle<i32>(s0, s0, 0, 0, 0, 0);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 0;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 0)), hA1, 0), wB = quants(arrange(v128.load(ql1, 16)), hB1, 0);
+          const s = v128.shuffle<i32>(s1, s1, 0, 0, 0, 0);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+      {
+        // Quarter 1: weights 128h + 32 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 0.
+        const xa = q0 + (h << 7) + 32;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 32)), hA0, 1), wB = quants(arrange(v128.load(ql0, 48)), hB0, 1);
+          const s = v128.shuffle<i32>(s0, s0, 1, 1, 1, 1);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 32;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 32)), hA1, 1), wB = quants(arrange(v128.load(ql1, 48)), hB1, 1);
+          const s = v128.shuffle<i32>(s1, s1, 1, 1, 1, 1);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+      {
+        // Quarter 2: weights 128h + 64 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 1.
+        const xa = q0 + (h << 7) + 64;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 0)), hA0, 2), wB = quants(arrange(v128.load(ql0, 16)), hB0, 2);
+          const s = v128.shuffle<i32>(s0, s0, 2, 2, 2, 2);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 64;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 0)), hA1, 2), wB = quants(arrange(v128.load(ql1, 16)), hB1, 2);
+          const s = v128.shuffle<i32>(s1, s1, 2, 2, 2, 2);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+      {
+        // Quarter 3: weights 128h + 96 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 1.
+        const xa = q0 + (h << 7) + 96;
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(arrange(v128.load(ql0, 32)), hA0, 3), wB = quants(arrange(v128.load(ql0, 48)), hB0, 3);
+          const s = v128.shuffle<i32>(s0, s0, 3, 3, 3, 3);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (h << 7) + 96;
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(arrange(v128.load(ql1, 32)), hA1, 3), wB = quants(arrange(v128.load(ql1, 48)), hB1, 3);
+          const s = v128.shuffle<i32>(s1, s1, 3, 3, 3, 3);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+    }
+    // sums[l] += d * aux32[l], d = d_w * d_x.
+    const yd0 = load<f32>(q0 - 4);
+    const dw0 = f16ToF32(<u32>load<u16>(p0 + Q6_K_D));
+    fALo = addScaled(fALo, dw0 * yd0, aLo);
+    fAHi = addScaled(fAHi, dw0 * yd0, aHi);
+    if (twoRows) {
+      const dw1 = f16ToF32(<u32>load<u16>(p1 + Q6_K_D));
+      fBLo = addScaled(fBLo, dw1 * yd0, bLo);
+      fBHi = addScaled(fBHi, dw1 * yd0, bHi);
+    }
+    if (twoTokens) {
+      const yd1 = load<f32>(q1 - 4);
+      fCLo = addScaled(fCLo, dw0 * yd1, cLo);
+      fCHi = addScaled(fCHi, dw0 * yd1, cHi);
+    }
+  }
+  store<f32>(o00, addLanes(0, fALo, fAHi));
+  if (twoRows) store<f32>(o10, addLanes(0, fBLo, fBHi));
+  if (twoTokens) store<f32>(o01, addLanes(0, fCLo, fCHi));
+}
+
+/** Rows per block of the prefill loop (as kquants.ts). */
+const ROW_BLOCK: u32 = 16;
+
+/**
+ * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq from quantize_q8_k, w Q6_K blocks
+ * (outF, inF / 256 blocks of 210 bytes). Decode: rows in pairs; prefill: blocks of rows, each row
+ * against tokens in pairs.
+ */
+export function matmul_q6_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  const nb = inF / QK_K;
+  const rowBytes = <usize>nb * Q6_K_BYTES;
+  const tokenBytes = <usize>nb * Q8_K_BYTES;
+  if (nTokens == 1) {
+    let r = rowStart;
+    for (; r + 2 <= rowEnd; r += 2) {
+      const x = w + <usize>r * rowBytes;
+      tileQ6K(true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
+    }
+    if (r < rowEnd) tileQ6K(false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
+    return;
+  }
+  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
+    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
+    let t: u32 = 0;
+    for (; t + 2 <= nTokens; t += 2) {
+      const y = xq + <usize>t * tokenBytes;
+      const o = out + (<usize>t * outF << 2);
+      for (let r = r0; r < r1; r++) {
+        const x = w + <usize>r * rowBytes;
+        tileQ6K(false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
+      }
+    }
+    if (t < nTokens) {
+      const y = xq + <usize>t * tokenBytes;
+      const o = out + (<usize>t * outF << 2);
+      for (let r = r0; r < r1; r++) tileQ6K(false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
+    }
+  }
+}
