@@ -141,7 +141,10 @@ async function writeOutput(run: PreparedRun, trainer: Trainer, io: CliIo): Promi
   if (trainer.adapter !== undefined) {
     await writePeftAdapter(flags.outputDir, trainer.adapter, { dropout: flags.lora!.dropout, baseModelNameOrPath: run.modelDir, overwrite });
   } else {
-    const dtype = model.config.storedDType;
+    // Saved in the dtype the weights were trained in (as save_pretrained saves the model's dtype):
+    // float32 with --dtype float32, bf16 with bfloat16.
+    const trained = model.weights.layers[0]?.attnQ.dtype;
+    const dtype = trained === "f32" || trained === "bf16" || trained === "f16" ? trained : model.config.storedDType;
     const result = await saveHfModel(flags.outputDir, model, { sourceDir: run.modelDir, tokenizer: run.tokenizer, overwrite, ...(dtype === undefined ? {} : { dtype }) });
     for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   }
