@@ -51,8 +51,8 @@ Hugging Face folder to OUT; with LoRA (--lora or any --lora-* option) a PEFT ada
   --save-steps N                    save a resumable checkpoint every N optimizer steps; 0: only on Ctrl-C (default ${d.saveSteps})
   --resume OUT                      continue the interrupted run whose output is OUT (its checkpoint OUT.checkpoint)
   --overwrite-output-dir            replace an existing OUT (and start over from a stale checkpoint)
-  --gradient-checkpointing          recompute activations per layer in the backward (less memory)
-  --threads N                       compute threads
+  --gradient-checkpointing          recompute activations per layer in the backward (not available yet: refused)
+  --threads N                       compute threads (training runs on the reference kernels today: no effect)
   --json                            one JSON line per optimizer step on stdout: step, lr, loss, grad_norm, tokens_per_s
   --lora                            train a LoRA adapter on a frozen base instead of every weight
   --lora-r R                        adapter rank (default ${d.loraR})
@@ -122,8 +122,8 @@ async function prepare(parsed: FinetuneFlags, io: CliIo): Promise<PreparedRun> {
   let flags = parsed;
   const checkpointDir = checkpointDirOf(flags.outputDir);
   // Loading flags for the shared loader: full fine-tuning holds the weights in the training dtype;
-  // LoRA's frozen base in --base-dtype (default: as stored, or float32 for a float32 run).
-  const loadDType = flags.lora === undefined ? flags.dtype : flags.baseDType ?? (flags.dtype === "float32" ? "float32" : "auto");
+  // LoRA's frozen base in --base-dtype (default: --dtype).
+  const loadDType = flags.lora === undefined ? flags.dtype : flags.baseDType ?? flags.dtype;
   const modelSpec: FlagSpec = { model: { type: "string" }, dtype: { type: "string" } };
   const modelArgs = parseFlags([...(flags.modelDir === undefined ? [] : ["--model", flags.modelDir]), "--dtype", loadDType], modelSpec, USAGE);
   const model = await loadModelFromFlags(modelArgs, USAGE, io);
