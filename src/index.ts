@@ -71,3 +71,9 @@ export { fullParams, zeroGrads, type TrainParam, type TrainableParams } from "./
 export { initLoraAdapter, loraParams, loraTensorName, checkAdapter, type LoraInitOptions } from "./train/lora.js";
 export { IGNORE_INDEX, type TrainBatch } from "./train/batch.js";
 export type { Activations } from "./train/activations.js";
+export { readJsonlDataset, parseJsonlDataset, collate, epochBatches, epochOrder, microBatches, needsPadding, DatasetError, type Dataset, type DatasetOptions, type TrainExample, type ExampleFormat, type BatchOptions } from "./train/data.js";
+export { ensurePadToken, PAD_TOKEN, type PadTokenResult } from "./train/pad-token.js";
+export { readPeftAdapter, writePeftAdapter, type PeftAdapterFolder, type WritePeftOptions } from "./train/peft.js";
+export { saveHfModel, type SaveModelOptions, type SaveResult } from "./train/save.js";
+export { saveCheckpoint, loadCheckpoint, type CheckpointState, type LoadedCheckpoint } from "./train/checkpoint.js";
+export { LORA_MODULES, type LoraAdapter, type LoraModule, type LoraPair } from "./model/lora.js";

@@ -25,7 +25,7 @@ test("the fixture's command line parses to its settings", () => {
 
 test("LoRA: on with --lora or any --lora-* flag, PEFT's defaults and 2e-4", () => {
   const plain = parse("--lora");
-  assert.deepEqual(plain.lora, { r: 8, alpha: 16, dropout: 0.05, targetModules: ["q_proj", "v_proj"], initDir: undefined });
+  assert.deepEqual(plain.lora, { r: 8, alpha: 16, dropout: 0.05, dropoutGiven: false, targetModules: ["q_proj", "v_proj"], initDir: undefined });
   assert.equal(plain.learningRate, FINETUNE_DEFAULTS.learningRateLora);
   const implied = parse("--lora-r", "4", "--lora-target-modules", "v_proj, q_proj,o_proj");
   assert.deepEqual([implied.lora?.r, implied.lora?.targetModules], [4, ["q_proj", "v_proj", "o_proj"]]);

@@ -77,6 +77,8 @@ export interface LoraFlags {
   readonly r: number;
   readonly alpha: number;
   readonly dropout: number;
+  /** --lora-dropout was given (else --lora-init's folder's lora_dropout is used) */
+  readonly dropoutGiven: boolean;
   readonly targetModules: readonly LoraModule[];
   /** A PEFT folder holding the initial adapter (its r, alpha and targets are used). */
   readonly initDir: string | undefined;
@@ -182,6 +184,7 @@ function loraFlags(args: ReturnType<typeof parseFlags>): LoraFlags {
     r: intFlag(args, "lora-r", d.loraR, 1, 1 << 16),
     alpha: numberFlag(args, "lora-alpha", d.loraAlpha, Number.MIN_VALUE, 1e9),
     dropout: loraDropout(args),
+    dropoutGiven: args.values["lora-dropout"] !== undefined,
     targetModules: targetModules(stringFlag(args, "lora-target-modules")),
     initDir,
   };

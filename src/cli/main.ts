@@ -11,10 +11,11 @@ import { detokenizeCommand } from "./detokenize.js";
 import { generateCommand } from "./generate.js";
 import { logitsCommand } from "./logits.js";
 import { mergeAdapterCommand } from "./merge-adapter.js";
+import { finetuneCommand } from "./finetune.js";
 import { serveCommand } from "./serve.js";
 import { tokenizeCommand } from "./tokenize.js";
 
-const COMMANDS: readonly Command[] = [generateCommand, chatCommand, logitsCommand, tokenizeCommand, detokenizeCommand, convertCommand, serveCommand, mergeAdapterCommand];
+const COMMANDS: readonly Command[] = [generateCommand, chatCommand, logitsCommand, tokenizeCommand, detokenizeCommand, convertCommand, serveCommand, mergeAdapterCommand, finetuneCommand];
 
 function helpText(): string {
   const lines = ["usage: llama3 <command> [options]   (llama3 <command> --help for its options)", "", "commands:"];

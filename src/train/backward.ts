@@ -3,7 +3,10 @@
 // tensor into a ModelGrads record: a field left undefined is frozen and gets no gradient (its input's
 // gradient still flows through it), which is how LoRA trains only A and B on a frozen base. Gradients
 // add to what the buffers hold, so micro-batches accumulate and a tied embedding sums both uses.
+// The weight products run on the view's backend (backend/training-backend.ts); the adapter's small
+// products and the per-token ops on the reference kernels, as in the forward.
 
+import { type TrainingBackend, trainingBackend } from "../backend/training-backend.js";
 import { attentionBackwardMasked } from "../kernels/reference/attention-train.js";
 import { rmsNormBackward, ropeBackward, swigluBackward } from "../kernels/reference/elementwise-backward.js";
 import { embedBackward, matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
@@ -41,6 +44,7 @@ export interface ModelGrads {
  */
 export function trainBackward(model: TrainModelView, acts: Activations, dLogits: Float32Array, grads: ModelGrads): void {
   const { config, weights } = model;
+  const tb = trainingBackend(model.backend);
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
   const n = acts.nTokens;
   const shape = { rows: acts.rows, seqLen: acts.seqLen, nHeads, nKvHeads, headDim };
@@ -55,8 +59,8 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
   const dv = new Float32Array(n * kvDim(config)); // (n, nKvHeads, headDim)
 
   // Output head and final norm.
-  matmulBackwardInput(dxn, dLogits, weights.output, n);
-  if (grads.output !== undefined) matmulBackwardWeight(grads.output, dLogits, acts.xnFinal, n, vocabSize);
+  tb.matmulBackwardInput(dxn, dLogits, weights.output, n);
+  if (grads.output !== undefined) tb.matmulBackwardWeight(grads.output, dLogits, acts.xnFinal, n, vocabSize);
   rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
 
   for (let l = config.nLayers - 1; l >= 0; l--) {
@@ -64,7 +68,7 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
     const layer = weights.layers[l]!;
     const g = grads.layers[l] ?? {};
     const proj = (dInput: Float32Array, dOut: Float32Array, input: Float32Array, module: LoraModule): void =>
-      linearBackward(model, dInput, dOut, input, n, l, module, a, g, grads);
+      linearBackward(model, tb, dInput, dOut, input, n, l, module, a, g, grads);
 
     // x_out = xMid + down(swiglu(gate(xnFfn), up(xnFfn))), xnFfn = rmsNorm(xMid)
     dh.fill(0);
@@ -99,15 +103,15 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
  * y += scale B u: dB += scale dOut^T u, du = scale dOut B, dA += du^T x', dInput += dropout'(du A).
  */
 function linearBackward(
-  model: TrainModelView, dInput: Float32Array, dOut: Float32Array, input: Float32Array, n: number,
+  model: TrainModelView, tb: TrainingBackend, dInput: Float32Array, dOut: Float32Array, input: Float32Array, n: number,
   l: number, module: LoraModule, a: LayerActivations, g: LayerGrads, grads: ModelGrads,
 ): void {
   const field = MODULE_FIELD[module];
   const w = model.weights.layers[l]![field] as WeightTensor;
   const outFeatures = w.shape[0]!;
-  matmulBackwardInput(dInput, dOut, w, n);
+  tb.matmulBackwardInput(dInput, dOut, w, n);
   const dw = g[field];
-  if (dw !== undefined) matmulBackwardWeight(dw, dOut, input, n, outFeatures);
+  if (dw !== undefined) tb.matmulBackwardWeight(dw, dOut, input, n, outFeatures);
 
   const pair = model.adapter?.layers[l]?.[module];
   if (pair === undefined) return;

@@ -2,14 +2,20 @@
 // backward needs out, after llm.c's gpt2_forward (karpathy/llm.c train_gpt2.c) and transformers'
 // LlamaForCausalLM.forward with an attention mask: every row at positions 0 .. seqLen-1, keys at mask
 // 0 never attended to. The same kernels as the inference forward (model/llama.ts) in the same order,
-// from the same Backend, except attention, which runs over the whole padded batch with a mask and
-// keeps log-sum-exps (kernels/reference/attention-train.ts); so on real tokens the logits are the
-// inference forward's. Every projection goes through one linear(), where a LoRA adapter adds
+// except attention, which runs over the whole padded batch with a mask and keeps log-sum-exps
+// (kernels/reference/attention-train.ts); so on real tokens the logits are the inference forward's
+// on the reference backend. The weight products run on the view's Backend (the WebAssembly one
+// when given); the cheap per-token ops and the adapter's small products always run on the
+// reference kernels, because a backend may keep copies of arrays it is handed (norm weights, A and
+// B), which training changes. Every projection goes through one linear(), where a LoRA adapter adds
 // scale * B(A dropout(x)) as PEFT's LoraLayer does. No KV cache, no chunking: the batch is one pass.
 
 import type { Backend } from "../backend/backend.js";
 import { ArgumentError } from "../errors.js";
 import { attentionForwardMasked } from "../kernels/reference/attention-train.js";
+import { addInPlace, rmsNorm, swiglu } from "../kernels/reference/elementwise.js";
+import { embed, matmul } from "../kernels/reference/linear.js";
+import { rope as ropeRotate } from "../kernels/reference/rope.js";
 import type { LlamaConfig } from "../model/config.js";
 import type { LoraAdapter, LoraModule, LoraPair } from "../model/lora.js";
 import type { RopeTable } from "../model/rope.js";
@@ -49,7 +55,8 @@ export interface TrainForwardOptions {
  * @throws ArgumentError for an id outside the vocabulary or a batch of inconsistent sizes
  */
 export function trainForward(model: TrainModelView, batch: TrainBatch, options: TrainForwardOptions = {}): Activations {
-  const { config, weights, backend: b } = model;
+  const { config, weights, backend } = model;
+  const b = { matmul: backend.matmul.bind(backend), embed, rmsNorm, rope: ropeRotate, swiglu, addInPlace };
   const { dim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
   checkBatch(batch, vocabSize);
   const { rows, seqLen } = batch;
@@ -109,8 +116,7 @@ function linear(
   model: TrainModelView, out: Float32Array, x: Float32Array, w: WeightTensor, n: number,
   pair: LoraPair | undefined, a: LayerActivations, module: LoraModule, rng: Rng | undefined,
 ): void {
-  const b = model.backend;
-  b.matmul(out, x, w, n);
+  model.backend.matmul(out, x, w, n);
   if (pair === undefined) return;
   const { rank, scale } = model.adapter!;
   const p = model.loraDropout ?? 0;
@@ -123,9 +129,9 @@ function linear(
     dropped = applyDropout(x, keep, p);
   }
   const ax = new Float32Array(n * rank); // (n, rank)
-  b.matmul(ax, dropped ?? x, { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a }, n);
+  matmul(ax, dropped ?? x, { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a }, n);
   const bax = new Float32Array(n * pair.outFeatures); // (n, outFeatures)
-  b.matmul(bax, ax, { dtype: "f32", shape: [pair.outFeatures, rank], data: pair.b }, n);
+  matmul(bax, ax, { dtype: "f32", shape: [pair.outFeatures, rank], data: pair.b }, n);
   for (let i = 0; i < bax.length; i++) out[i] = out[i]! + Math.fround(bax[i]! * scale);
   (a.lora as Record<LoraModule, LoraActivation>)[module] = { ax, keep };
 }

@@ -8,7 +8,6 @@
 // loading, checkpoint folders and the CLI are elsewhere (train/data.ts, train/peft.ts, cli/).
 
 import type { Backend } from "../backend/backend.js";
-import { referenceBackend } from "../backend/reference.js";
 import { ArgumentError, NumericalError } from "../errors.js";
 import type { LlamaModel } from "../model/llama.js";
 import type { LoraAdapter, LoraModule } from "../model/lora.js";
@@ -57,7 +56,11 @@ export interface TrainerOptions {
   readonly lora?: LoraOptions;
   /** seeds the LoRA init and dropout; default 42 (Trainer's) */
   readonly seed?: number;
-  /** kernels for training; default the reference backend (the model's own may cache weights it was handed) */
+  /**
+   * kernels for the weight products (forward and backward); default the model's own. Full
+   * fine-tuning needs the model's own (its weights live there and are updated in place); LoRA may
+   * use any (the base is frozen).
+   */
   readonly backend?: Backend;
 }
 
@@ -130,12 +133,16 @@ export class Trainer {
       ...(lora.targetModules === undefined ? {} : { targetModules: lora.targetModules }),
     });
     this.params = this.adapter === undefined ? fullParams(model.weights) : loraParams(config, this.adapter);
+    const backend = options.backend ?? model.backend;
+    if (this.adapter === undefined && backend !== model.backend) {
+      throw new ArgumentError(`full fine-tuning runs on the backend the model was loaded with (${model.backend.name}), whose memory holds the weights it updates; got ${backend.name}`);
+    }
     this.view = {
       config,
       weights: model.weights,
       adapter: this.adapter,
       loraDropout: this.adapter === undefined ? 0 : dropout,
-      backend: options.backend ?? referenceBackend,
+      backend,
       rope: new RopeTable(ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling)),
     };
     this.optimizer = new AdamW(this.params.params, {
