@@ -1,4 +1,4 @@
-// `npm run bench -- constraint [--docs N] [--model DIR]`: the cost of constrained decoding per token
+// `npm run bench -- constraint [--docs N] [--model DIR [--dtype q8_0]]`: the cost of constrained decoding per token
 // against a forward pass. With the Llama 3 tokenizer's vocabulary (128256 ids), it builds the token
 // trie (once per tokenizer), then generates N documents per grammar the way a random model would
 // (uniform random scores, seeded sampling among the allowed tokens, as the engine does), timing
@@ -77,10 +77,10 @@ function runDocs(grammar: Grammar<unknown>, vocab: TokenVocabulary, docs: number
   return stats;
 }
 
-async function forwardMs(dir: string, reps: number): Promise<number> {
+async function forwardMs(dir: string, reps: number, dtype?: string): Promise<number> {
   const backend = await createWasmBackend();
   try {
-    const model = await LlamaForCausalLM.fromPretrained(dir, { backend });
+    const model = await LlamaForCausalLM.fromPretrained(dir, { backend, ...(dtype === undefined ? {} : { dtype: dtype as never }) });
     const cache = model.createKvCache({ maxSeqLen: reps + 8 });
     await model.forward([128000, 9906, 1917], cache);
     const start = performance.now();
@@ -99,7 +99,7 @@ export const constraintBench: Bench = {
   async run(argv) {
     const docs = Number(flag(argv, "docs") ?? 5);
     const tokenizer = await Tokenizer.bundled();
-    let start = performance.now();
+    const start = performance.now();
     const vocab = TokenVocabulary.of(tokenizer, VOCAB);
     const buildMs = performance.now() - start;
     console.log(`\nToken trie of the Llama 3 vocabulary: ${vocab.nodeCount} nodes, built in ${buildMs.toFixed(0)} ms (once per tokenizer).\n`);
@@ -121,10 +121,10 @@ export const constraintBench: Bench = {
       console.log(row("1st (cold)", stats.slice(0, 1)));
       if (warm.length > 0) console.log(row(`2nd-${docs} (warm)`, warm));
     }
-    start = performance.now();
     const tiny = await forwardMs(defaultModelDir(), 16);
     console.log(`\nForward pass (one decode step, wasm backend, all cores): built-in model ${tiny.toFixed(2)} ms`);
     const model = flag(argv, "model");
-    if (model !== undefined) console.log(`Forward pass of ${model}: ${(await forwardMs(model, 4)).toFixed(1)} ms`);
+    const dtype = flag(argv, "dtype");
+    if (model !== undefined) console.log(`Forward pass (one decode step) of ${model}${dtype === undefined ? "" : ` as ${dtype}`}: ${(await forwardMs(model, 4, dtype)).toFixed(1)} ms`);
   },
 };
