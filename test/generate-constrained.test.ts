@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Ajv } from "ajv";
-import { referenceBackend } from "../src/backend/reference.js";
+import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { GenerationEngine } from "../src/generate/engine.js";
 import { JsonGrammar } from "../src/generate/json-grammar.js";
 import { compileJsonSchema } from "../src/generate/json-schema.js";
@@ -21,7 +21,8 @@ import { pipeline } from "../src/pipelines/text-generation.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
 
 const dir = defaultModelDir();
-const model = await LlamaForCausalLM.fromPretrained(dir, { backend: referenceBackend });
+const backend = await createWasmBackend(); // its worker threads do not keep the process alive
+const model = await LlamaForCausalLM.fromPretrained(dir, { backend });
 const tokenizer = await Tokenizer.fromPretrained(dir);
 const engine = new GenerationEngine(model, { tokenizer, maxBatch: 8 });
 const prompt = tokenizer.encode("Reply in JSON:");
@@ -113,7 +114,7 @@ test("model.generate() and pipeline() take responseFormat too", async () => {
   const schema = SCHEMAS["ref"]!;
   const { outputs } = await model.generate(prompt, { tokenizer, maxNewTokens: MAX_TOKENS, doSample: false, responseFormat: { type: "json_schema", schema } });
   assertValid(schema, outputs[0]!.text, "generate");
-  const generator = await pipeline("text-generation", dir, { backend: referenceBackend });
+  const generator = await pipeline("text-generation", dir, { backend });
   const [result] = await generator([{ role: "user", content: "A line, as JSON" }], { maxNewTokens: MAX_TOKENS, doSample: true, seed: 5, returnFullText: false, responseFormat: { type: "json_schema", schema } });
   assertValid(schema, result.generated_text as string, "pipeline");
 });
