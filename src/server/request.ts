@@ -5,7 +5,7 @@
 // (logit_bias, echo, suffix, best_of, JSON response formats) are a 400 when they ask for
 // something, so a client never gets a silently different behaviour. Tool fields: tool-request.ts.
 
-import type { ChatContent, ChatMessage, ChatToolCall } from "../chat/index.js";
+import { type ChatContent, type ChatMessage, type ChatToolCall, splitToolCalls } from "../chat/index.js";
 import { invalidParam, unsupportedParam } from "./api-error.js";
 import {
   type JsonFields,
@@ -208,7 +208,8 @@ function parseMessages(value: unknown): ChatMessage[] {
   if (value === undefined || value === null) throw invalidParam("messages", "is required", "missing_required_parameter");
   if (!Array.isArray(value)) throw invalidParam("messages", `expected an array of messages, got ${jsonType(value)}`, "invalid_type");
   if (value.length === 0) throw invalidParam("messages", "the list is empty; a chat needs at least one message");
-  return value.map((message: unknown, i) => parseMessage(message, `messages[${i}]`));
+  // The Llama 3.1 format takes one tool call per assistant message: parallel calls become one message each.
+  return splitToolCalls(value.map((message: unknown, i) => parseMessage(message, `messages[${i}]`)));
 }
 
 function parseMessage(message: unknown, at: string): ChatMessage {
