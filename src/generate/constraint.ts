@@ -1,7 +1,8 @@
 // The interface of a byte-level grammar that constrained decoding runs on: immutable states, a step
 // per byte, acceptance, and a key that identifies a state for caching. json-grammar.ts implements it
-// for JSON schemas; a regex or GBNF-like grammar can implement the same. The token-level logits
-// processor over a tokenizer's vocabulary (allowed-token masks per state) is NOT built yet.
+// for JSON schemas; any other grammar (a regex, a GBNF-like one) implements the same and is passed
+// as the `constraint` generation option. token-constraint.ts turns a Grammar into allowed-token
+// masks over a tokenizer's vocabulary.
 
 /** A grammar over bytes whose states are immutable values. */
 export interface Grammar<S> {

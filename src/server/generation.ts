@@ -135,6 +135,7 @@ function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationCon
     ...(request.stop.length === 0 ? {} : { stopStrings: request.stop }),
     ...(request.logprobs ? { logprobs: true, topLogprobs: request.topLogprobs } : {}),
     ...(request.endpoint === "chat" ? toolChoiceOptions(request.tools) : {}),
+    ...(request.responseFormat === undefined ? {} : { responseFormat: request.responseFormat }),
     signal: base.signal,
   };
 }

@@ -12,7 +12,7 @@ test("chat bodies: defaults, snake_case fields and their camelCase meaning", () 
   assert.deepEqual(plain, {
     endpoint: "chat", model: undefined, maxTokens: undefined, temperature: undefined, topP: undefined, stop: [], seed: undefined, n: 1,
     presencePenalty: undefined, frequencyPenalty: undefined, topK: undefined, minP: undefined, repetitionPenalty: undefined,
-    logprobs: false, topLogprobs: 0, stream: false, includeUsage: false, messages: [{ role: "user", content: "Hi" }], tools: undefined,
+    logprobs: false, topLogprobs: 0, stream: false, includeUsage: false, responseFormat: undefined, messages: [{ role: "user", content: "Hi" }], tools: undefined,
   });
   const full = parseChatRequest({
     model: "m", messages: USER, max_tokens: 3, max_completion_tokens: 9, temperature: null, stop: ["a", "b"], stream: true,
@@ -48,6 +48,16 @@ test("completion prompts: string, strings, ids, lists of ids", () => {
   assert.equal(parseCompletionRequest({ prompt: "x", best_of: 2, n: 2 }).n, 2);
 });
 
+test("response_format: json_schema and json_object become responseFormat; text is none", () => {
+  const schema = { type: "object", properties: { a: { type: "integer" } }, required: ["a"], additionalProperties: false };
+  const body = (format: unknown) => ({ messages: USER, response_format: format });
+  assert.deepEqual(parseChatRequest(body({ type: "json_schema", json_schema: { name: "thing", strict: true, schema } })).responseFormat, { type: "json_schema", schema });
+  assert.deepEqual(parseChatRequest(body({ type: "json_object" })).responseFormat, { type: "json_object" });
+  assert.deepEqual(parseChatRequest(body({ type: "json_schema", json_schema: { name: "any" } })).responseFormat, { type: "json_object" });
+  assert.equal(parseChatRequest(body({ type: "text" })).responseFormat, undefined);
+  assert.deepEqual(parseCompletionRequest({ prompt: "Hi", response_format: { type: "json_object" } }).responseFormat, { type: "json_object" });
+});
+
 test("bad fields are 400s naming the field, with its path", () => {
   const cases: readonly [() => unknown, string, RegExp][] = [
     [() => parseChatRequest({ messages: "Hi" }), "messages", /expected an array/],
@@ -59,7 +69,13 @@ test("bad fields are 400s naming the field, with its path", () => {
     [() => parseChatRequest({ messages: USER, stream_options: { include_usage: true } }), "stream_options", /stream is true/],
     [() => parseChatRequest({ messages: USER, stream: true, stream_options: { include_usage: "yes" } }), "stream_options.include_usage", /a boolean/],
     [() => parseChatRequest({ messages: USER, response_format: { type: "xml" } }), "response_format.type", /"xml"/],
-    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema", json_schema: {} } }), "response_format", /not supported/],
+    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema" } }), "response_format.json_schema", /required/],
+    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema", json_schema: {} } }), "response_format.json_schema.name", /required/],
+    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema", json_schema: { name: "a b", schema: {} } } }), "response_format.json_schema.name", /letters/],
+    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema", json_schema: { name: "x", schema: [] } } }), "response_format.json_schema.schema", /an object/],
+    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema", json_schema: { name: "x", strict: "yes", schema: {} } } }), "response_format.json_schema.strict", /a boolean/],
+    [() => parseChatRequest({ messages: USER, response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object", properties: { a: { type: "string", format: "email" } } } } } }), "response_format.json_schema.schema", /#\/properties\/a\/format: the keyword "format" is not supported/],
+    [() => parseCompletionRequest({ prompt: "Hi", response_format: { type: "json_schema", json_schema: { name: "x", schema: { oneOf: [] } } } }), "response_format.json_schema.schema", /"oneOf"/],
     [() => parseChatRequest({ messages: USER, logit_bias: { "50256": -100 } }), "logit_bias", /not supported/],
     [() => parseChatRequest({ messages: USER, top_p: 0 }), "top_p", /above 0/],
     [() => parseChatRequest({ messages: USER, n: 17 }), "n", /between 1 and 16/],

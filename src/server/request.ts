@@ -2,10 +2,14 @@
 // `POST /v1/completions` and `POST /v1/chat/completions` (OpenAI API reference, "Create chat
 // completion" and "Create completion"). A body becomes a typed, camelCase request or a 400 naming
 // the field. Fields this server does not know are ignored; fields it knows but does not implement
-// (logit_bias, echo, suffix, best_of, JSON response formats) are a 400 when they ask for
-// something, so a client never gets a silently different behaviour. Tool fields: tool-request.ts.
+// (logit_bias, echo, suffix, best_of) are a 400 when they ask for something, so a client never gets a
+// silently different behaviour. `response_format` (json_schema, json_object, text) is checked here,
+// the schema compiled once so that an unsupported keyword is a 400 naming it. Tool fields:
+// tool-request.ts.
 
 import { type ChatContent, type ChatMessage, type ChatToolCall, splitToolCalls } from "../chat/index.js";
+import { SchemaError } from "../generate/json-schema.js";
+import { type ResponseFormat, responseFormatGrammar } from "../generate/response-format.js";
 import { invalidParam, unsupportedParam } from "./api-error.js";
 import {
   type JsonFields,
@@ -58,6 +62,8 @@ export interface SamplingRequest {
   readonly stream: boolean;
   /** stream_options.include_usage: a last chunk with usage and no choices. */
   readonly includeUsage: boolean;
+  /** `response_format` json_schema / json_object (constrained decoding); undefined for text. */
+  readonly responseFormat: ResponseFormat | undefined;
 }
 
 /** A prompt of `/v1/completions`: text to tokenize, or token ids as given. */
@@ -110,7 +116,7 @@ export function parseChatRequest(body: JsonFields): ChatRequest {
 
 function parseSampling(body: JsonFields, logprobs: { logprobs: boolean; topLogprobs: number }): SamplingRequest {
   if (isSet(body["logit_bias"])) throw unsupportedParam("logit_bias", "logit bias is not supported");
-  parseResponseFormat(body);
+  const responseFormat = parseResponseFormat(body);
   const stream = optionalBoolean(body, "stream") ?? false;
   const streamOptions = optionalObject(body, "stream_options");
   if (streamOptions !== undefined && !stream) throw invalidParam("stream_options", "only allowed when stream is true");
@@ -130,6 +136,7 @@ function parseSampling(body: JsonFields, logprobs: { logprobs: boolean; topLogpr
     ...logprobs,
     stream,
     includeUsage: streamOptions === undefined ? false : optionalBoolean(streamOptions, "include_usage", "stream_options.include_usage") ?? false,
+    responseFormat,
   };
 }
 
@@ -150,15 +157,41 @@ function parseRepetitionPenalty(body: JsonFields): number | undefined {
   return penalty;
 }
 
-function parseResponseFormat(body: JsonFields): void {
+/** OpenAI's limit on `json_schema.name`: letters, digits, underscores and dashes, at most 64. */
+const SCHEMA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * `response_format`: `{type: "text"}`, `{type: "json_object"}` or `{type: "json_schema", json_schema:
+ * {name, schema, strict?, description?}}`. The schema is compiled here (and cached for the engine),
+ * so a keyword constrained decoding cannot enforce is a 400 naming it and its JSON pointer.
+ */
+function parseResponseFormat(body: JsonFields): ResponseFormat | undefined {
   const format = optionalObject(body, "response_format");
-  if (format === undefined) return;
+  if (format === undefined) return undefined;
   const type = format["type"];
-  if (type === "text") return;
-  if (type === "json_object" || type === "json_schema") {
-    throw unsupportedParam("response_format", `type "${type}" is not supported (no constrained decoding); only "text"`);
+  if (type === "text") return undefined;
+  if (type === "json_object") return { type: "json_object" };
+  if (type !== "json_schema") {
+    throw invalidParam("response_format.type", `expected "text", "json_object" or "json_schema", got ${typeof type === "string" ? JSON.stringify(type) : jsonType(type)}`);
   }
-  throw invalidParam("response_format.type", `expected "text", "json_object" or "json_schema", got ${typeof type === "string" ? JSON.stringify(type) : jsonType(type)}`);
+  const spec = optionalObject(format, "json_schema", "response_format.json_schema");
+  if (spec === undefined) throw invalidParam("response_format.json_schema", "is required when type is \"json_schema\"", "missing_required_parameter");
+  const name = optionalString(spec, "name", "response_format.json_schema.name");
+  if (name === undefined) throw invalidParam("response_format.json_schema.name", "is required", "missing_required_parameter");
+  if (!SCHEMA_NAME.test(name)) throw invalidParam("response_format.json_schema.name", "must be 1 to 64 letters, digits, underscores or dashes");
+  optionalString(spec, "description", "response_format.json_schema.description");
+  optionalBoolean(spec, "strict", "response_format.json_schema.strict"); // strict or not, the output is held to the schema
+  // OpenAI: "schema" may be left out (any JSON object is then expected, as in JSON mode).
+  const schema = spec["schema"] ?? undefined;
+  if (schema === undefined) return { type: "json_object" };
+  const result: ResponseFormat = { type: "json_schema", schema: optionalObject(spec, "schema", "response_format.json_schema.schema") };
+  try {
+    responseFormatGrammar(result);
+  } catch (error) {
+    if (error instanceof SchemaError) throw unsupportedParam("response_format.json_schema.schema", error.message);
+    throw error;
+  }
+  return result;
 }
 
 function parseStop(value: unknown): readonly string[] {
