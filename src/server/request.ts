@@ -165,7 +165,7 @@ const SCHEMA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
  * {name, schema, strict?, description?}}`. The schema is compiled here (and cached for the engine),
  * so a keyword constrained decoding cannot enforce is a 400 naming it and its JSON pointer.
  */
-function parseResponseFormat(body: JsonFields): ResponseFormat | undefined {
+export function parseResponseFormat(body: JsonFields): ResponseFormat | undefined {
   const format = optionalObject(body, "response_format");
   if (format === undefined) return undefined;
   const type = format["type"];
