@@ -115,6 +115,17 @@ test("streamed: the openai client's stream helper assembles the calls (two of th
     ["get_time", {}],
   ]);
   assert.equal(new Set(calls.map((c) => c.id)).size, 2);
+  // The two calls go back in one assistant message, as OpenAI clients send them; each becomes its own turn.
+  const history: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+    ...ASK,
+    { role: "assistant", content: null, tool_calls: calls },
+    ...calls.map((c, i) => ({ role: "tool" as const, tool_call_id: c.id, content: `result ${i}` })),
+  ];
+  const answer = await client.chat.completions.create({ model: MODEL_ID, messages: history, tools: [WEATHER, TIME] });
+  assert.equal(answer.choices[0]!.message.content, "It is 21 C in Paris.");
+  const prompt = engine.requests.at(-1)!.promptText;
+  const turn = (call: string): string => `<|start_header_id|>assistant<|end_header_id|>\n\n${call}<|eot_id|>`;
+  assert.ok(prompt.includes(turn(CALL) + turn('{"name": "get_time", "parameters": {}}') + '<|start_header_id|>ipython<|end_header_id|>\n\n"result 0"'), prompt);
   // parallel_tool_calls false: one call per reply.
   const single = await client.chat.completions.create({ model: MODEL_ID, messages: ASK, tools: [WEATHER, TIME], parallel_tool_calls: false });
   assert.deepEqual(single.choices[0]!.message.tool_calls!.map((c) => (c.type === "function" ? c.function.name : "")), ["get_weather"]);

@@ -27,7 +27,7 @@ export type { ChatTemplateOptions } from "./options.js";
 export type { JsonObject, JsonValue } from "./python-compat.js";
 export { MAX_TOOL_REPLY_LENGTH, mayBeToolCall, parseLlama31Reply, type ParsedReply, type ParsedToolCall } from "./llama31-tool-parser.js";
 export { ToolCallStream, type ToolStreamEnd } from "./tool-call-stream.js";
-export { polyfillToolMessages, templateCapabilities, type TemplateCapabilities } from "./template-capabilities.js";
+export { polyfillToolMessages, splitToolCalls, templateCapabilities, type TemplateCapabilities } from "./template-capabilities.js";
 export { PYTHON_TAG, segmentsToIds, segmentsToText, type ChatSegment } from "./segments.js";
 export { strftime } from "./strftime.js";
 export { ChatTemplateError, type ChatTemplateFailure } from "./template-error.js";

@@ -15,7 +15,7 @@ import type { ChatMessage } from "./messages.js";
 import { segmentsToText } from "./segments.js";
 import { renderJinja } from "./jinja.js";
 import { ChatTemplateError } from "./template-error.js";
-import { templateCapabilities } from "./template-capabilities.js";
+import { splitToolCalls, templateCapabilities } from "./template-capabilities.js";
 
 const fixture = (name: string): string => readFileSync(join(PROJECT_ROOT, "test", "fixtures", "chat", name), "utf8");
 const LLAMA33 = fixture("llama-3.3-70b-instruct.jinja");
@@ -29,10 +29,12 @@ const HISTORY: ChatMessage[] = [
 ];
 
 test("capabilities: the Llama 3 template has no tools and fails on tool calls; 3.1 / 3.2 / 3.3 have all", () => {
-  assert.deepEqual(templateCapabilities(LLAMA3_CHAT_TEMPLATE), { tools: false, toolCalls: false, toolResponses: true });
-  assert.deepEqual(templateCapabilities(LLAMA33), { tools: true, toolCalls: true, toolResponses: true });
-  assert.deepEqual(templateCapabilities(LLAMA32), { tools: true, toolCalls: true, toolResponses: true });
-  assert.deepEqual(templateCapabilities("{% for m in messages %}{{ m.role }}{% endfor %}"), { tools: false, toolCalls: false, toolResponses: false });
+  assert.deepEqual(templateCapabilities(LLAMA3_CHAT_TEMPLATE), { tools: false, toolCalls: false, toolResponses: true, parallelToolCalls: false });
+  assert.deepEqual(templateCapabilities(LLAMA33), { tools: true, toolCalls: true, toolResponses: true, parallelToolCalls: false });
+  assert.deepEqual(templateCapabilities(LLAMA32), { tools: true, toolCalls: true, toolResponses: true, parallelToolCalls: false });
+  const all = "{% for m in messages %}{{ m.content }}{% for c in m.tool_calls or [] %}{{ c.function.name }}{% endfor %}{% endfor %}";
+  assert.deepEqual(templateCapabilities(all), { tools: false, toolCalls: true, toolResponses: true, parallelToolCalls: true });
+  assert.deepEqual(templateCapabilities("{% for m in messages %}{{ m.role }}{% endfor %}"), { tools: false, toolCalls: false, toolResponses: false, parallelToolCalls: false });
 });
 
 test("without the polyfill the Llama 3 template fails on a tool call's null content (what the server did before)", () => {
@@ -66,6 +68,27 @@ test("the 3.1 template is not rewritten: a tool history renders as the built-in 
   assert.equal(viaTemplate, segmentsToText(formatChat(HISTORY, "llama3.1", { ...options, addGenerationPrompt: true })));
   assert.ok(viaTemplate.includes('<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "get_weather", "parameters": {"city": "Paris"}}<|eot_id|>'));
   assert.ok(viaTemplate.includes('<|start_header_id|>ipython<|end_header_id|>\n\n"21 C"<|eot_id|>'));
+});
+
+test("two calls in one message: split into one assistant turn each, rendered alike by the 3.1 template and the built-in format", () => {
+  const two: ChatMessage[] = [
+    { role: "user", content: "Paris and Oslo?" },
+    {
+      role: "assistant", content: null, toolCalls: [
+        { id: "a", function: { name: "get_weather", arguments: { city: "Paris" } } },
+        { id: "b", function: { name: "get_weather", arguments: { city: "Oslo" } } },
+      ],
+    },
+    { role: "tool", toolCallId: "a", content: "21" },
+    { role: "tool", toolCallId: "b", content: "5" },
+  ];
+  assert.throws(() => renderChatTemplate(LLAMA33, two), ChatTemplateError);
+  const split = splitToolCalls(two);
+  assert.equal(split.length, 5);
+  const viaTemplate = renderChatTemplate(LLAMA33, split, { bosToken: "<|begin_of_text|>", dateString: "26 Jul 2024" });
+  assert.equal(viaTemplate, segmentsToText(formatChat(split, "llama3.1", { dateString: "26 Jul 2024" })));
+  const turn = (city: string): string => `<|start_header_id|>assistant<|end_header_id|>\n\n{"name": "get_weather", "parameters": {"city": "${city}"}}<|eot_id|>`;
+  assert.ok(viaTemplate.includes(turn("Paris") + turn("Oslo") + '<|start_header_id|>ipython<|end_header_id|>\n\n"21"<|eot_id|>'), viaTemplate);
 });
 
 test("chatFormatTakesTools: per format and template", () => {

@@ -5,10 +5,12 @@
 // rendering small probe conversations, and a template that cannot render an assistant tool call (the
 // Llama 3 template applies `trim` to the null content of one, a Jinja NullValue error) gets the call as
 // JSON text in the message content instead; a template that drops tool results gets them as user
-// messages. Whether a template takes tool definitions is read from its text: it must name `tools`.
+// messages; `splitToolCalls` writes several calls of one message as consecutive messages, for a caller
+// (the server) whose clients send parallel calls to a template that takes one. Whether a template takes tool definitions is read from its text: it must name
+// `tools`.
 
 import { renderJinja } from "./jinja.js";
-import type { NormalizedMessage } from "./messages.js";
+import type { ChatMessage, NormalizedMessage } from "./messages.js";
 import { toWireMessages } from "./wire.js";
 
 /** What a chat template renders. */
@@ -19,6 +21,8 @@ export interface TemplateCapabilities {
   readonly toolCalls: boolean;
   /** A `tool` message renders and its content appears. */
   readonly toolResponses: boolean;
+  /** An assistant message with two tool calls renders (the Llama 3.1 templates raise "only supports single tool-calls"). */
+  readonly parallelToolCalls: boolean;
 }
 
 // Capabilities by template text. Servers use one or two templates; the bound keeps a long-lived
@@ -47,6 +51,7 @@ export function templateCapabilities(template: string): TemplateCapabilities {
     tools: /\b(custom_)?tools\b/.test(template),
     toolCalls: probe(template, [user, call]).includes(PROBE_CALL),
     toolResponses: probe(template, [user, answer, result]).includes(PROBE_RESULT),
+    parallelToolCalls: probe(template, [user, { ...call, toolCalls: [...call.toolCalls!, { id: "call_2", name: PROBE_CALL + "_2", arguments: {} }] }]).includes(PROBE_CALL + "_2"),
   };
   if (cache.size >= MAX_CACHED_TEMPLATES) cache.delete(cache.keys().next().value as string);
   cache.set(template, caps);
@@ -64,10 +69,24 @@ function probe(template: string, messages: readonly NormalizedMessage[]): string
 }
 
 /**
+ * Splits assistant messages with several tool calls into consecutive assistant messages of one call
+ * each, for formats that take one call per message (the Llama 3.1 template and built-in format; the
+ * model itself writes one call per turn there). The text, if any, stays with the first call.
+ * @example splitToolCalls([{ role: "assistant", toolCalls: [a, b] }]) // [{ role: "assistant", toolCalls: [a] }, { role: "assistant", content: null, toolCalls: [b] }]
+ */
+export function splitToolCalls(messages: readonly ChatMessage[]): ChatMessage[] {
+  return messages.flatMap((m): ChatMessage[] => {
+    if (m.role !== "assistant" || m.toolCalls === undefined || m.toolCalls.length < 2) return [m];
+    return m.toolCalls.map((call, i): ChatMessage => ({ ...m, content: i === 0 ? (m.content ?? null) : null, toolCalls: [call] }));
+  });
+}
+
+/**
  * Rewrites the tool messages a template cannot render (minja's polyfills): an assistant's tool calls
  * become JSON text `{"tool_calls": [{name, arguments, id}], "content": ...}` in its content, and a
  * tool result becomes a user message `{"tool_response": {tool, content, tool_call_id}}`. Messages the
- * template can render are returned unchanged.
+ * template can render are returned unchanged. (Several calls in one message, which the Llama 3.1
+ * template refuses, are left to the caller: see {@link splitToolCalls}.)
  */
 export function polyfillToolMessages(
   messages: readonly NormalizedMessage[],

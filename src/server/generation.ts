@@ -143,18 +143,18 @@ function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationCon
   };
 }
 
+/** The sequences of one request, submitted, and the place they hold in the admission count. */
+export interface SubmittedRuns {
+  readonly runs: readonly ServerRun[];
+  /** Give back the admitted places (call once the answer is complete). */
+  readonly release: () => void;
+}
+
 /**
- * Answer a completions or chat request: prepare, admit, submit a sequence per choice, respond.
- * Throws ApiError for a request that fails before the response starts; failures after a stream has
- * started are sent as an error event.
+ * Prepare, admit and submit a sequence per choice of a request (n per prompt). Throws ApiError for
+ * a request that cannot start; `stats.promptTokens` is set.
  */
-export async function serveGeneration(
-  ctx: GenerationContext,
-  request: ChatRequest | CompletionRequest,
-  res: ServerResponse,
-  signal: AbortSignal,
-  stats: GenerationStats,
-): Promise<void> {
+export function submitRuns(ctx: GenerationContext, request: ChatRequest | CompletionRequest, signal: AbortSignal, stats: GenerationStats): SubmittedRuns {
   const prepared = prepare(ctx, request);
   const release = ctx.admit(prepared.prompts.length * request.n);
   try {
@@ -170,6 +170,27 @@ export async function serveGeneration(
       }
     }
     stats.promptTokens = prepared.prompts.reduce((sum, ids) => sum + ids.length, 0);
+    return { runs, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/**
+ * Answer a completions or chat request: prepare, admit, submit a sequence per choice, respond.
+ * Throws ApiError for a request that fails before the response starts; failures after a stream has
+ * started are sent as an error event.
+ */
+export async function serveGeneration(
+  ctx: GenerationContext,
+  request: ChatRequest | CompletionRequest,
+  res: ServerResponse,
+  signal: AbortSignal,
+  stats: GenerationStats,
+): Promise<void> {
+  const { runs, release } = submitRuns(ctx, request, signal, stats);
+  try {
     const header: ResponseHeader = { id: `${request.endpoint === "chat" ? "chatcmpl" : "cmpl"}-${randomId()}`, created: Math.floor(Date.now() / 1000), model: ctx.model.id };
     if (request.stream) await streamRuns(ctx, request, runs, header, res, stats);
     else await answerRuns(ctx, request, runs, header, res, stats);
@@ -230,7 +251,8 @@ async function streamRuns(ctx: GenerationContext, request: ChatRequest | Complet
   stream.done();
 }
 
-function chatSettings(ctx: GenerationContext, request: ChatRequest): ReplySettings {
+/** How the replies of a chat request are read (tool calls or text). */
+export function chatSettings(ctx: GenerationContext, request: ChatRequest): ReplySettings {
   return replySettings(request.tools, ctx.model.tokenizer.tokenToId(PYTHON_TAG));
 }
 

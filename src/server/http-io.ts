@@ -116,6 +116,16 @@ export class SseStream {
     if (this.open) this.res.write(`data: ${JSON.stringify(value)}\n\n`);
   }
 
+  /** Send one named event (`event: type`, as the Responses API streams) whose data is `value` as JSON. */
+  sendEvent(type: string, value: unknown): void {
+    if (this.open) this.res.write(`event: ${type}\ndata: ${JSON.stringify(value)}\n\n`);
+  }
+
+  /** End the response without `[DONE]` (the Responses API has none). */
+  end(): void {
+    if (this.open) this.res.end();
+  }
+
   /** Send `data: [DONE]` and end the response. */
   done(): void {
     if (this.open) this.res.end("data: [DONE]\n\n");

@@ -7,7 +7,7 @@
 // here, the schema compiled once so that an unsupported keyword is a 400 naming it. Tool fields:
 // tool-request.ts.
 
-import type { ChatContent, ChatMessage, ChatToolCall } from "../chat/index.js";
+import { type ChatContent, type ChatMessage, type ChatToolCall, splitToolCalls } from "../chat/index.js";
 import { SchemaError } from "../generate/json-schema.js";
 import { type ResponseFormat, responseFormatGrammar } from "../generate/response-format.js";
 import { invalidParam, unsupportedParam } from "./api-error.js";
@@ -165,7 +165,7 @@ const SCHEMA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
  * {name, schema, strict?, description?}}`. The schema is compiled here (and cached for the engine),
  * so a keyword constrained decoding cannot enforce is a 400 naming it and its JSON pointer.
  */
-function parseResponseFormat(body: JsonFields): ResponseFormat | undefined {
+export function parseResponseFormat(body: JsonFields): ResponseFormat | undefined {
   const format = optionalObject(body, "response_format");
   if (format === undefined) return undefined;
   const type = format["type"];
@@ -241,7 +241,8 @@ function parseMessages(value: unknown): ChatMessage[] {
   if (value === undefined || value === null) throw invalidParam("messages", "is required", "missing_required_parameter");
   if (!Array.isArray(value)) throw invalidParam("messages", `expected an array of messages, got ${jsonType(value)}`, "invalid_type");
   if (value.length === 0) throw invalidParam("messages", "the list is empty; a chat needs at least one message");
-  return value.map((message: unknown, i) => parseMessage(message, `messages[${i}]`));
+  // The Llama 3.1 format takes one tool call per assistant message: parallel calls become one message each.
+  return splitToolCalls(value.map((message: unknown, i) => parseMessage(message, `messages[${i}]`)));
 }
 
 function parseMessage(message: unknown, at: string): ChatMessage {

@@ -2,7 +2,8 @@
 // admitted beyond the engine's batch, 429 past it), cancellation when a client disconnects, request
 // logs, and a graceful shutdown that refuses new requests with 503, lets the ones in flight finish
 // (bounded by a timeout) and then closes. Endpoints follow the OpenAI API reference (`GET /v1/models`,
-// `POST /v1/completions`, `POST /v1/chat/completions`) plus `GET /health` as llama.cpp's server has it.
+// `POST /v1/completions`, `POST /v1/chat/completions`, `POST /v1/responses`) plus `GET /health` as
+// llama.cpp's server has it.
 // Never touches tensors: the engine generates, src/chat formats chats.
 
 import { randomInt } from "node:crypto";
@@ -17,6 +18,7 @@ import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendError, sendJson } from "./htt
 import { parseChatRequest, parseCompletionRequest } from "./request.js";
 import { TokenSpeller, modelList } from "./responses.js";
 import { type WebPage, chatPage } from "./web/chat-page.js";
+import { ItemStore, serveResponses } from "./responses-api.js";
 
 /** Default number of sequences admitted beyond those the engine batches (`--max-queue`). */
 export const DEFAULT_MAX_QUEUE = 64;
@@ -87,6 +89,8 @@ export class LlamaServer {
   private readonly http: Server;
   private readonly context: GenerationContext;
   private readonly inFlight = new Set<InFlight>();
+  /** Output items of recent /v1/responses answers, for `item_reference`. */
+  private readonly items = new ItemStore();
   private admitted = 0;
   private draining = false;
   private closing: Promise<void> | undefined;
@@ -282,7 +286,13 @@ export class LlamaServer {
       await serveGeneration(this.context, request, res, signal, stats);
       return;
     }
-    throw new ApiError(404, `no route for ${method} ${path}; this server has ${this.page === undefined ? "" : "GET / (the chat page), "}GET /v1/models, POST /v1/completions, POST /v1/chat/completions, GET /health`, { code: "unknown_url" });
+    if (path === "/v1/responses") {
+      requireMethod(method, "POST", path);
+      const body = await readJsonBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, signal);
+      await serveResponses(this.context, body, res, signal, stats, this.items);
+      return;
+    }
+    throw new ApiError(404, `no route for ${method} ${path}; this server has ${this.page === undefined ? "" : "GET / (the chat page), "}GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /v1/responses, GET /health`, { code: "unknown_url" });
   }
 
   private logRequest(req: IncomingMessage, status: number, stats: GenerationStats, started: number): void {
