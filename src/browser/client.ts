@@ -124,7 +124,7 @@ export class LlamaWorker {
 
   /**
    * Generate after a prompt (text, encoded with BOS) or a chat (messages through the chat template).
-   * @param options the engine's options; `signal` stops it (the done event then says "abort")
+   * @param options the engine's options; `signal` stops it (the run then rejects with the signal's reason)
    */
   generate(input: string | readonly ChatMessage[], options: WorkerGenerationOptions & { readonly signal?: AbortSignal } = {}): WorkerRun {
     const { signal, ...rest } = options;
@@ -149,7 +149,8 @@ export class LlamaWorker {
         resolveDone(message.event);
       } else if (message.type === "error") {
         this.pending.delete(id);
-        const error = new WorkerError(message.name, message.message);
+        // Stopped: the run rejects with the signal's reason, as the Node engine's runs do.
+        const error = signal?.aborted === true && signal.reason instanceof Error ? signal.reason : new WorkerError(message.name, message.message);
         push(error);
         rejectDone(error);
       }
