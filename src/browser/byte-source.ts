@@ -23,15 +23,18 @@ export interface ByteSource {
   text(): Promise<string>;
 }
 
-/** A File or Blob: the browser reads slices lazily from disk. */
-export function blobSource(blob: Blob, name: string): ByteSource {
+/**
+ * A File or Blob: the browser reads slices lazily from disk.
+ * @param maxPieceBytes most bytes per slice (a parameter so tests can exercise the loop)
+ */
+export function blobSource(blob: Blob, name: string, maxPieceBytes = MAX_PIECE_BYTES): ByteSource {
   return {
     name,
     size: blob.size,
     async readInto(target, position) {
       if (position + target.byteLength > blob.size) throw new FormatError(name, `unexpected end of file: ${position + target.byteLength - blob.size} bytes past its end`, { byteOffset: blob.size });
       for (let done = 0; done < target.byteLength;) {
-        const length = Math.min(MAX_PIECE_BYTES, target.byteLength - done);
+        const length = Math.min(maxPieceBytes, target.byteLength - done);
         const piece = new Uint8Array(await blob.slice(position + done, position + done + length).arrayBuffer());
         target.set(piece, done);
         done += length;
@@ -51,10 +54,11 @@ function httpError(url: string, response: Response, what: string): LlamaError {
 /**
  * Open the file at `url`: one Range request for its first byte learns its size (Content-Range),
  * so the server must answer ranges (206); every static server in common use does.
+ * @param maxPieceBytes most bytes per Range request (a parameter so tests can exercise the loop)
  * @returns undefined when the server answers 404 (the file is not there)
  * @throws LlamaError for another failure, or a server that ignores Range
  */
-export async function urlSource(url: string, fetchFn: Fetch = fetch): Promise<ByteSource | undefined> {
+export async function urlSource(url: string, fetchFn: Fetch = fetch, maxPieceBytes = MAX_PIECE_BYTES): Promise<ByteSource | undefined> {
   let probe: Response;
   try {
     probe = await fetchFn(url, { headers: { range: "bytes=0-0" } });
@@ -82,7 +86,7 @@ export async function urlSource(url: string, fetchFn: Fetch = fetch): Promise<By
   return {
     name: url,
     size,
-    readInto: (target, position) => readRanges(url, fetchFn, target, position, size),
+    readInto: (target, position) => readRanges(url, fetchFn, target, position, size, maxPieceBytes),
     async text() {
       const response = await fetchFn(url);
       if (!response.ok) throw httpError(url, response, "GET");
@@ -92,10 +96,10 @@ export async function urlSource(url: string, fetchFn: Fetch = fetch): Promise<By
 }
 
 /** Fill `target` from `position` by Range requests of at most MAX_PIECE_BYTES, each body streamed into place. */
-async function readRanges(url: string, fetchFn: Fetch, target: Uint8Array, position: number, size: number): Promise<void> {
+async function readRanges(url: string, fetchFn: Fetch, target: Uint8Array, position: number, size: number, maxPieceBytes: number): Promise<void> {
   if (position + target.byteLength > size) throw new FormatError(url, `unexpected end of file: ${position + target.byteLength - size} bytes past its end`, { byteOffset: size });
   for (let done = 0; done < target.byteLength;) {
-    const length = Math.min(MAX_PIECE_BYTES, target.byteLength - done);
+    const length = Math.min(maxPieceBytes, target.byteLength - done);
     const first = position + done;
     const response = await fetchFn(url, { headers: { range: `bytes=${first}-${first + length - 1}` } });
     if (response.status !== 206) throw response.status === 200 ? new LlamaError(`${url}: the server ignores HTTP Range requests`) : httpError(url, response, `GET bytes ${first}-${first + length - 1}`);
