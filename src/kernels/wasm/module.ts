@@ -197,7 +197,8 @@ export function kernelBuildOf(module: KernelModule): KernelBuild | undefined {
  * kernels.matmul_f32(outPtr, xPtr, wPtr, 1, 2048, 8192, 0, 8192);
  */
 export function instantiateKernels(module: KernelModule, memory: KernelMemory): WasmKernels {
-  if (typeof SharedArrayBuffer === "undefined" || !(memory.buffer instanceof SharedArrayBuffer)) {
+  // By its tag, not instanceof: a page that is not cross-origin isolated has shared memories but no SharedArrayBuffer global.
+  if (Object.prototype.toString.call(memory.buffer) !== "[object SharedArrayBuffer]") {
     throw new ArgumentError("kernel memory: the WebAssembly kernels import a shared memory; create it with { shared: true, maximum }");
   }
   let instance: { readonly exports: Record<string, unknown> };

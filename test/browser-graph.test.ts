@@ -1,0 +1,46 @@
+// The browser entry's import graph (scripts/build-browser.mjs walks it from the compiled entry
+// points, following static imports, literal dynamic imports and `new URL("./x.js", import.meta.url)`
+// workers): no node:* module and no bare specifier the browser build cannot map; "#platform" is
+// platform-web there; the worker scripts and the kernel provider are in it. Runs without a browser.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { PROJECT_ROOT } from "./support/paths.js";
+
+interface Graph {
+  readonly files: Map<string, string[]>;
+  readonly problems: { file: string; specifier: string }[];
+}
+const script = (await import(pathToFileURL(join(PROJECT_ROOT, "scripts", "build-browser.mjs")).href)) as {
+  browserGraph: () => Graph;
+  specifiersOf: (code: string) => string[];
+};
+
+test("nothing reachable from the browser entry imports node:* (or an unmapped package)", () => {
+  const { files, problems } = script.browserGraph();
+  assert.deepEqual(problems.map((p) => `${relative(PROJECT_ROOT, p.file)} -> ${p.specifier}`), []);
+  const reached = new Set([...files.keys()].map((f) => relative(join(PROJECT_ROOT, "dist", "src"), f).split("\\").join("/")));
+  for (const expected of ["browser/index.js", "browser/engine-worker.js", "platform/platform-web.js", "backend/wasm/worker.js", "backend/wasm/wasm-kernels.js", "tokenizer/tokenizer.js", "generate/engine.js"]) {
+    assert.ok(reached.has(expected), `${expected} is in the graph`);
+  }
+  for (const nodeOnly of ["platform/platform-node.js", "backend/wasm/platform-node.js", "loader/pretrained.js", "io/safetensors-reader.js"]) {
+    assert.ok(!reached.has(nodeOnly), `${nodeOnly} is not in the graph`);
+  }
+});
+
+test("the walk finds every kind of import and ignores comments", () => {
+  const code = [
+    'import { a } from "./a.js";',
+    'import {\n  b,\n  c,\n} from "node:fs";',
+    'export { d } from "../d.js";',
+    'import "./side-effect.js";',
+    'const m = await import("node:os");',
+    'const w = new URL("./worker.js", import.meta.url);',
+    '// import { x } from "node:path";',
+    '/* import "node:child_process"; */',
+    'const s = "http://example.com"; import { e } from "#platform";',
+  ].join("\n");
+  assert.deepEqual(script.specifiersOf(code).sort(), ["#platform", "../d.js", "./a.js", "./side-effect.js", "./worker.js", "node:fs", "node:os"].sort());
+});
