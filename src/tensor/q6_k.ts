@@ -70,9 +70,11 @@ export function q6_KQuant(data: Uint8Array, block: number, i: number): number {
   return (nibble | (((data[block + Q6_K_QH + 32 * h + l]! >> (2 * k)) & 3) << 4)) - 32;
 }
 
+const groupScales = new Float32Array(QK_K / 16); // (16) d * scale of each group of 16 of one block
+
 /** dequantize_row_q6_K: d * scale (rounded to float32), times q; the C code's loop order. */
 export function dequantizeBlocksQ6_K(data: Uint8Array, blockOffset: number, nBlocks: number, out: Float32Array, outOffset: number): void {
-  const sc = new Float32Array(QK_K / 16); // (16) d * scale of each group of 16
+  const sc = groupScales;
   for (let b = 0; b < nBlocks; b++) {
     const block = blockOffset + b * Q6_K_BLOCK_BYTES;
     const d = loadF16(data, block + Q6_K_D);

@@ -3,7 +3,9 @@
 // `d`, a float16 `s` = d * (sum of the quants), and 32 int8 quants; byte for byte ggml's `block_q8_1`
 // (ggml/src/ggml-common.h), 36 bytes. The sum lets a dot with an offset format add `m * s` once per
 // block instead of per weight. quantize_row_q8_1_ref (ggml/src/ggml-quants.c), bit-exact: the Q8_0
-// scale and quants, then s = fp16(float(sum) * d) with the unrounded float32 d.
+// scale and quants, then s = fp16(float(sum) * d) with the unrounded float32 d. (gguf-py's
+// GGML_QUANT_SIZES, and so io/gguf/gguf-constants.ts, still give Q8_1 the 40 bytes of its old float32
+// d and s; no file stores Q8_1, and a GGUF tensor of it is refused as unsupported either way.)
 
 import type { BlockFormat } from "./block-format.js";
 import { loadF16, storeF16 } from "./k-quant-math.js";
