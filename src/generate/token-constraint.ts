@@ -178,14 +178,12 @@ export interface StateNode<S> {
 export class TokenGrammar<S = unknown> {
   private static readonly cache = new WeakMap<Grammar<unknown>, WeakMap<TokenVocabulary, TokenGrammar<unknown>>>();
   private nodes = new Map<string, StateNode<S>>();
-  private readonly startNode: StateNode<S>;
+  private startNode: StateNode<S> | undefined;
   /** Trie walks done (mask cache misses), for benchmarks and tests. */
   walks = 0;
   private scratch: Int32Array | undefined;
 
-  constructor(readonly grammar: Grammar<S>, readonly vocabulary: TokenVocabulary) {
-    this.startNode = this.intern(grammar.initial());
-  }
+  constructor(readonly grammar: Grammar<S>, readonly vocabulary: TokenVocabulary) {}
 
   /** The shared TokenGrammar of `grammar` on `vocabulary` (one state table per pair). */
   static of<S>(grammar: Grammar<S>, vocabulary: TokenVocabulary): TokenGrammar<S> {
@@ -197,17 +195,26 @@ export class TokenGrammar<S = unknown> {
     return tokens as TokenGrammar<S>;
   }
 
+  /** Grammar states interned in the current table. */
+  get stateCount(): number {
+    return this.nodes.size;
+  }
+
   /** The node before any byte. */
   get start(): StateNode<S> {
-    return this.startNode;
+    return (this.startNode ??= this.intern(this.grammar.initial()));
   }
 
   private intern(state: S): StateNode<S> {
     const key = this.grammar.key(state);
     let node = this.nodes.get(key);
     if (node === undefined) {
-      // A full table starts over: nodes that sequences hold keep working, they are just no longer shared.
-      if (this.nodes.size >= MAX_CACHED_STATES) this.nodes = new Map();
+      // A full table starts over, with a new start node for new sequences: the nodes that running
+      // sequences hold keep working (and are freed with them), they are just no longer shared.
+      if (this.nodes.size >= MAX_CACHED_STATES) {
+        this.nodes = new Map();
+        this.startNode = undefined;
+      }
       node = { state, accepts: this.grammar.accepts(state), canContinue: this.grammar.canContinue(state), next: new Array<StateNode<S> | null | undefined>(256).fill(undefined), mask: undefined };
       this.nodes.set(key, node);
     }
