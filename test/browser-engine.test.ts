@@ -175,3 +175,34 @@ test("a bad model URL rejects with an error that names the missing file, not a h
     await page.close();
   }
 });
+
+test("a model cached in OPFS loads again without downloading its weights, as File objects in the worker", { skip: BROWSER_SKIP }, async () => {
+  const node = await loadNodeModel();
+  const tokenizer = await Tokenizer.bundled();
+  const expected = await node.generate(PROMPT_IDS, { maxNewTokens: 4, doSample: false, tokenizer });
+  const { page } = await openPage(true);
+  try {
+    const first = http.requests.length;
+    const downloaded: { names: string[]; progress: number[] } = await page.evaluate(async () => {
+      await window.llama.clearModelCache("model/");
+      const progress: number[] = [];
+      const files = await window.llama.cachedModelFiles("model/", { onProgress: (loaded: number, total: number) => progress.push(loaded / total) });
+      return { names: files.map((f: { name: string }) => f.name).sort(), progress };
+    });
+    assert.deepEqual(downloaded.names, ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]);
+    assert.equal(downloaded.progress[downloaded.progress.length - 1], 1);
+    assert.ok(http.requests.slice(first).includes("GET /iso/model/model.safetensors"), "downloaded whole, streamed into OPFS");
+    const second = http.requests.length;
+    const result: { ids: number[]; sizes: number[] } = await page.evaluate(async () => {
+      const files = await window.llama.cachedModelFiles("model/");
+      const llm = await window.llama.LlamaWorker.load(files);
+      const done = await llm.generate("The capital of France is", { maxNewTokens: 4, doSample: false });
+      llm.terminate();
+      return { ids: done.tokenIds, sizes: files.map((f: { size: number }) => f.size) };
+    });
+    assert.deepEqual(http.requests.slice(second).filter((r) => r.includes(" /iso/model/")), [], "nothing fetched the second time");
+    assert.deepEqual(result.ids, expected.outputs[0]!.tokenIds);
+  } finally {
+    await page.close();
+  }
+});

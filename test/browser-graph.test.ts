@@ -44,3 +44,12 @@ test("the walk finds every kind of import and ignores comments", () => {
   ].join("\n");
   assert.deepEqual(script.specifiersOf(code).sort(), ["#platform", "../d.js", "./a.js", "./side-effect.js", "./worker.js", "node:fs", "node:os"].sort());
 });
+
+test("platform-node and platform-web export the same names", async () => {
+  const node = await import("../src/platform/platform-node.js");
+  const web = await import("../src/platform/platform-web.js");
+  assert.deepEqual(Object.keys(web).sort(), Object.keys(node).sort());
+  assert.equal(web.join("https://h.test/models/", "/tiny/", "config.json"), "https://h.test/models/tiny/config.json");
+  assert.equal(web.endianness(), node.endianness());
+  assert.throws(() => web.existsSync("/tmp"), /no file system/);
+});

@@ -1,7 +1,7 @@
 // The browser example: loads a model in an engine worker (llama3-ts/browser's LlamaWorker) from a
 // URL or a picked folder, with a progress bar, and chats with it: replies stream in token by token,
 // Stop aborts the current one. Served by serve.mjs (cross-origin isolated: one thread per core).
-import { LlamaWorker } from "../../dist/browser/browser/index.js";
+import { LlamaWorker, cachedModelFiles } from "../../dist/browser/browser/index.js";
 
 const $ = (id) => document.getElementById(id);
 const messages = [];
@@ -22,6 +22,12 @@ async function load(source) {
   for (const id of ["load-url", "folder"]) $(id).disabled = true;
   const started = performance.now();
   try {
+    // A URL with "keep a copy" checked: streamed into OPFS once, loaded from there on later visits.
+    if (typeof source === "string" && $("cache").checked) {
+      source = await cachedModelFiles(source, {
+        onProgress: (loaded, total) => setStatus("downloading: " + (loaded / 1e6).toFixed(0) + " of " + (total / 1e6).toFixed(0) + " MB"),
+      });
+    }
     llm = await LlamaWorker.load(source, {
       onProgress: (loaded, total) => {
         $("progress").max = total;

@@ -15,3 +15,4 @@ export type { DoneEvent, GenerationEvent, GenerationOptions, TokenEvent } from "
 export { createWasmBackend } from "../backend/wasm/index.js";
 export { LlamaModel } from "../model/llama.js";
 export * from "../errors.js";
+export { type CacheOptions, cachedModelFiles, clearModelCache } from "./opfs-cache.js";
