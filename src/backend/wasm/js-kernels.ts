@@ -126,6 +126,7 @@ function jsKernels(memory: WasmMemory): KernelExports {
       }
     },
     matmul_q4_0: matmulAs("q4_0"),
+    matmul_q5_0: matmulAs("q5_0"),
     quantize_q8_k: quantizeAs("q8_k"),
     matmul_q4_k: matmulAs("q4_k"),
     matmul_q5_k: matmulAs("q5_k"),

@@ -1,4 +1,4 @@
-// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q4_0.ts: the activation
+// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q6_k.ts, legacy-quants.ts: the activation
 // quantizers and the matrix products by K-quant and legacy weights) with their reference twins
 // (tensor/q8_k.ts quantizeBlocksQ8_K, kernels/reference/quant-dot.ts matmulQuant over the dots of
 // k-quants.ts: llama.cpp's quantize_row_q8_K_ref and ggml_vec_dot_*_generic), for every build this
@@ -25,13 +25,14 @@ const ARENAS = await arenas();
 /** The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer. */
 const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels]> = [
   ["q4_0", "matmul_q4_0", "quantize_q8_0"],
+  ["q5_0", "matmul_q5_0", "quantize_q8_0"],
   ["q4_k", "matmul_q4_k", "quantize_q8_k"],
   ["q5_k", "matmul_q5_k", "quantize_q8_k"],
   ["q6_k", "matmul_q6_k", "quantize_q8_k"],
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
-const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q5_0: [0], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
 
 /** (nTokens, inF, outF, rowStart, rowEnd): one and many blocks, odd rows, slices, decode and prefill. */
 type Case = readonly [number, number, number, number, number];
