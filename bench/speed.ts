@@ -1,5 +1,6 @@
 // `npm run bench -- speed [--preset small|1b-shape] [--threads 2] [--reps 3] [--only ours|llamacpp]
-// [--dtypes bf16,q8_0,f32,q4_k_m,q4_0,q6_k] [--node 24|none] [--relaxed] [--profile DIR] [--check-tokens]`: our
+// [--dtypes bf16,q8_0,f32,q4_k_m,q4_0,q6_k] [--prompt-tokens 128] [--gen-tokens 64] [--node 24|none]
+// [--relaxed] [--profile DIR] [--check-tokens]`: our
 // WebAssembly backend against llama.cpp on the same synthetic weights, side by side in one run, ours
 // on the machine's Node and on each Node of --node (default the current LTS, node-binary.ts). The weights come from
 // the llama.cpp anchor (../shared/anchors/llamacpp: make_model.mjs writes one seeded model as a
@@ -152,8 +153,8 @@ function runOurs(node: NodeBinary, dir: string, dtype: string, argv: readonly st
   return JSON.parse(out.trim().split("\n").at(-1)!) as OursResult;
 }
 
-function runLlamaCpp(anchor: string, gguf: string, threads: number, reps: number): LlamaCppResult {
-  const out = execFileSync(process.execPath, [join(anchor, "llamacpp_bench.mjs"), gguf, "--threads", String(threads), "--reps", String(reps)], { encoding: "utf8", maxBuffer: 1 << 24 });
+function runLlamaCpp(anchor: string, gguf: string, threads: number, reps: number, lengths: readonly string[]): LlamaCppResult {
+  const out = execFileSync(process.execPath, [join(anchor, "llamacpp_bench.mjs"), gguf, "--threads", String(threads), "--reps", String(reps), ...lengths], { encoding: "utf8", maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split("\n").at(-1)!) as LlamaCppResult;
 }
 
@@ -216,6 +217,8 @@ export const speedBench: Bench = {
     const reps = Number(flag(argv, "--reps") ?? 3);
     const only = flag(argv, "--only");
     const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32,q4_k_m,q4_0,q6_k").split(",");
+    // Prompt and decode lengths, the same for both sides (llamacpp_bench.mjs and speed-child.ts share the prompt).
+    const lengths = ["--prompt-tokens", flag(argv, "--prompt-tokens") ?? "128", "--gen-tokens", flag(argv, "--gen-tokens") ?? "64"];
     const profileDir = flag(argv, "--profile");
     const relaxed = argv.includes("--relaxed") ? ["--experimental-wasm-relaxed-simd"] : [];
     const profile = profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir];
@@ -235,16 +238,16 @@ export const speedBench: Bench = {
       ...(ggufDir === undefined ? [] : ggufPairs(ggufDir, preset, ggufTypes)),
     ];
     const ceiling = readCeiling(threads);
-    console.log(`model: ${preset} (${[modelDir, ggufDir].filter((d) => d !== undefined).join(", ")}), ${threads} threads, ${reps} reps; ours on ${nodes.map((n) => `${n.label} (flags: ${flagsFor(n).join(" ") || "none"})`).join(", ")}`);
+    console.log(`model: ${preset} (${[modelDir, ggufDir].filter((d) => d !== undefined).join(", ")}), ${threads} threads, ${reps} reps, prompt ${lengths[1]} + ${lengths[3]} decode tokens; ours on ${nodes.map((n) => `${n.label} (flags: ${flagsFor(n).join(" ") || "none"})`).join(", ")}`);
     console.log(`memory-read ceiling (plain streaming read, ${threads} threads, this run): ${(ceiling / 1e9).toFixed(1)} GB/s\n`);
     console.log("| weights (ours / llama.cpp) | ours on (kernel build) | prefill tok/s ours | llama.cpp | ratio | decode tok/s ours | llama.cpp | ratio | ours weight GB/s in decode (of ceiling) | load s ours | llama.cpp | peak RSS ours | llama.cpp | ours RSS / weight bytes |");
     console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     const breakdowns: string[] = [];
     for (const pair of allPairs) {
-      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir ?? "", pair.gguf), threads, reps);
+      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir ?? "", pair.gguf), threads, reps, lengths);
       if (nodes.length === 0) console.log(row(pair.label, "-", undefined, theirs, ceiling));
       for (const node of nodes) {
-        const ours = runOurs(node, join(modelDir ?? "", pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps)], flagsFor(node));
+        const ours = runOurs(node, join(modelDir ?? "", pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps), ...lengths], flagsFor(node));
         console.log(row(pair.label, `${node.label} (${ours.build})`, ours, theirs, ceiling));
         breakdowns.push(`- ${node.label}, ${ours.weightDType} prefill: ${opBreakdown(ours.prefillOps, ours.prefillSeconds)}`);
         breakdowns.push(`- ${node.label}, ${ours.weightDType} decode: ${opBreakdown(ours.decodeOps, ours.decodeSeconds)}`);

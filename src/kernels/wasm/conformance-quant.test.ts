@@ -1,4 +1,4 @@
-// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q4_0.ts: the activation
+// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q6_k.ts, legacy-quants.ts: the activation
 // quantizers and the matrix products by K-quant and legacy weights) with their reference twins
 // (tensor/q8_k.ts quantizeBlocksQ8_K, kernels/reference/quant-dot.ts matmulQuant over the dots of
 // k-quants.ts: llama.cpp's quantize_row_q8_K_ref and ggml_vec_dot_*_generic), for every build this
@@ -25,13 +25,17 @@ const ARENAS = await arenas();
 /** The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer. */
 const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels]> = [
   ["q4_0", "matmul_q4_0", "quantize_q8_0"],
+  ["q5_0", "matmul_q5_0", "quantize_q8_0"],
+  ["q4_1", "matmul_q4_1", "quantize_q8_1"],
+  ["q5_1", "matmul_q5_1", "quantize_q8_1"],
+  ["q2_k", "matmul_q2_k", "quantize_q8_k"],
   ["q4_k", "matmul_q4_k", "quantize_q8_k"],
   ["q5_k", "matmul_q5_k", "quantize_q8_k"],
   ["q6_k", "matmul_q6_k", "quantize_q8_k"],
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
-const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2], q2_k: [80, 82], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
 
 /** (nTokens, inF, outF, rowStart, rowEnd): one and many blocks, odd rows, slices, decode and prefill. */
 type Case = readonly [number, number, number, number, number];
@@ -84,6 +88,26 @@ function referenceSlice(w: QuantTensor, x: Float32Array, nTokens: number, rowSta
   for (let i = 0; i < expected.length; i++) if (i % outF < rowStart || i % outF >= rowEnd) bits[i] = 0xffffffff;
   return expected;
 }
+
+test("quantize_q8_1 is byte-exact with quantize_row_q8_1_ref (ties away from zero, zero and tiny blocks, the sum s)", () => {
+  const rng = new Rng(0x0881);
+  const nTokens = 3;
+  const inF = 96;
+  const x = normals(rng, nTokens * inF, 2);
+  x.set([127, 0.5, 1.5, -2.5, -0.5, 126.5, -126.5, 3.5], 0); // amax 127: d = 1, exact .5 ties
+  x.fill(0, 32, 64); // an all-zero block: d = 0, s = 0
+  for (let i = 64; i < 96; i++) x[i] = rng.normal() * 1e-9; // d below float16's normal range
+  const blocks = (nTokens * inF) / 32;
+  const expected = new Uint8Array(blocks * BLOCK_FORMATS.q8_1.blockBytes);
+  BLOCK_FORMATS.q8_1.quantizeBlocks!(x, 0, blocks, expected, 0);
+  for (const arena of ARENAS) {
+    arena.reset();
+    const xPtr = arena.put(x);
+    const xq = arena.alloc(expected.length);
+    arena.kernels.quantize_q8_1(xq, xPtr, nTokens, inF);
+    assert.deepEqual(arena.bytes(xq, expected.length), expected, `${arena.build} quantize_q8_1`);
+  }
+});
 
 test("quantize_q8_k is byte-exact with quantize_row_q8_K_ref (ties to even, first largest magnitude, zero blocks, bsums)", () => {
   const rng = new Rng(0x08c8);

@@ -64,12 +64,22 @@ export interface WasmKernels {
   matmul_q8_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** As matmul_q8_0 with w Q4_0 blocks (outF, inF / 32, 18 bytes each); bit-exact with the reference. */
   matmul_q4_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /** As matmul_q8_0 with w Q5_0 blocks (outF, inF / 32, 22 bytes each); bit-exact with the reference. */
+  matmul_q5_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /** x (nTokens, inF) -> xq: nTokens * inF / 32 Q8_1 blocks of 36 bytes; inF a multiple of 32. */
+  quantize_q8_1(xq: number, x: number, nTokens: number, inF: number): void;
+  /** As matmul_f32 with xq from quantize_q8_1 and w Q4_1 blocks (outF, inF / 32, 20 bytes each); bit-exact with the reference. */
+  matmul_q4_1(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /** As matmul_q4_1 with w Q5_1 blocks (24 bytes each); bit-exact with the reference. */
+  matmul_q5_1(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** x (nTokens, inF) -> xq: nTokens * inF / 256 Q8_K blocks of 292 bytes; inF a multiple of 256. */
   quantize_q8_k(xq: number, x: number, nTokens: number, inF: number): void;
   /** As matmul_f32 with xq from quantize_q8_k and w Q4_K blocks (outF, inF / 256); bit-exact with the reference. */
   matmul_q4_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** As matmul_q4_k with w Q5_K blocks (176 bytes each); bit-exact with the reference. */
   matmul_q5_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /** As matmul_q4_k with w Q2_K blocks (84 bytes each); bit-exact with the reference. */
+  matmul_q2_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** As matmul_q4_k with w Q6_K blocks; bit-exact with the reference. */
   matmul_q6_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** out (nTokens, dim) = RMSNorm(x) * weight (dim). */
@@ -118,7 +128,7 @@ export interface WasmKernels {
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
-  "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
+  "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
   "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "read_stream",
 ];
 

@@ -1,0 +1,272 @@
+// The 32-weight block formats in WebAssembly SIMD: the Q8_1 activation quantizer and the matrix
+// products by Q4_0, Q5_0 (activations in Q8_0, quantize_q8_0 of q8_0.ts), Q4_1 and Q5_1 (activations
+// in Q8_1) weights, twins of tensor/q8_1.ts (quantize_row_q8_1_ref) and kernels/reference/
+// legacy-quants.ts (llama.cpp's ggml_vec_dot_q4_0_q8_0_generic, ..._q5_0_q8_0_, ..._q4_1_q8_1_,
+// ..._q5_1_q8_1_). Block layouts (ggml-common.h), per 32 weights: half d, for Q4_1/Q5_1 half m, for
+// Q5_0/Q5_1 a uint32 qh of fifth bits (bit j: weight j), then 16 bytes whose low nibbles are weights
+// 0..15 and high nibbles 16..31; weight = d (q - 8), d (q5 - 16), d q + m, d q5 + m (18, 22, 20, 24
+// bytes). block_q8_1 = half d, half s (d x the sum of the quants), int8 qs[32] (36 bytes).
+//
+// Bit-exact with the reference: each block's integer dot product is exact (see blockSums), then per
+// output, in block order, the C code's float32 steps: Q4_0 sumf += (sumi * d_w) * d_x, Q5_0 sumf +=
+// (d_w * d_x) * sumi, Q4_1/Q5_1 sumf += (d_w * d_x) * sumi + m_w * s_x, with no fused multiply-add.
+// Four output rows share the lanes of that chain.
+
+import { f16High, f16Lo, f16ToF32, f32ToF16, roundAway } from "./vec";
+
+/** Weights per block (QK4_0). */
+const QK: u32 = 32;
+/** The weight formats, as the `kind` argument of the kernels below (a constant at every call). */
+const Q4_0: u32 = 0, Q5_0: u32 = 1, Q4_1: u32 = 2, Q5_1: u32 = 3;
+
+/** Byte masks of Q5_0's fifth bits: byte j of 16 tests bit j mod 8 (of qh byte j / 8, or 2 + j / 8). */
+const BIT_OF_BYTE: usize = memory.data<u8>([1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128], 16);
+const QH_LOW: usize = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1], 16);
+const QH_HIGH: usize = memory.data<u8>([2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3], 16);
+
+/** 16 where bit j (j = 0..15 of `which`'s half: QH_LOW weights 0..15, QH_HIGH 16..31) of qh is set, else 0. */
+// @ts-ignore: decorator
+@inline function fifthBits(qh: v128, which: usize): v128 {
+  const bytes = i8x16.swizzle(qh, v128.load(which));
+  const bit = v128.load(BIT_OF_BYTE);
+  return v128.and(i8x16.eq(v128.and(bytes, bit), bit), i8x16.splat(16));
+}
+/** Bytes of a weight block of `kind`. */
+// @ts-ignore: decorator
+@inline function wBytes(kind: u32): usize {
+  return kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
+}
+
+/** Bytes of the activation block `kind` dots against: Q8_0 (34) or Q8_1 (36). */
+// @ts-ignore: decorator
+@inline function xBytes(kind: u32): usize {
+  return kind < Q4_1 ? 34 : 36;
+}
+
+/** The 32 activation quants of the block at px: x0 (0..15) or x1 (16..31), after d (Q8_0) or d and s (Q8_1). */
+// @ts-ignore: decorator
+@inline function xq0(kind: u32, px: usize): v128 {
+  return kind < Q4_1 ? v128.load(px, 2) : v128.load(px, 4);
+}
+// @ts-ignore: decorator
+@inline function xq1(kind: u32, px: usize): v128 {
+  return kind < Q4_1 ? v128.load(px, 18) : v128.load(px, 20);
+}
+
+/**
+ * Quantize x (nTokens, inF) float32 into Q8_1 blocks at xq (nTokens * inF / 32 blocks of 36 bytes),
+ * as quantize_row_q8_1_ref: quantize_q8_0's d, id and quants (round half away from zero), then s =
+ * fp16(float(sum of the quants) * d) with the float32 d.
+ */
+export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void {
+  const nBlocks = nTokens * (inF / QK);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const src = x + (<usize>b << 7);
+    const dst = xq + <usize>b * 36;
+    let m = f32x4.abs(v128.load(src));
+    for (let j: usize = 16; j < 128; j += 16) m = f32x4.max(m, f32x4.abs(v128.load(src + j)));
+    const m2 = f32x4.max(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
+    const amax = f32x4.extract_lane(f32x4.max(m2, v128.shuffle<f32>(m2, m2, 1, 0, 3, 2)), 0);
+    const d: f32 = amax / 127;
+    const idv = f32x4.splat(d != 0 ? 1 / d : 0);
+    let sum = i16x8.splat(0);
+    for (let h: usize = 0; h < 2; h++) {
+      const p = src + (h << 6);
+      const q0 = i32x4.trunc_sat_f32x4_s(roundAway(f32x4.mul(v128.load(p), idv)));
+      const q1 = i32x4.trunc_sat_f32x4_s(roundAway(f32x4.mul(v128.load(p, 16), idv)));
+      const q2 = i32x4.trunc_sat_f32x4_s(roundAway(f32x4.mul(v128.load(p, 32), idv)));
+      const q3 = i32x4.trunc_sat_f32x4_s(roundAway(f32x4.mul(v128.load(p, 48), idv)));
+      const lo = i16x8.narrow_i32x4_s(q0, q1), hi = i16x8.narrow_i32x4_s(q2, q3);
+      v128.store(dst + 4 + (h << 4), i8x16.narrow_i16x8_s(lo, hi)); // |q| <= 127: exact
+      sum = i16x8.add(sum, i16x8.add(lo, hi));
+    }
+    const s4 = i32x4.extadd_pairwise_i16x8_s(sum);
+    const s2 = i32x4.add(s4, v128.shuffle<i32>(s4, s4, 2, 3, 0, 1));
+    const total = i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0);
+    store<u16>(dst, <u16>f32ToF16(d));
+    store<u16>(dst, <u16>f32ToF16(<f32>total * d), 2);
+  }
+}
+
+/**
+ * Exact int32 partial sums (4 lanes) of one block's products: the quants of the `kind` block at pw
+ * against the activation quants x0 (weights 0..15) and x1 (16..31). Relaxed SIMD:
+ * i16x8.relaxed_dot_i8x16_i7x16_s (one pmaddubsw) of the activations with the unsigned quants 0..15
+ * or 0..31 (a 7-bit operand: exact on every engine), Q4_0/Q5_0's offset (8, 16) left to offsetOf;
+ * plain SIMD: (q - offset) x a by extended multiplies. int16 sums of at most 4 x 128 x 31 products.
+ */
+// @ts-ignore: decorator
+@inline function blockSums(kind: u32, pw: usize, x0: v128, x1: v128): v128 {
+  const q = kind == Q4_0 ? v128.load(pw, 2) : kind == Q5_0 ? v128.load(pw, 6) : kind == Q4_1 ? v128.load(pw, 4) : v128.load(pw, 8);
+  const nibble = i8x16.splat(0x0f);
+  let lo = v128.and(q, nibble), hi = v128.and(i16x8.shr_u(q, 4), nibble);
+  if (kind == Q5_0 || kind == Q5_1) {
+    const qh = i32x4.splat(kind == Q5_0 ? load<u32>(pw, 2) : load<u32>(pw, 4));
+    lo = v128.or(lo, fifthBits(qh, QH_LOW));
+    hi = v128.or(hi, fifthBits(qh, QH_HIGH));
+  }
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
+  }
+  if (kind == Q4_0 || kind == Q5_0) {
+    const offset = i8x16.splat(kind == Q5_0 ? 16 : 8);
+    lo = i8x16.sub(lo, offset);
+    hi = i8x16.sub(hi, offset);
+  }
+  const t = i16x8.add(
+    i16x8.add(i16x8.extmul_low_i8x16_s(lo, x0), i16x8.extmul_high_i8x16_s(lo, x0)),
+    i16x8.add(i16x8.extmul_low_i8x16_s(hi, x1), i16x8.extmul_high_i8x16_s(hi, x1)),
+  );
+  return i32x4.extadd_pairwise_i16x8_s(t);
+}
+
+/**
+ * What blockSums leaves out in the relaxed build for Q4_0/Q5_0, per token block: the offset (8 or
+ * 16) x the activations' sum, as four partial sums to subtract from a row's partial sums (their
+ * total is then sum (q - offset) x a); zero otherwise.
+ */
+// @ts-ignore: decorator
+@inline function offsetOf(kind: u32, x0: v128, x1: v128): v128 {
+  if (!ASC_FEATURE_RELAXED_SIMD || kind >= Q4_1) return i32x4.splat(0);
+  const one = i8x16.splat(1);
+  return i32x4.shl(i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, one), i16x8.relaxed_dot_i8x16_i7x16_s(x1, one))), kind == Q5_0 ? 4 : 3);
+}
+
+/** blockSums minus the offset (relaxed build, Q4_0/Q5_0); blockSums itself otherwise. */
+// @ts-ignore: decorator
+@inline function sums(kind: u32, pw: usize, x0: v128, x1: v128, off: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD && kind < Q4_1 ? i32x4.sub(blockSums(kind, pw, x0, x1), off) : blockSums(kind, pw, x0, x1);
+}
+
+/**
+ * sumf + the block's term, as the C code orders it: Q4_0 (sumi * d_w) * d_x, Q5_0 (d_w * d_x) *
+ * sumi, Q4_1/Q5_1 (d_w * d_x) * sumi + m_w * s_x (mw, sx unused for the first two).
+ */
+// @ts-ignore: decorator
+@inline function addBlock(kind: u32, sumf: v128, sumi: v128, dw: v128, dx: v128, mw: v128, sx: v128): v128 {
+  const s = f32x4.convert_i32x4_s(sumi);
+  if (kind == Q4_0) return f32x4.add(sumf, f32x4.mul(f32x4.mul(s, dw), dx));
+  if (kind == Q5_0) return f32x4.add(sumf, f32x4.mul(f32x4.mul(dw, dx), s));
+  return f32x4.add(sumf, f32x4.add(f32x4.mul(f32x4.mul(dw, dx), s), f32x4.mul(mw, sx)));
+}
+
+/** [sum(s0), sum(s1), sum(s2), sum(s3)] of four i32x4 vectors. */
+// @ts-ignore: decorator
+@inline function transposeSum(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const t0 = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7));
+  const t1 = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+}
+
+/** float32 scales of the blocks at p, p + stride, p + 2 stride, p + 3 stride (lanes 0..3). */
+// @ts-ignore: decorator
+@inline function scales4(p: usize, stride: usize): v128 {
+  let h = v128.load16_lane(p, i16x8.splat(0), 0);
+  h = v128.load16_lane(p + stride, h, 1);
+  h = v128.load16_lane(p + stride * 2, h, 2);
+  h = v128.load16_lane(p + stride * 3, h, 3);
+  return f16Lo(h, f16High(h));
+}
+
+/** The float32 of the half at p + 2 (Q8_1's s; Q4_1/Q5_1's m), for kinds that have one, else 0. */
+// @ts-ignore: decorator
+@inline function second(kind: u32, p: usize): f32 {
+  return kind >= Q4_1 ? f16ToF32(<u32>load<u16>(p, 2)) : 0;
+}
+
+/** Rows r .. r+3 of w times tokens t and t+1 (t1 = t for a last token alone); out rows of outF. */
+// @ts-ignore: decorator
+@inline function rows4x2(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, outF: u32, r: u32, t: u32, t1: u32): void {
+  const rowBytes = <usize>nBlocks * wBytes(kind);
+  const xRowBytes = <usize>nBlocks * xBytes(kind);
+  const w0 = w + <usize>r * rowBytes;
+  const xa = xq + <usize>t * xRowBytes, xb = xq + <usize>t1 * xRowBytes;
+  let sumf0 = f32x4.splat(0), sumf1 = f32x4.splat(0);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const pw = w0 + <usize>b * wBytes(kind);
+    const pa = xa + <usize>b * xBytes(kind), pb = xb + <usize>b * xBytes(kind);
+    const a0 = xq0(kind, pa), a1 = xq1(kind, pa), b0 = xq0(kind, pb), b1 = xq1(kind, pb);
+    const oa = offsetOf(kind, a0, a1), ob = offsetOf(kind, b0, b1);
+    const sa = transposeSum(sums(kind, pw, a0, a1, oa), sums(kind, pw + rowBytes, a0, a1, oa), sums(kind, pw + rowBytes * 2, a0, a1, oa), sums(kind, pw + rowBytes * 3, a0, a1, oa));
+    const sb = transposeSum(sums(kind, pw, b0, b1, ob), sums(kind, pw + rowBytes, b0, b1, ob), sums(kind, pw + rowBytes * 2, b0, b1, ob), sums(kind, pw + rowBytes * 3, b0, b1, ob));
+    const dw = scales4(pw, rowBytes);
+    const mw = kind >= Q4_1 ? scales4(pw + 2, rowBytes) : dw;
+    sumf0 = addBlock(kind, sumf0, sa, dw, f32x4.splat(f16ToF32(<u32>load<u16>(pa))), mw, f32x4.splat(second(kind, pa)));
+    sumf1 = addBlock(kind, sumf1, sb, dw, f32x4.splat(f16ToF32(<u32>load<u16>(pb))), mw, f32x4.splat(second(kind, pb)));
+  }
+  v128.store(out + ((<usize>t * outF + r) << 2), sumf0);
+  v128.store(out + ((<usize>t1 * outF + r) << 2), sumf1);
+}
+
+/** Rows r .. r+3 of w times the one token xq (decode): the token's quants and offset serve four rows. */
+// @ts-ignore: decorator
+@inline function rows4x1(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, r: u32): void {
+  const rowBytes = <usize>nBlocks * wBytes(kind);
+  const w0 = w + <usize>r * rowBytes;
+  let sumf = f32x4.splat(0);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const pw = w0 + <usize>b * wBytes(kind), px = xq + <usize>b * xBytes(kind);
+    const x0 = xq0(kind, px), x1 = xq1(kind, px);
+    const off = offsetOf(kind, x0, x1);
+    const s = transposeSum(sums(kind, pw, x0, x1, off), sums(kind, pw + rowBytes, x0, x1, off), sums(kind, pw + rowBytes * 2, x0, x1, off), sums(kind, pw + rowBytes * 3, x0, x1, off));
+    const dw = scales4(pw, rowBytes);
+    const mw = kind >= Q4_1 ? scales4(pw + 2, rowBytes) : dw;
+    sumf = addBlock(kind, sumf, s, dw, f32x4.splat(f16ToF32(<u32>load<u16>(px))), mw, f32x4.splat(second(kind, px)));
+  }
+  v128.store(out + (<usize>r << 2), sumf);
+}
+
+/** out[t, r] for one row r and token t: the row tails (the same float32 steps on lane 0). */
+// @ts-ignore: decorator
+@inline function row1x1(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, outF: u32, r: u32, t: u32): void {
+  const w0 = w + <usize>r * <usize>nBlocks * wBytes(kind);
+  const x0 = xq + <usize>t * <usize>nBlocks * xBytes(kind);
+  let sumf = f32x4.splat(0);
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const pw = w0 + <usize>b * wBytes(kind), px = x0 + <usize>b * xBytes(kind);
+    const x0v = xq0(kind, px), x1v = xq1(kind, px);
+    const s = sums(kind, pw, x0v, x1v, offsetOf(kind, x0v, x1v));
+    const s2 = i32x4.add(s, v128.shuffle<i32>(s, s, 2, 3, 0, 1));
+    const sumi = i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2));
+    const dw = f32x4.splat(f16ToF32(<u32>load<u16>(pw))), dx = f32x4.splat(f16ToF32(<u32>load<u16>(px)));
+    sumf = addBlock(kind, sumf, sumi, dw, dx, f32x4.splat(second(kind, pw)), f32x4.splat(second(kind, px)));
+  }
+  store<f32>(out + ((<usize>t * outF + r) << 2), f32x4.extract_lane(sumf, 0));
+}
+
+/** The matmul loop: decode four rows per token pass, prefill four rows x two tokens, then the row tails. */
+// @ts-ignore: decorator
+@inline function matmulLegacy(kind: u32, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  const nBlocks = inF / QK;
+  let r = rowStart;
+  if (nTokens == 1) for (; r + 4 <= rowEnd; r += 4) rows4x1(kind, out, xq, w, nBlocks, r);
+  for (; r + 4 <= rowEnd; r += 4) {
+    for (let t: u32 = 0; t < nTokens; t += 2) rows4x2(kind, out, xq, w, nBlocks, outF, r, t, t + 1 < nTokens ? t + 1 : t);
+  }
+  for (; r < rowEnd; r++) {
+    for (let t: u32 = 0; t < nTokens; t++) row1x1(kind, out, xq, w, nBlocks, outF, r, t);
+  }
+}
+
+/**
+ * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq (nTokens, inF) from quantize_q8_0, w
+ * (outF, inF) Q4_0 blocks, inF a multiple of 32.
+ */
+export function matmul_q4_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmulLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** As matmul_q4_0 for Q5_0 weights (22-byte blocks). */
+export function matmul_q5_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmulLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** As matmul_q4_0 with xq from quantize_q8_1 and w Q4_1 blocks (20 bytes). */
+export function matmul_q4_1(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmulLegacy(Q4_1, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** As matmul_q4_1 for Q5_1 weights (24-byte blocks). */
+export function matmul_q5_1(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  matmulLegacy(Q5_1, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+}
