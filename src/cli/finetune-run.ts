@@ -65,7 +65,6 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
   const { flags, model, dataset, totalSteps, resumeFrom } = run;
   const firstStep = resumeFrom?.state.step ?? 0;
   if (flags.gradientCheckpointing) throw new UnsupportedError("--gradient-checkpointing: the training core does not recompute activations yet; leave the flag out (activations of every layer are kept)");
-  if (flags.threads !== undefined) io.stderr("note: training runs on the reference kernels (single-threaded); --threads does not change it yet\n");
   if (firstStep >= totalSteps) throw new LlamaError(`${run.checkpointDir} is at step ${firstStep} of ${totalSteps}: nothing left to train`);
   const controller = new AbortController();
   let routed = true;
