@@ -15,8 +15,9 @@ import { longContextBench } from "./long-context.js";
 import { benchNodes, withoutNodeFlag } from "./node-binary.js";
 import { speedBench } from "./speed.js";
 import { tokenizerBench } from "./tokenizer.js";
+import { trainBench } from "./train.js";
 
-const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench];
+const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench, trainBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

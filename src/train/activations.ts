@@ -9,6 +9,7 @@ import type { LoraModule } from "../model/lora.js";
 
 /** One layer's saved tensors; n = rows * seqLen tokens. */
 export interface LayerActivations {
+  readonly kind?: "activations";
   /** (n, dim) the residual stream entering the layer (input of the attention RMSNorm) */
   readonly xIn: Float32Array;
   /** (n, dim) attention RMSNorm output (input of q, k, v) */
@@ -45,6 +46,15 @@ export interface LoraActivation {
   readonly keep: Uint8Array | undefined;
 }
 
+/** A checkpointed layer (gradient checkpointing): its input and dropout masks; the rest is recomputed. */
+export interface LayerCheckpoint {
+  readonly kind: "checkpoint";
+  /** (n, dim) the residual stream entering the layer */
+  readonly xIn: Float32Array;
+  /** per adapted projection with dropout, its mask (n, inFeatures) */
+  readonly keep: Partial<Record<LoraModule, Uint8Array>>;
+}
+
 /** Everything the training forward of one batch keeps. */
 export interface Activations {
   readonly rows: number;
@@ -59,7 +69,8 @@ export interface Activations {
   readonly cos: Float32Array;
   /** (n, headDim / 2) */
   readonly sin: Float32Array;
-  readonly layers: readonly LayerActivations[];
+  /** each layer's activations, or its checkpoint when the forward ran with checkpointLayers */
+  readonly layers: readonly (LayerActivations | LayerCheckpoint)[];
   /** (n, dim) the residual stream after the last layer (input of the final RMSNorm) */
   readonly xFinal: Float32Array;
   /** (n, dim) final RMSNorm output (input of the output head) */

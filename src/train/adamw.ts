@@ -71,19 +71,21 @@ export class AdamW {
     const t = this.stepCount;
     const stepSize = lr / (1 - b1 ** t);
     const bias2Sqrt = Math.sqrt(1 - b2 ** t);
-    this.params.forEach((p, k) => {
+    const eps = this.eps;
+    const c1 = 1 - b1;
+    const c2 = 1 - b2;
+    for (let k = 0; k < this.params.length; k++) {
+      const p = this.params[k]!;
       const { expAvg, expAvgSq } = this.moments[k]!;
       const decay = p.decay ? Math.fround(1 - lr * this.weightDecay) : 1;
       const { data, grad } = p;
       for (let i = 0; i < data.length; i++) {
         const g = grad[i]!;
-        expAvg[i] = b1 * expAvg[i]! + (1 - b1) * g;
-        expAvgSq[i] = b2 * expAvgSq[i]! + (1 - b2) * g * g;
-        const m = expAvg[i]!;
-        const v = expAvgSq[i]!;
-        data[i] = Math.fround(data[i]! * decay) - (stepSize * m) / (Math.sqrt(v) / bias2Sqrt + this.eps);
+        expAvg[i] = b1 * expAvg[i]! + c1 * g;
+        expAvgSq[i] = b2 * expAvgSq[i]! + c2 * g * g;
+        data[i] = Math.fround(data[i]! * decay) - (stepSize * expAvg[i]!) / (Math.sqrt(expAvgSq[i]!) / bias2Sqrt + eps);
       }
-    });
+    }
   }
 
   /** The state for a checkpoint (copies). */
@@ -115,7 +117,10 @@ export class AdamW {
  */
 export function clipGradNorm(params: readonly TrainParam[], maxNorm?: number): number {
   let sumSquares = 0;
-  for (const p of params) for (const g of p.grad) sumSquares += g * g;
+  for (const p of params) {
+    const g = p.grad;
+    for (let i = 0; i < g.length; i++) sumSquares += g[i]! * g[i]!;
+  }
   const norm = Math.sqrt(sumSquares);
   if (maxNorm === undefined || !(maxNorm > 0) || maxNorm === Infinity) return norm;
   const coef = maxNorm / (norm + 1e-6);

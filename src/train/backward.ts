@@ -15,7 +15,7 @@ import type { LoraModule } from "../model/lora.js";
 import type { LayerWeights } from "../model/weights.js";
 import type { WeightTensor } from "../tensor/tensor.js";
 import type { Activations, LayerActivations } from "./activations.js";
-import { MODULE_FIELD, type TrainModelView, applyDropout } from "./forward.js";
+import { MODULE_FIELD, type TrainModelView, applyDropout, layerForward } from "./forward.js";
 
 /** Gradient buffers of one layer, by weights-record field; undefined = frozen. */
 export type LayerGrads = Partial<Record<keyof LayerWeights, Float32Array>>;
@@ -48,6 +48,7 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
   const n = acts.nTokens;
   const shape = { rows: acts.rows, seqLen: acts.seqLen, nHeads, nKvHeads, headDim };
+  const context = { n, mask: acts.mask, shape, cos: acts.cos, sin: acts.sin };
   const dxn = new Float32Array(n * dim); // (n, dim) gradient of a norm's output
   const dx = new Float32Array(n * dim); // (n, dim) gradient of the residual stream
   const dh = new Float32Array(n * hiddenDim); // (n, hiddenDim)
@@ -64,7 +65,9 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
   rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
 
   for (let l = config.nLayers - 1; l >= 0; l--) {
-    const a = acts.layers[l]!;
+    const saved = acts.layers[l]!;
+    // A checkpointed layer's activations, recomputed from its input with the same dropout masks.
+    const a = saved.kind === "checkpoint" ? layerForward(model, l, Float32Array.from(saved.xIn), context, undefined, saved.keep) : saved;
     const layer = weights.layers[l]!;
     const g = grads.layers[l] ?? {};
     const proj = (dInput: Float32Array, dOut: Float32Array, input: Float32Array, module: LoraModule): void =>

@@ -12,7 +12,7 @@
 
 import type { Backend } from "../backend/backend.js";
 import { ArgumentError } from "../errors.js";
-import { attentionForwardMasked } from "../kernels/reference/attention-train.js";
+import { type TrainAttentionShape, attentionForwardMasked } from "../kernels/reference/attention-train.js";
 import { addInPlace, rmsNorm, swiglu } from "../kernels/reference/elementwise.js";
 import { embed, matmul } from "../kernels/reference/linear.js";
 import { rope as ropeRotate } from "../kernels/reference/rope.js";
@@ -22,7 +22,7 @@ import type { RopeTable } from "../model/rope.js";
 import type { LayerWeights, LlamaWeights } from "../model/weights.js";
 import type { Rng } from "../tensor/rng.js";
 import type { WeightTensor } from "../tensor/tensor.js";
-import { type Activations, type LayerActivations, type LoraActivation, allocateLayerActivations } from "./activations.js";
+import { type Activations, type LayerActivations, type LayerCheckpoint, type LoraActivation, allocateLayerActivations } from "./activations.js";
 import type { TrainBatch } from "./batch.js";
 
 /** The record field of each PEFT module name. */
@@ -47,6 +47,22 @@ export interface TrainModelView {
 export interface TrainForwardOptions {
   /** Draws the LoRA dropout masks; required when loraDropout > 0 */
   readonly rng?: Rng;
+  /**
+   * Keep only each layer's input (and dropout masks); the backward recomputes the layer's
+   * activations from it (gradient checkpointing: activation memory of one layer instead of all)
+   */
+  readonly checkpointLayers?: boolean;
+}
+
+/** What a layer's forward reads besides the weights: the batch's shape, mask and rotary rows. */
+export interface LayerContext {
+  readonly n: number;
+  readonly mask: Uint8Array;
+  readonly shape: TrainAttentionShape;
+  /** (n, headDim / 2) */
+  readonly cos: Float32Array;
+  /** (n, headDim / 2) */
+  readonly sin: Float32Array;
 }
 
 /**
@@ -56,7 +72,6 @@ export interface TrainForwardOptions {
  */
 export function trainForward(model: TrainModelView, batch: TrainBatch, options: TrainForwardOptions = {}): Activations {
   const { config, weights, backend } = model;
-  const b = { matmul: backend.matmul.bind(backend), embed, rmsNorm, rope: ropeRotate, swiglu, addInPlace };
   const { dim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
   checkBatch(batch, vocabSize);
   const { rows, seqLen } = batch;
@@ -70,42 +85,58 @@ export function trainForward(model: TrainModelView, batch: TrainBatch, options: 
     sin.set(model.rope.sinRows(0, seqLen), r * seqLen * half);
   }
   const tokens = Array.from(batch.inputIds);
-  const shape = { rows, seqLen, nHeads, nKvHeads, headDim };
+  const ctx: LayerContext = { n, mask: batch.attentionMask, shape: { rows, seqLen, nHeads, nKvHeads, headDim }, cos, sin };
   const x = new Float32Array(n * dim); // (n, dim) the residual stream
-  const tmp = new Float32Array(n * dim); // (n, dim) a sublayer's output before the residual add
-  b.embed(x, weights.tokenEmbedding, tokens);
-
-  const layers = weights.layers.map((layer, l): LayerActivations => {
-    const a = allocateLayerActivations(config, n);
-    const lora = model.adapter?.layers[l] ?? {};
-    const proj = (out: Float32Array, input: Float32Array, module: LoraModule): void =>
-      linear(model, out, input, layer[MODULE_FIELD[module]] as WeightTensor, n, lora[module], a, module, options.rng);
-    a.xIn.set(x);
-    b.rmsNorm(a.xnAttn, x, layer.attnNorm, n, normEps);
-    proj(a.q, a.xnAttn, "q_proj");
-    proj(a.k, a.xnAttn, "k_proj");
-    proj(a.v, a.xnAttn, "v_proj");
-    b.rope(a.q, n, nHeads, headDim, cos, sin);
-    b.rope(a.k, n, nKvHeads, headDim, cos, sin);
-    attentionForwardMasked(a.att, a.lse, a.q, a.k, a.v, batch.attentionMask, shape);
-    proj(tmp, a.att, "o_proj");
-    b.addInPlace(x, tmp);
-    a.xMid.set(x);
-
-    b.rmsNorm(a.xnFfn, x, layer.ffnNorm, n, normEps);
-    proj(a.gate, a.xnFfn, "gate_proj");
-    proj(a.up, a.xnFfn, "up_proj");
-    b.swiglu(a.h, a.gate, a.up);
-    proj(tmp, a.h, "down_proj");
-    b.addInPlace(x, tmp);
-    return a;
+  embed(x, weights.tokenEmbedding, tokens);
+  const layers = weights.layers.map((_, l): LayerActivations | LayerCheckpoint => {
+    const a = layerForward(model, l, x, ctx, options.rng);
+    if (options.checkpointLayers !== true) return a;
+    const keep: Partial<Record<LoraModule, Uint8Array>> = {};
+    for (const [module, saved] of Object.entries(a.lora) as [LoraModule, LoraActivation][]) if (saved.keep !== undefined) keep[module] = saved.keep;
+    return { kind: "checkpoint", xIn: a.xIn, keep };
   });
-
   const xnFinal = new Float32Array(n * dim); // (n, dim)
-  b.rmsNorm(xnFinal, x, weights.outputNorm, n, normEps);
+  rmsNorm(xnFinal, x, weights.outputNorm, n, normEps);
   const logits = new Float32Array(n * vocabSize); // (n, vocabSize)
-  b.matmul(logits, xnFinal, weights.output, n);
+  backend.matmul(logits, xnFinal, weights.output, n);
   return { rows, seqLen, nTokens: n, tokens, mask: batch.attentionMask, cos, sin, layers, xFinal: x, xnFinal, logits };
+}
+
+/**
+ * Layer l's forward on the residual stream x (n, dim), updated in place, keeping its activations.
+ * @param keep dropout masks to reuse (recomputing a checkpointed layer) instead of drawing new ones
+ */
+export function layerForward(
+  model: TrainModelView, l: number, x: Float32Array, ctx: LayerContext, rng: Rng | undefined, keep?: Partial<Record<LoraModule, Uint8Array>>,
+): LayerActivations {
+  const { config } = model;
+  const { nHeads, nKvHeads, headDim, normEps } = config;
+  const { n, cos, sin } = ctx;
+  const layer = model.weights.layers[l]!;
+  const a = allocateLayerActivations(config, n);
+  const tmp = new Float32Array(x.length); // (n, dim) a sublayer's output before the residual add
+  const lora = model.adapter?.layers[l] ?? {};
+  const proj = (out: Float32Array, input: Float32Array, module: LoraModule): void =>
+    linear(model, out, input, layer[MODULE_FIELD[module]] as WeightTensor, n, lora[module], a, module, rng, keep?.[module]);
+  a.xIn.set(x);
+  rmsNorm(a.xnAttn, x, layer.attnNorm, n, normEps);
+  proj(a.q, a.xnAttn, "q_proj");
+  proj(a.k, a.xnAttn, "k_proj");
+  proj(a.v, a.xnAttn, "v_proj");
+  ropeRotate(a.q, n, nHeads, headDim, cos, sin);
+  ropeRotate(a.k, n, nKvHeads, headDim, cos, sin);
+  attentionForwardMasked(a.att, a.lse, a.q, a.k, a.v, ctx.mask, ctx.shape);
+  proj(tmp, a.att, "o_proj");
+  addInPlace(x, tmp);
+  a.xMid.set(x);
+
+  rmsNorm(a.xnFfn, x, layer.ffnNorm, n, normEps);
+  proj(a.gate, a.xnFfn, "gate_proj");
+  proj(a.up, a.xnFfn, "up_proj");
+  swiglu(a.h, a.gate, a.up);
+  proj(tmp, a.h, "down_proj");
+  addInPlace(x, tmp);
+  return a;
 }
 
 /**
@@ -114,7 +145,7 @@ export function trainForward(model: TrainModelView, batch: TrainBatch, options: 
  */
 function linear(
   model: TrainModelView, out: Float32Array, x: Float32Array, w: WeightTensor, n: number,
-  pair: LoraPair | undefined, a: LayerActivations, module: LoraModule, rng: Rng | undefined,
+  pair: LoraPair | undefined, a: LayerActivations, module: LoraModule, rng: Rng | undefined, reuse: Uint8Array | undefined,
 ): void {
   model.backend.matmul(out, x, w, n);
   if (pair === undefined) return;
@@ -123,9 +154,12 @@ function linear(
   let dropped: Float32Array | undefined;
   let keep: Uint8Array | undefined;
   if (p > 0) {
-    if (rng === undefined) throw new ArgumentError("LoRA dropout needs an rng");
-    keep = new Uint8Array(x.length); // (n, inFeatures)
-    for (let i = 0; i < x.length; i++) keep[i] = rng.uniform() < p ? 0 : 1;
+    if (reuse !== undefined) keep = reuse;
+    else {
+      if (rng === undefined) throw new ArgumentError("LoRA dropout needs an rng");
+      keep = new Uint8Array(x.length); // (n, inFeatures)
+      for (let i = 0; i < x.length; i++) keep[i] = rng.uniform() < p ? 0 : 1;
+    }
     dropped = applyDropout(x, keep, p);
   }
   const ax = new Float32Array(n * rank); // (n, rank)

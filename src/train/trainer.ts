@@ -54,6 +54,8 @@ export interface TrainerOptions {
   /** default 1e-8 */
   readonly adamEpsilon?: number;
   readonly lora?: LoraOptions;
+  /** recompute each layer's activations in the backward from its input (less memory, about a third more time) */
+  readonly gradientCheckpointing?: boolean;
   /** seeds the LoRA init and dropout; default 42 (Trainer's) */
   readonly seed?: number;
   /**
@@ -91,8 +93,10 @@ export interface TrainerState {
  * @param normalizer label tokens of the whole accumulated batch (default: this batch's)
  * @throws ArgumentError for bad ids, labels or a batch without labels
  */
-export function lossAndGradients(view: TrainModelView, batch: TrainBatch, grads: ModelGrads, options: { normalizer?: number; rng?: Rng } = {}): CausalLmLoss {
-  const acts = trainForward(view, batch, options.rng === undefined ? {} : { rng: options.rng });
+export function lossAndGradients(
+  view: TrainModelView, batch: TrainBatch, grads: ModelGrads, options: { normalizer?: number; rng?: Rng; gradientCheckpointing?: boolean } = {},
+): CausalLmLoss {
+  const acts = trainForward(view, batch, { ...(options.rng === undefined ? {} : { rng: options.rng }), checkpointLayers: options.gradientCheckpointing === true });
   const result = causalLmLoss(acts.logits, batch, view.config.vocabSize, options.normalizer, acts.logits);
   trainBackward(view, acts, acts.logits, grads);
   return result;
@@ -182,7 +186,7 @@ export class Trainer {
     let loss = 0;
     let nTokens = 0;
     for (const batch of microBatches) {
-      loss += lossAndGradients(this.view, batch, this.params.grads, { normalizer, rng }).loss;
+      loss += lossAndGradients(this.view, batch, this.params.grads, { normalizer, rng, gradientCheckpointing: this.options.gradientCheckpointing === true }).loss;
       for (const m of batch.attentionMask) nTokens += m;
     }
     const gradNorm = clipGradNorm(this.params.params, this.options.maxGradNorm ?? 1.0);
