@@ -53,7 +53,7 @@ Hugging Face folder to OUT; with LoRA (--lora or any --lora-* option) a PEFT ada
   --save-steps N                    save a resumable checkpoint every N optimizer steps; 0: only on Ctrl-C (default ${d.saveSteps})
   --resume OUT                      continue the interrupted run whose output is OUT (its checkpoint OUT.checkpoint)
   --overwrite-output-dir            replace an existing OUT (and start over from a stale checkpoint)
-  --gradient-checkpointing          recompute activations per layer in the backward (not available yet: refused)
+  --gradient-checkpointing          keep only each layer's input, recompute the layer in the backward (less memory)
   --backend B                       wasm (default: SIMD kernels, --threads workers) or reference (plain loops)
   --threads N                       compute threads of the wasm backend (default: all cores)
   --json                            one JSON line per optimizer step on stdout: step, lr, loss, grad_norm, tokens_per_s
