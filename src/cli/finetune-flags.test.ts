@@ -63,6 +63,8 @@ test("bad values are UsageErrors naming the flag", () => {
     [[...BASE, "--resume", "other"], /same folder/],
     [["--data", "d", "--resume", "o", "--overwrite-output-dir"], /cannot be combined/],
     [[...BASE, "--learning-rat", "1"], /Unknown option/],
+    [[...BASE, "--backend", "gpu"], /--backend must be wasm or reference/],
+    [[...BASE, "--backend", "reference", "--threads", "2"], /--threads applies to the wasm backend/],
     [[...BASE, "extra"], /unexpected argument/],
   ];
   for (const [argv, pattern] of cases) {

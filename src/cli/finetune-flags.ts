@@ -62,6 +62,7 @@ export const FINETUNE_FLAGS: FlagSpec = {
   "max-seq-len": { type: "string" },
   "save-steps": { type: "string" },
   "gradient-checkpointing": { type: "boolean" },
+  backend: { type: "string" },
   threads: { type: "string" },
   json: { type: "boolean" },
   lora: { type: "boolean" },
@@ -113,6 +114,8 @@ export interface FinetuneFlags {
   /** Save a checkpoint every this many optimizer steps; 0: only at the end and on Ctrl-C. */
   readonly saveSteps: number;
   readonly gradientCheckpointing: boolean;
+  /** The kernels: "wasm" (default: SIMD, --threads workers) or "reference" (plain loops). */
+  readonly backend: "wasm" | "reference";
   readonly threads: number | undefined;
   readonly json: boolean;
   /** undefined: full fine-tuning */
@@ -145,6 +148,9 @@ export function parseFinetuneFlags(argv: readonly string[], usage: string): Fine
   const maxSteps = stringFlag(args, "max-steps") === undefined ? undefined : intFlag(args, "max-steps", 1, 1, Number.MAX_SAFE_INTEGER);
   if (maxSteps !== undefined && stringFlag(args, "num-train-epochs") !== undefined) throw new UsageError("give --max-steps or --num-train-epochs, not both (Trainer lets max_steps win; say which you mean)");
   const threads = stringFlag(args, "threads") === undefined ? undefined : intFlag(args, "threads", 1, 1, 1024);
+  const backend = stringFlag(args, "backend") ?? "wasm";
+  if (backend !== "wasm" && backend !== "reference") throw new UsageError(`--backend must be wasm or reference, got "${backend}"`);
+  if (backend === "reference" && threads !== undefined) throw new UsageError("--threads applies to the wasm backend");
   return {
     modelDir: stringFlag(args, "model"),
     dataFile,
@@ -167,6 +173,7 @@ export function parseFinetuneFlags(argv: readonly string[], usage: string): Fine
     maxSeqLen: intFlag(args, "max-seq-len", d.maxSeqLen, 2, 1 << 24),
     saveSteps: intFlag(args, "save-steps", d.saveSteps, 0, Number.MAX_SAFE_INTEGER),
     gradientCheckpointing: booleanFlag(args, "gradient-checkpointing"),
+    backend,
     threads,
     json: booleanFlag(args, "json"),
     lora,

@@ -3,7 +3,7 @@
 // ETA on a terminal), saves checkpoints every --save-steps and on Ctrl-C, and writes the output
 // (a Hugging Face folder, or a PEFT adapter folder for LoRA) when done.
 
-import { LlamaError, NumericalError, UnsupportedError } from "../errors.js";
+import { LlamaError, NumericalError } from "../errors.js";
 import type { JsonObject } from "../json.js";
 import { type StepLog, restoreParams, saveCheckpoint } from "../train/checkpoint.js";
 import { microBatches } from "../train/data.js";
@@ -64,8 +64,6 @@ export function stepReporter(io: CliIo, json: boolean, totalSteps: number, first
 export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void> {
   const { flags, model, dataset, totalSteps, resumeFrom } = run;
   const firstStep = resumeFrom?.state.step ?? 0;
-  if (flags.gradientCheckpointing) throw new UnsupportedError("--gradient-checkpointing: the training core does not recompute activations yet; leave the flag out (activations of every layer are kept)");
-  if (flags.threads !== undefined) io.stderr("note: training runs on the reference kernels (single-threaded); --threads does not change it yet\n");
   if (firstStep >= totalSteps) throw new LlamaError(`${run.checkpointDir} is at step ${firstStep} of ${totalSteps}: nothing left to train`);
   const controller = new AbortController();
   let routed = true;
@@ -98,6 +96,7 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
       maxGradNorm: flags.maxGradNorm,
       seed: flags.seed,
       gradientAccumulationSteps: flags.gradientAccumulationSteps,
+      gradientCheckpointing: flags.gradientCheckpointing,
       signal: controller.signal,
       ...(run.adapter === undefined ? {} : { lora: { adapter: run.adapter, dropout: flags.lora!.dropout } }),
       ...(resumeFrom === undefined ? {} : { resume: { step: resumeFrom.state.step, optimizer: resumeFrom.optimizer } }),

@@ -18,6 +18,8 @@ import type { LoraAdapter } from "../model/lora.js";
 import { ensurePadToken } from "../train/pad-token.js";
 import { readPeftAdapter } from "../train/peft.js";
 import { Rng } from "../tensor/rng.js";
+import type { Backend } from "../backend/backend.js";
+import { createWasmBackend } from "../backend/wasm/index.js";
 import { type FlagSpec, parseFlags } from "./args.js";
 import { type CliIo, type Command, UsageError } from "./command.js";
 import { FINETUNE_DEFAULTS, type FinetuneFlags, TRAIN_DTYPES, parseFinetuneFlags } from "./finetune-flags.js";
@@ -51,8 +53,9 @@ Hugging Face folder to OUT; with LoRA (--lora or any --lora-* option) a PEFT ada
   --save-steps N                    save a resumable checkpoint every N optimizer steps; 0: only on Ctrl-C (default ${d.saveSteps})
   --resume OUT                      continue the interrupted run whose output is OUT (its checkpoint OUT.checkpoint)
   --overwrite-output-dir            replace an existing OUT (and start over from a stale checkpoint)
-  --gradient-checkpointing          recompute activations per layer in the backward (not available yet: refused)
-  --threads N                       compute threads (training runs on the reference kernels today: no effect)
+  --gradient-checkpointing          keep only each layer's input, recompute the layer in the backward (less memory)
+  --backend B                       wasm (default: SIMD kernels, --threads workers) or reference (plain loops)
+  --threads N                       compute threads of the wasm backend (default: all cores)
   --json                            one JSON line per optimizer step on stdout: step, lr, loss, grad_norm, tokens_per_s
   --lora                            train a LoRA adapter on a frozen base instead of every weight
   --lora-r R                        adapter rank (default ${d.loraR})
@@ -113,12 +116,17 @@ export const finetuneCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const flags = parseFinetuneFlags(argv, USAGE);
-    const run = await prepare(flags, io);
-    await runFinetuneLoop(run, io);
+    const backend = flags.backend === "reference" ? undefined : await createWasmBackend(flags.threads === undefined ? {} : { threads: flags.threads });
+    try {
+      const run = await prepare(flags, io, backend);
+      await runFinetuneLoop(run, io);
+    } finally {
+      await backend?.close();
+    }
   },
 };
 
-async function prepare(parsed: FinetuneFlags, io: CliIo): Promise<PreparedRun> {
+async function prepare(parsed: FinetuneFlags, io: CliIo, backend: Backend | undefined): Promise<PreparedRun> {
   let flags = parsed;
   const checkpointDir = checkpointDirOf(flags.outputDir);
   // Loading flags for the shared loader: full fine-tuning holds the weights in the training dtype;
@@ -126,7 +134,8 @@ async function prepare(parsed: FinetuneFlags, io: CliIo): Promise<PreparedRun> {
   const loadDType = flags.lora === undefined ? flags.dtype : flags.baseDType ?? flags.dtype;
   const modelSpec: FlagSpec = { model: { type: "string" }, dtype: { type: "string" } };
   const modelArgs = parseFlags([...(flags.modelDir === undefined ? [] : ["--model", flags.modelDir]), "--dtype", loadDType], modelSpec, USAGE);
-  const model = await loadModelFromFlags(modelArgs, USAGE, io);
+  // Training runs on the model's backend (full fine-tuning updates the weights in its memory).
+  const model = await loadModelFromFlags(modelArgs, USAGE, io, backend);
   const modelDir = model.nameOrPath;
   if (flags.resume === undefined) {
     await checkOutputFolder(flags.outputDir, { overwrite: flags.overwriteOutputDir, protect: [modelDir] });

@@ -142,7 +142,25 @@ export class LlamaModel {
     const resized = resizeTokenEmbeddings(this.currentConfig, this.currentWeights, newVocabSize, options);
     checkWeights(resized.config, resized.weights);
     this.currentConfig = resized.config;
-    this.currentWeights = resized.weights;
+    this.currentWeights = this.inBackendMemory(resized.weights);
+  }
+
+  /**
+   * The resized embedding and head moved into the backend's memory when it has its own (as the
+   * loader places every weight): a backend copies and caches arrays it is handed from outside, and
+   * training updates these in place, so a cached copy would go stale.
+   */
+  private inBackendMemory(weights: LlamaWeights): LlamaWeights {
+    const allocate = this.backend.allocateWeight?.bind(this.backend);
+    if (allocate === undefined) return weights;
+    const place = (w: WeightTensor): WeightTensor => {
+      const placed = allocate(w.dtype, w.shape);
+      new Uint8Array(placed.data.buffer, placed.data.byteOffset, placed.data.byteLength).set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+      return placed;
+    };
+    const tokenEmbedding = place(weights.tokenEmbedding);
+    const output = weights.output === weights.tokenEmbedding ? tokenEmbedding : place(weights.output);
+    return { ...weights, tokenEmbedding, output };
   }
 
   /**
