@@ -37,6 +37,8 @@ export { JsonGrammar } from "./generate/json-grammar.js";
 export { RegexGrammar } from "./generate/regex-grammar.js";
 export { TokenConstraint, TokenGrammar, TokenVocabulary } from "./generate/token-constraint.js";
 export { type ToolCallChoice, type ToolFunction, toolCallGrammar, toolCallSchema } from "./generate/tool-call-grammar.js";
+// Tool calls in chat replies (text deltas and tool calls from a run's events)
+export { type ChatFinishReason, type ChatReply, type ChatReplyEvent, type ChatReplyOptions, chatReplyEvents, chatReplyOf } from "./generate/chat-reply.js";
 export type { GenerationDefaults } from "./model/generation-config.js";
 
 // Pipelines and Auto classes (transformers' entry points)

@@ -140,6 +140,12 @@ test("text.format json_schema becomes the responseFormat constraint; unsupported
   const schema = { type: "object", properties: { a: { type: "integer" } }, required: ["a"], additionalProperties: false };
   await client.responses.create({ model: MODEL_ID, input: "JSON please", text: { format: { type: "json_schema", name: "thing", schema, strict: true } } });
   assert.deepEqual(engine.requests.at(-1)!.options.responseFormat, { type: "json_schema", schema });
+  // A named function in the Responses API's flat tool_choice shape constrains decoding as on chat completions.
+  reply = CALL;
+  const named = await client.responses.create({ model: MODEL_ID, input: "Weather?", tools: [WEATHER], tool_choice: { type: "function", name: "get_weather" } });
+  assert.ok(engine.requests.at(-1)!.options.constraint !== undefined);
+  assert.equal(named.output[0]!.type, "function_call");
+  assert.deepEqual(named.tool_choice, { type: "function", name: "get_weather" });
   const cases: [object, string][] = [
     [{ previous_response_id: "resp_1" }, "previous_response_id"],
     [{ input: [{ role: "user", content: [{ type: "input_image", image_url: "x" }] }] }, "input[0].content[0].type"],
@@ -150,6 +156,7 @@ test("text.format json_schema becomes the responseFormat constraint; unsupported
     [{ text: { format: { type: "yaml" } } }, "text.format.type"],
     [{ max_output_tokens: 0 }, "max_output_tokens"],
     [{ include: ["reasoning.encrypted_content"] }, "include"],
+    [{ tools: [WEATHER], tool_choice: { type: "function", name: "nope" } }, "tool_choice.name"],
   ];
   for (const [fields, param] of cases) {
     const response = await rawRequest(s.address.url, "POST", "/v1/responses", { model: MODEL_ID, input: "Hi", ...fields });

@@ -5,7 +5,8 @@
 // inputs gives one such list per input. Generation runs on one engine per pipeline, so concurrent
 // calls and batch inputs share batched forward passes. `stream()` yields the engine's events.
 
-import { type ChatMessage, applyChatTemplate } from "../chat/index.js";
+import { type ChatMessage, PYTHON_TAG, type ToolDefinition, applyChatTemplate } from "../chat/index.js";
+import { chatReplyOf } from "../generate/chat-reply.js";
 import { createWasmBackend } from "../backend/wasm/index.js";
 import { ArgumentError } from "../errors.js";
 import { GenerationEngine, type GenerationRun } from "../generate/engine.js";
@@ -20,6 +21,13 @@ export type TextGenerationInput = string | readonly ChatMessage[];
 export interface TextGenerationCallOptions extends GenerationOptions {
   /** Prompt + continuation (default) or only the continuation; for chats, the whole conversation or only the reply text. */
   readonly returnFullText?: boolean;
+  /**
+   * Chats only: function tools for the chat template (`{type: "function", function: {name, parameters}}`).
+   * A reply that is a Llama 3.1 tool call comes back as an assistant message with `toolCalls` and
+   * null content (with returnFullText; the reply text otherwise). Pass `constraint:
+   * toolCallGrammar(tools)` to force a call.
+   */
+  readonly tools?: readonly ToolDefinition[];
 }
 
 /** One result: text for a string prompt, the conversation for a chat (with returnFullText). */
@@ -67,24 +75,29 @@ function checkInput(input: unknown, where: string): asserts input is TextGenerat
  */
 export function textGenerationPipeline(model: LlamaForCausalLM, tokenizer: Tokenizer, options: { maxBatch?: number; dispose?: () => Promise<void> } = {}): TextGenerationPipeline {
   const engine = new GenerationEngine(model, { tokenizer, defaults: model.generationConfig, ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }) });
-  const promptIds = (input: TextGenerationInput): number[] =>
-    typeof input === "string" ? tokenizer.encode(input) : applyChatTemplate(tokenizer, input, { addGenerationPrompt: true }).ids;
+  const promptIds = (input: TextGenerationInput, tools?: readonly ToolDefinition[]): number[] =>
+    typeof input === "string" ? tokenizer.encode(input) : applyChatTemplate(tokenizer, input, { addGenerationPrompt: true, ...(tools === undefined ? {} : { tools }) }).ids;
+  const pythonTagId = tokenizer.tokenToId(PYTHON_TAG);
 
-  const shape = (input: TextGenerationInput, output: SequenceOutput, returnFullText: boolean): TextGenerationResult => {
+  const shape = (input: TextGenerationInput, output: SequenceOutput, returnFullText: boolean, tools: readonly ToolDefinition[] | undefined): TextGenerationResult => {
     if (typeof input === "string") return { generated_text: returnFullText ? input + output.text : output.text };
-    return { generated_text: returnFullText ? [...input, { role: "assistant", content: output.text }] : output.text };
+    const reply = tools === undefined ? undefined : chatReplyOf(output, { parseToolCalls: true, pythonTagId });
+    const message: ChatMessage = reply?.finishReason === "tool_calls"
+      ? { role: "assistant", content: null, toolCalls: reply.toolCalls.map((c) => ({ type: "function" as const, function: { name: c.name, arguments: c.arguments } })) }
+      : { role: "assistant", content: output.text };
+    return { generated_text: returnFullText ? [...input, message] : output.text };
   };
 
   async function call(input: unknown, options: TextGenerationCallOptions = {}): Promise<unknown> {
-    const { returnFullText = true, ...generation } = options;
+    const { returnFullText = true, tools, ...generation } = options;
     if (typeof returnFullText !== "boolean") throw new ArgumentError("returnFullText must be true or false");
     const batch = Array.isArray(input) && !isChat(input);
     const inputs = (batch ? input : [input]) as unknown[];
     if (inputs.length === 0) throw new ArgumentError("pipeline input: the list of inputs is empty");
     inputs.forEach((x, i) => checkInput(x, batch ? `pipeline input ${i}` : "pipeline input"));
     const typed = inputs as TextGenerationInput[];
-    const outputs = await engine.submitBatch(typed.map(promptIds), generation);
-    const results = outputs.map((o, i) => [shape(typed[i]!, o, returnFullText)]);
+    const outputs = await engine.submitBatch(typed.map((x) => promptIds(x, tools)), generation);
+    const results = outputs.map((o, i) => [shape(typed[i]!, o, returnFullText, tools)]);
     return batch ? results : results[0];
   }
 
