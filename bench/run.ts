@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { attentionBench } from "./attention.js";
 import type { Bench } from "./bench.js";
+import { constraintBench } from "./constraint.js";
 import { convertBench } from "./convert.js";
 import { kernelsBench } from "./kernels.js";
 import { loadBench } from "./load.js";
@@ -16,7 +17,7 @@ import { benchNodes, withoutNodeFlag } from "./node-binary.js";
 import { speedBench } from "./speed.js";
 import { tokenizerBench } from "./tokenizer.js";
 
-const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench];
+const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench, constraintBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

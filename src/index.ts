@@ -34,6 +34,7 @@ export { type Grammar, stepBytes } from "./generate/constraint.js";
 export { type ResponseFormat, responseFormatGrammar } from "./generate/response-format.js";
 export { SchemaError, compileJsonSchema } from "./generate/json-schema.js";
 export { JsonGrammar } from "./generate/json-grammar.js";
+export { RegexGrammar } from "./generate/regex-grammar.js";
 export { TokenConstraint, TokenGrammar, TokenVocabulary } from "./generate/token-constraint.js";
 export { type ToolCallChoice, type ToolFunction, toolCallGrammar, toolCallSchema } from "./generate/tool-call-grammar.js";
 // Tool calls in chat replies (text deltas and tool calls from a run's events)

@@ -3,17 +3,18 @@
 // arrays with bounds, enums, anyOf, $ref) the output parses and validates with ajv, greedy and
 // sampled at temperature 1 with several seeds, and ends ("stop") when the document is complete;
 // the same through model.generate() and pipeline(); maxNewTokens reached first gives "length"; a
-// tool-call grammar forces a valid call.
+// tool-call grammar forces a valid call; a regex grammar, a match.
 // Strings carry maxLength so that a random model finishes them within the token budget.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Ajv } from "ajv";
-import { referenceBackend } from "../src/backend/reference.js";
+import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { GenerationEngine } from "../src/generate/engine.js";
 import { JsonGrammar } from "../src/generate/json-grammar.js";
 import { compileJsonSchema } from "../src/generate/json-schema.js";
 import { stepBytes } from "../src/generate/constraint.js";
+import { RegexGrammar } from "../src/generate/regex-grammar.js";
 import { toolCallGrammar } from "../src/generate/tool-call-grammar.js";
 import { defaultModelDir } from "../src/loader/default-model.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
@@ -21,7 +22,8 @@ import { pipeline } from "../src/pipelines/text-generation.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
 
 const dir = defaultModelDir();
-const model = await LlamaForCausalLM.fromPretrained(dir, { backend: referenceBackend });
+const backend = await createWasmBackend(); // its worker threads do not keep the process alive
+const model = await LlamaForCausalLM.fromPretrained(dir, { backend });
 const tokenizer = await Tokenizer.fromPretrained(dir);
 const engine = new GenerationEngine(model, { tokenizer, maxBatch: 8 });
 const prompt = tokenizer.encode("Reply in JSON:");
@@ -113,7 +115,7 @@ test("model.generate() and pipeline() take responseFormat too", async () => {
   const schema = SCHEMAS["ref"]!;
   const { outputs } = await model.generate(prompt, { tokenizer, maxNewTokens: MAX_TOKENS, doSample: false, responseFormat: { type: "json_schema", schema } });
   assertValid(schema, outputs[0]!.text, "generate");
-  const generator = await pipeline("text-generation", dir, { backend: referenceBackend });
+  const generator = await pipeline("text-generation", dir, { backend });
   const [result] = await generator([{ role: "user", content: "A line, as JSON" }], { maxNewTokens: MAX_TOKENS, doSample: true, seed: 5, returnFullText: false, responseFormat: { type: "json_schema", schema } });
   assertValid(schema, result.generated_text as string, "pipeline");
 });
@@ -131,5 +133,15 @@ test("a tool-call grammar forces a valid Llama 3.1 call of the named function, g
       if (call.name === "get_weather") assert.ok(ajv.validate(weather, call.parameters), `${out.text}: ${ajv.errorsText()}`);
       else assert.deepEqual(call.parameters, {});
     }
+  }
+});
+
+test("a regex grammar as the constraint: the output matches the whole pattern", async () => {
+  const pattern = "\\d{3}-[a-z]{2,4}( (cat|dog|llama)s?)?|[é-ü]{2}€";
+  const re = new RegExp(`^(?:${pattern})$`, "u");
+  for (const sampling of SAMPLINGS) {
+    const out = await engine.submit(prompt, { ...sampling, maxNewTokens: 64, constraint: new RegexGrammar(pattern) });
+    assert.equal(out.finishReason, "stop", out.text);
+    assert.match(out.text, re);
   }
 });

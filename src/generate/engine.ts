@@ -189,7 +189,7 @@ export class GenerationEngine {
     if (prompts.length === 0) throw new ArgumentError("no prompts to generate from");
     const resolved = prompts.map((ids, i) => this.resolve(ids, options, prompts.length > 1 ? `prompt ${i}: ` : ""));
     if (resolved.some((r) => r.stopStrings.length > 0) && this.options.tokenizer === undefined) throw new ArgumentError("stopStrings need a tokenizer (give the engine one)");
-    if (resolved.some((r) => r.constraint !== undefined) && this.options.tokenizer === undefined) throw new ArgumentError("responseFormat and constraint need a tokenizer (its token bytes; give the engine one)");
+    if (resolved.some((r) => r.constraint !== undefined) && this.options.tokenizer === undefined) throw new ArgumentError("responseFormat and constraint need a tokenizer, for its token bytes (pass `tokenizer` to the engine or to generate())");
     const outputs: SequenceOutput[] = [];
     let remaining = prompts.length;
     const sequences: Sequence[] = [];

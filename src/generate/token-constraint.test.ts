@@ -13,7 +13,7 @@ import { type Grammar, stepBytes } from "./constraint.js";
 import { GenerationEngine } from "./engine.js";
 import { JsonGrammar } from "./json-grammar.js";
 import { compileJsonSchema } from "./json-schema.js";
-import { TokenConstraint, TokenGrammar, TokenVocabulary } from "./token-constraint.js";
+import { MAX_CACHED_STATES, TokenConstraint, TokenGrammar, TokenVocabulary } from "./token-constraint.js";
 
 const enc = new TextEncoder();
 // A small vocabulary: JSON's pieces, multi-byte characters and a split UTF-8 sequence (written with
@@ -99,6 +99,29 @@ test("states with equal keys share one mask: the inside of a string is walked on
   }
   assert.equal(tokens.walks, walks, "no new walk inside the same string");
   assert.equal(TokenGrammar.of(grammar, vocab), TokenGrammar.of(grammar, vocab), "one TokenGrammar per grammar and vocabulary");
+});
+
+test("a full state table starts over: running sequences go on, new ones get a fresh start", () => {
+  const grammar = new JsonGrammar(compileJsonSchema({ type: "string", maxLength: 2 * MAX_CACHED_STATES }));
+  const tokens = new TokenGrammar(grammar, vocab);
+  const oldStart = tokens.start;
+  const c = new TokenConstraint(tokens, [EOS]);
+  const scores = new Float32Array(SIZE);
+  c.accept(idOf('"'));
+  // Every character count of a bounded string is its own state.
+  for (let n = 0; n < MAX_CACHED_STATES + 10; n++) {
+    c.accept(idOf("x"));
+    assert.ok(tokens.stateCount <= MAX_CACHED_STATES);
+  }
+  c.apply(scores.fill(0)); // the state held across the reset still gets its mask
+  assert.deepEqual(allowedOf(scores), bruteAllowed(grammar, c.state));
+  assert.notEqual(tokens.start, oldStart, "a new start node after the reset");
+  c.accept(idOf('"'));
+  assert.ok(c.finished);
+  const fresh = new TokenConstraint(tokens, [EOS]);
+  fresh.accept(idOf('"'));
+  fresh.accept(idOf('"'));
+  assert.ok(fresh.complete);
 });
 
 /** A fake model: fixed logits that favour, in order, the pieces in `prefer` (and EOS most of all). */

@@ -19,6 +19,48 @@ export const MAX_CACHED_STATES = 4096;
 /** A mask allowing more ids than vocabSize / LIST_FRACTION is kept as a bitset (vocabSize / 8 bytes). */
 const LIST_FRACTION = 32;
 
+/**
+ * The trie of the token bytes in flat arrays (at most `total` nodes: one per byte, plus the root).
+ * Child lookup while building is an open-addressing table over parent * 256 + byte.
+ */
+function buildTrie(bytes: readonly (Uint8Array | undefined)[], total: number): { edgeByte: Uint8Array; firstChild: Int32Array; nextSibling: Int32Array; firstToken: Int32Array; nextToken: Int32Array } {
+  const edgeByte = new Uint8Array(total);
+  const firstChild = new Int32Array(total).fill(-1);
+  const nextSibling = new Int32Array(total).fill(-1);
+  const firstToken = new Int32Array(total).fill(-1);
+  const nextToken = new Int32Array(bytes.length).fill(-1);
+  let slots = 1;
+  while (slots < 2 * total) slots *= 2;
+  const mask = slots - 1;
+  const keys = new Int32Array(slots).fill(-1);
+  const values = new Int32Array(slots);
+  let nodes = 1;
+  for (let id = 0; id < bytes.length; id++) {
+    const b = bytes[id];
+    if (b === undefined) continue;
+    let node = 0;
+    for (let i = 0; i < b.length; i++) {
+      const key = node * 256 + b[i]!;
+      let at = (Math.imul(key, 0x9e3779b1) >>> 12) & mask;
+      while (keys[at] !== -1 && keys[at] !== key) at = (at + 1) & mask;
+      if (keys[at] === key) {
+        node = values[at]!;
+        continue;
+      }
+      const child = nodes++;
+      edgeByte[child] = b[i]!;
+      nextSibling[child] = firstChild[node]!;
+      firstChild[node] = child;
+      keys[at] = key;
+      values[at] = child;
+      node = child;
+    }
+    nextToken[id] = firstToken[node]!;
+    firstToken[node] = id;
+  }
+  return { edgeByte: edgeByte.slice(0, nodes), firstChild: firstChild.slice(0, nodes), nextSibling: nextSibling.slice(0, nodes), firstToken: firstToken.slice(0, nodes), nextToken };
+}
+
 /** The vocabulary's token bytes as a trie: node 0 is the root (the empty prefix). */
 export class TokenVocabulary {
   private static readonly cache = new WeakMap<Tokenizer, Map<number, TokenVocabulary>>();
@@ -30,6 +72,8 @@ export class TokenVocabulary {
   /** Per id: the next id with the same bytes (-1: none). */
   private readonly nextToken: Int32Array;
   private readonly bytes: (Uint8Array | undefined)[];
+  /** The walk's stack: at each depth, the next child to visit (longest token + 1 entries). */
+  private readonly pendingScratch: Int32Array;
 
   /**
    * @param size the number of scores per step (the model's vocabSize)
@@ -37,34 +81,22 @@ export class TokenVocabulary {
    */
   constructor(readonly size: number, bytesOf: (id: number) => Uint8Array | undefined) {
     this.bytes = new Array<Uint8Array | undefined>(size);
-    const edgeByte = [0], firstChild = [-1], nextSibling = [-1], firstToken = [-1];
-    this.nextToken = new Int32Array(size).fill(-1);
-    const childOf = new Map<number, number>(); // parent * 256 + byte -> child
+    let total = 1;
     for (let id = 0; id < size; id++) {
       const b = bytesOf(id);
       if (b === undefined || b.length === 0) continue;
       this.bytes[id] = b;
-      let node = 0;
-      for (const byte of b) {
-        let child = childOf.get(node * 256 + byte);
-        if (child === undefined) {
-          child = edgeByte.length;
-          edgeByte.push(byte);
-          firstChild.push(-1);
-          nextSibling.push(firstChild[node]!);
-          firstToken.push(-1);
-          firstChild[node] = child;
-          childOf.set(node * 256 + byte, child);
-        }
-        node = child;
-      }
-      this.nextToken[id] = firstToken[node]!;
-      firstToken[node] = id;
+      total += b.length;
     }
-    this.edgeByte = Uint8Array.from(edgeByte);
-    this.firstChild = Int32Array.from(firstChild);
-    this.nextSibling = Int32Array.from(nextSibling);
-    this.firstToken = Int32Array.from(firstToken);
+    const trie = buildTrie(this.bytes, total);
+    this.edgeByte = trie.edgeByte;
+    this.firstChild = trie.firstChild;
+    this.nextSibling = trie.nextSibling;
+    this.firstToken = trie.firstToken;
+    this.nextToken = trie.nextToken;
+    let longest = 0;
+    for (const b of this.bytes) if (b !== undefined && b.length > longest) longest = b.length;
+    this.pendingScratch = new Int32Array(longest + 1);
   }
 
   /**
@@ -93,20 +125,35 @@ export class TokenVocabulary {
   }
 
   /**
-   * Every id whose bytes stay inside a grammar, found by one walk of the trie from `start`.
-   * @param step the state after a byte, or undefined when the byte leaves the grammar
+   * Every id whose bytes stay inside a grammar, found by one depth-first walk of the trie from
+   * `start` (iterative: an explicit stack of the next sibling to visit at each depth).
+   * @param step the state after a byte, or null when the byte leaves the grammar
+   * @param out receives the ids (in trie order); needs room for `size` ids
+   * @returns how many ids were written
    */
-  allowedIds<T>(start: T, step: (state: T, byte: number) => T | undefined): number[] {
-    const out: number[] = [];
-    const walk = (node: number, state: T): void => {
-      for (let id = this.firstToken[node]!; id !== -1; id = this.nextToken[id]!) out.push(id);
-      for (let child = this.firstChild[node]!; child !== -1; child = this.nextSibling[child]!) {
-        const next = step(state, this.edgeByte[child]!);
-        if (next !== undefined) walk(child, next);
+  allowedIds<T>(start: T, step: (state: T, byte: number) => T | null, out: Int32Array): number {
+    const { edgeByte, firstChild, nextSibling, firstToken, nextToken } = this;
+    const pending = this.pendingScratch;
+    const states = new Array<T>(pending.length);
+    let count = 0;
+    let depth = 0;
+    states[0] = start;
+    pending[0] = firstChild[0]!;
+    while (depth >= 0) {
+      const child = pending[depth]!;
+      if (child === -1) {
+        depth--;
+        continue;
       }
-    };
-    walk(0, start);
-    return out;
+      pending[depth] = nextSibling[child]!;
+      const next = step(states[depth]!, edgeByte[child]!);
+      if (next === null) continue;
+      for (let id = firstToken[child]!; id !== -1; id = nextToken[id]!) out[count++] = id;
+      depth++;
+      states[depth] = next;
+      pending[depth] = firstChild[child]!;
+    }
+    return count;
   }
 }
 
@@ -131,13 +178,12 @@ export interface StateNode<S> {
 export class TokenGrammar<S = unknown> {
   private static readonly cache = new WeakMap<Grammar<unknown>, WeakMap<TokenVocabulary, TokenGrammar<unknown>>>();
   private nodes = new Map<string, StateNode<S>>();
-  private readonly startNode: StateNode<S>;
+  private startNode: StateNode<S> | undefined;
   /** Trie walks done (mask cache misses), for benchmarks and tests. */
   walks = 0;
+  private scratch: Int32Array | undefined;
 
-  constructor(readonly grammar: Grammar<S>, readonly vocabulary: TokenVocabulary) {
-    this.startNode = this.intern(grammar.initial());
-  }
+  constructor(readonly grammar: Grammar<S>, readonly vocabulary: TokenVocabulary) {}
 
   /** The shared TokenGrammar of `grammar` on `vocabulary` (one state table per pair). */
   static of<S>(grammar: Grammar<S>, vocabulary: TokenVocabulary): TokenGrammar<S> {
@@ -149,17 +195,26 @@ export class TokenGrammar<S = unknown> {
     return tokens as TokenGrammar<S>;
   }
 
+  /** Grammar states interned in the current table. */
+  get stateCount(): number {
+    return this.nodes.size;
+  }
+
   /** The node before any byte. */
   get start(): StateNode<S> {
-    return this.startNode;
+    return (this.startNode ??= this.intern(this.grammar.initial()));
   }
 
   private intern(state: S): StateNode<S> {
     const key = this.grammar.key(state);
     let node = this.nodes.get(key);
     if (node === undefined) {
-      // A full table starts over: nodes that sequences hold keep working, they are just no longer shared.
-      if (this.nodes.size >= MAX_CACHED_STATES) this.nodes = new Map();
+      // A full table starts over, with a new start node for new sequences: the nodes that running
+      // sequences hold keep working (and are freed with them), they are just no longer shared.
+      if (this.nodes.size >= MAX_CACHED_STATES) {
+        this.nodes = new Map();
+        this.startNode = undefined;
+      }
       node = { state, accepts: this.grammar.accepts(state), canContinue: this.grammar.canContinue(state), next: new Array<StateNode<S> | null | undefined>(256).fill(undefined), mask: undefined };
       this.nodes.set(key, node);
     }
@@ -181,13 +236,17 @@ export class TokenGrammar<S = unknown> {
   mask(node: StateNode<S>): Mask {
     if (node.mask !== undefined) return node.mask;
     this.walks++;
-    const ids = Int32Array.from(this.vocabulary.allowedIds(node, (n, byte) => this.step(n, byte) ?? undefined)).sort();
-    let mask: Mask = { kind: "list", ids };
-    if (ids.length > this.vocabulary.size / LIST_FRACTION) {
+    const scratch = (this.scratch ??= new Int32Array(this.vocabulary.size));
+    const count = this.vocabulary.allowedIds(node, (n, byte) => n.next[byte] ?? this.step(n, byte), scratch);
+    let mask: Mask;
+    if (count > this.vocabulary.size / LIST_FRACTION) {
       const bits = new Uint32Array(Math.ceil(this.vocabulary.size / 32));
-      for (const id of ids) bits[id >>> 5]! |= 1 << (id & 31);
-      mask = { kind: "bits", bits, count: ids.length };
-    }
+      for (let i = 0; i < count; i++) {
+        const id = scratch[i]!;
+        bits[id >>> 5]! |= 1 << (id & 31);
+      }
+      mask = { kind: "bits", bits, count };
+    } else mask = { kind: "list", ids: scratch.slice(0, count).sort() };
     node.mask = mask;
     return mask;
   }

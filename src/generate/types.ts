@@ -43,7 +43,8 @@ export interface GenerationOptions {
    * Constrained decoding: the output is a JSON document matching a schema (`{ type: "json_schema",
    * schema }`), any JSON object (`{ type: "json_object" }`) or free text (`{ type: "text" }`, the
    * default). Needs a tokenizer. The sequence ends ("stop") as soon as the document is complete;
-   * reaching maxNewTokens first gives "length" with an unfinished document.
+   * reaching maxNewTokens first gives "length" with an unfinished document. The mask is applied
+   * before the other processors; minNewTokens does not apply (the grammar decides the end).
    */
   readonly responseFormat?: ResponseFormat;
   /**
