@@ -55,7 +55,7 @@ test("built-in tools after <|python_tag|>: name.call(...) and code for the inter
 });
 
 test("text that is not a call stays text, JSON answers included", () => {
-  for (const reply of ["Hello! How can I help?", '{"answer": 42}', "[1, 2, 3]", "", "  ", "The {name} is"]) {
+  for (const reply of ["Hello! How can I help?", '{"answer": 42}', "[1, 2, 3]", "", "  ", "The {name} is", "[1] See the docs.", "{Hello} there", '{"a": 1} and {"b": 2']) {
     assert.deepEqual(parseLlama31Reply(reply), { kind: "text", text: reply });
   }
   const long = "{" + " ".repeat(MAX_TOOL_REPLY_LENGTH);

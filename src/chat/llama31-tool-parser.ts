@@ -10,9 +10,9 @@
 //  - `<function=f>{...}</function>`, the function-tag form of Meta's 3.1 system prompt;
 //  - built-in tools after `<|python_tag|>`: `brave_search.call(query="...")`, and code with no
 //    `.call(` as a `code_interpreter` call `{code}`.
-// A reply that does not start like a call is text. One that starts like a call but does not parse
-// (truncated JSON, no name) is "malformed": the caller gets its text back and a reason, never an
-// exception. Not a streaming parser: tool-call-stream.ts buffers deltas and calls this at the end.
+// A reply that does not start like a call is text. One that starts like a call (`{"name":`,
+// `<|python_tag|>`, `<function=`, `[f(`) but does not parse (truncated JSON, parameters that are not
+// an object) is "malformed": the caller gets its text back and a reason, never an exception. Not a streaming parser: tool-call-stream.ts buffers deltas and calls this at the end.
 // The reply text is the generated text with `<|python_tag|>` written where the model emitted that
 // token (decoding skips special tokens, so the caller restores it: see `PYTHON_TAG`).
 
@@ -66,8 +66,10 @@ export function parseLlama31Reply(reply: string): ParsedReply {
   if (body.startsWith("{") || body.startsWith("[")) {
     const calls = jsonCalls(body);
     if (typeof calls !== "string") return { kind: "tool_calls", calls };
-    // JSON that is not a call (an answer in JSON) is text, unless the model tagged it as a call.
-    return calls === NOT_A_CALL && !tagged ? { kind: "text", text: reply } : malformed(calls);
+    // JSON that is not a call (an answer in JSON, "[1] see ...") is text, unless the model tagged it
+    // as a call or it opens like one (`{"name":`, `[{"type":`).
+    const opensLikeCall = /^\[?\s*\{\s*"(name|type)"\s*:/.test(body);
+    return !tagged && (calls === NOT_A_CALL || !opensLikeCall) ? { kind: "text", text: reply } : malformed(calls);
   }
   if (!tagged) return { kind: "text", text: reply };
   if (body === "") return malformed("<|python_tag|> with nothing after it");
