@@ -171,3 +171,16 @@ test("bad input: one line naming file, line and field; nothing written", async (
   assert.equal(existsSync(out), false);
   assert.equal(existsSync(`${out}.checkpoint`), false);
 });
+
+test("--dtype float16 trains with loss scaling (skipped steps in the JSON lines) and saves float16", async () => {
+  const fixture = readTrainFixture("full");
+  const dir = tempDir("ft-f16");
+  const data = fixtureData(fixture, dir);
+  const out = join(dir, "f16");
+  const run = await cli(["finetune", "--model", BASE, "--data", data, "--output", out, "--batch-size", "2", "--max-steps", "4", "--learning-rate", "1e-3", "--dtype", "float16", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.steps.length, 4);
+  for (const s of run.steps as unknown as { skipped: boolean; loss_scale: number; loss: number }[]) assert.ok(typeof s.skipped === "boolean" && s.loss_scale > 0 && Number.isFinite(s.loss));
+  const saved = await LlamaForCausalLM.fromPretrained(out);
+  assert.equal(saved.config.storedDType, "f16");
+});

@@ -24,11 +24,15 @@ export interface StepReport {
   /** before clipping */
   readonly gradNorm: number;
   readonly tokensPerSecond: number;
+  /** float16 loss scaling: the update was skipped (inf/NaN gradients) */
+  readonly skipped?: boolean;
+  /** float16 loss scaling: the scale of this step */
+  readonly lossScale?: number;
 }
 
 /** The --json line of a step (the issue's field names: step, lr, loss, grad_norm, tokens_per_s). */
 export function stepJsonLine(s: StepReport): string {
-  return `${JSON.stringify({ step: s.step, lr: s.lr, loss: s.loss, grad_norm: s.gradNorm, tokens_per_s: Math.round(s.tokensPerSecond * 10) / 10 })}\n`;
+  return `${JSON.stringify({ step: s.step, lr: s.lr, loss: s.loss, grad_norm: s.gradNorm, tokens_per_s: Math.round(s.tokensPerSecond * 10) / 10, ...(s.lossScale === undefined ? {} : { skipped: s.skipped === true, loss_scale: s.lossScale }) })}\n`;
 }
 
 /** "1m05s" style durations for the ETA. */
@@ -80,7 +84,7 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
   let trainer: Trainer | undefined;
   const saveState = async (): Promise<void> => {
     const t = trainer!;
-    await saveCheckpoint(run.checkpointDir, t.params.params, t.optimizer.state(), { step: t.stepCount, settings: run.settings as JsonObject, log });
+    await saveCheckpoint(run.checkpointDir, t.params.params, t.optimizer.state(), { step: t.stepCount, settings: run.settings as JsonObject, log, ...(t.gradScaler === undefined ? {} : { gradScaler: t.gradScaler.state() }) });
   };
   const reporter = stepReporter(io, flags.json, totalSteps, firstStep);
   const batches = (function* () {
@@ -99,7 +103,7 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
       gradientCheckpointing: flags.gradientCheckpointing,
       signal: controller.signal,
       ...(run.adapter === undefined ? {} : { lora: { adapter: run.adapter, dropout: flags.lora!.dropout } }),
-      ...(resumeFrom === undefined ? {} : { resume: { step: resumeFrom.state.step, optimizer: resumeFrom.optimizer } }),
+      ...(resumeFrom === undefined ? {} : { resume: { step: resumeFrom.state.step, optimizer: resumeFrom.optimizer, ...(resumeFrom.state.gradScaler === undefined ? {} : { gradScaler: resumeFrom.state.gradScaler }) } }),
       onTrainer: (t) => {
         trainer = t;
         if (resumeFrom !== undefined) {
@@ -111,7 +115,7 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
     try {
       for await (const e of events) {
         log.push({ step: e.step, lr: e.lr, loss: e.loss, gradNorm: e.gradNorm });
-        reporter.report({ step: e.step, lr: e.lr, loss: e.loss, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerS });
+        reporter.report({ step: e.step, lr: e.lr, loss: e.loss, gradNorm: e.gradNorm, tokensPerSecond: e.tokensPerS, skipped: e.skipped, ...(e.lossScale === undefined ? {} : { lossScale: e.lossScale }) });
         if (flags.saveSteps > 0 && e.step % flags.saveSteps === 0 && e.step < totalSteps) await saveState();
       }
     } catch (error) {

@@ -5,6 +5,8 @@
 // add to what the buffers hold, so micro-batches accumulate and a tied embedding sums both uses.
 // The weight products run on the view's backend (backend/training-backend.ts); the adapter's small
 // products and the per-token ops on the reference kernels, as in the forward.
+// With `float16Grads` (float16 training, grad-scaler.ts says why and where) every activation
+// gradient is rounded to float16 as it is produced, so it overflows and underflows as autocast's.
 
 import { type TrainingBackend, trainingBackend } from "../backend/training-backend.js";
 import { attentionBackwardMasked } from "../kernels/reference/attention-train.js";
@@ -16,6 +18,7 @@ import type { LayerWeights } from "../model/weights.js";
 import type { WeightTensor } from "../tensor/tensor.js";
 import type { Activations, LayerActivations } from "./activations.js";
 import { MODULE_FIELD, type TrainModelView, applyDropout, layerForward } from "./forward.js";
+import { roundToF16InPlace } from "./grad-scaler.js";
 
 /** Gradient buffers of one layer, by weights-record field; undefined = frozen. */
 export type LayerGrads = Partial<Record<keyof LayerWeights, Float32Array>>;
@@ -42,8 +45,9 @@ export interface ModelGrads {
  * @param acts what trainForward kept for this batch
  * @param dLogits (rows * seqLen, vocabSize) d loss / d logits (loss.ts causalLmLoss)
  */
-export function trainBackward(model: TrainModelView, acts: Activations, dLogits: Float32Array, grads: ModelGrads): void {
+export function trainBackward(model: TrainModelView, acts: Activations, dLogits: Float32Array, grads: ModelGrads, options: { float16Grads?: boolean } = {}): void {
   const { config, weights } = model;
+  const f16 = options.float16Grads === true ? roundToF16InPlace : (_: Float32Array): void => undefined;
   const tb = trainingBackend(model.backend);
   const { dim, hiddenDim, nHeads, nKvHeads, headDim, normEps, vocabSize } = config;
   const n = acts.nTokens;
@@ -60,9 +64,12 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
   const dv = new Float32Array(n * kvDim(config)); // (n, nKvHeads, headDim)
 
   // Output head and final norm.
+  f16(dLogits);
   tb.matmulBackwardInput(dxn, dLogits, weights.output, n);
   if (grads.output !== undefined) tb.matmulBackwardWeight(grads.output, dLogits, acts.xnFinal, n, vocabSize);
+  f16(dxn);
   rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
+  f16(dx);
 
   for (let l = config.nLayers - 1; l >= 0; l--) {
     const saved = acts.layers[l]!;
@@ -76,26 +83,37 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
     // x_out = xMid + down(swiglu(gate(xnFfn), up(xnFfn))), xnFfn = rmsNorm(xMid)
     dh.fill(0);
     proj(dh, dx, a.h, "down_proj");
+    f16(dh);
     swigluBackward(dGate, dUp, dh, a.gate, a.up);
+    f16(dGate);
+    f16(dUp);
     dxn.fill(0);
     proj(dxn, dGate, a.xnFfn, "gate_proj");
     proj(dxn, dUp, a.xnFfn, "up_proj");
+    f16(dxn);
     rmsNormBackward(dx, g.ffnNorm, dxn, a.xMid, layer.ffnNorm, n, normEps);
+    f16(dx);
 
     // xMid = xIn + o(attention(rope(q(xnAttn)), rope(k(xnAttn)), v(xnAttn))), xnAttn = rmsNorm(xIn)
     dAtt.fill(0);
     proj(dAtt, dx, a.att, "o_proj");
+    f16(dAtt);
     dq.fill(0);
     dk.fill(0);
     dv.fill(0);
     attentionBackwardMasked(dq, dk, dv, dAtt, a.q, a.k, a.v, a.lse, acts.mask, shape);
     ropeBackward(dq, n, nHeads, headDim, acts.cos, acts.sin);
     ropeBackward(dk, n, nKvHeads, headDim, acts.cos, acts.sin);
+    f16(dq);
+    f16(dk);
+    f16(dv);
     dxn.fill(0);
     proj(dxn, dq, a.xnAttn, "q_proj");
     proj(dxn, dk, a.xnAttn, "k_proj");
     proj(dxn, dv, a.xnAttn, "v_proj");
+    f16(dxn);
     rmsNormBackward(dx, g.attnNorm, dxn, a.xIn, layer.attnNorm, n, normEps);
+    f16(dx);
   }
   if (grads.tokenEmbedding !== undefined) embedBackward(grads.tokenEmbedding, dx, acts.tokens, dim);
 }

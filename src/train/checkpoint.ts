@@ -17,6 +17,7 @@ import { openSafetensors } from "../io/safetensors.js";
 import { writeSafetensors, type TensorToWrite } from "../io/safetensors-writer.js";
 import { isJsonObject, parseJsonText, readTextFile, type JsonObject } from "../json.js";
 import type { AdamWMoments, AdamWState } from "./adamw.js";
+import type { GradScalerState } from "./grad-scaler.js";
 import type { TrainParam } from "./params.js";
 
 /** trainer_state.json's `format`, so a folder of something else is not mistaken for a checkpoint. */
@@ -41,6 +42,8 @@ export interface CheckpointState {
   /** Settings a resumed run must share (model, data, batch, LoRA...), compared key by key. */
   readonly settings: JsonObject;
   readonly log: readonly StepLog[];
+  /** float16 runs: the loss scaler's state (torch's scaler.pt) */
+  readonly gradScaler?: GradScalerState;
 }
 
 /**
@@ -62,6 +65,7 @@ export async function saveCheckpoint(dir: string, params: readonly TrainParam[],
     optimizer_step: optimizer.step,
     settings: state.settings,
     log_history: state.log.map((s) => ({ step: s.step, learning_rate: s.lr, loss: s.loss, grad_norm: s.gradNorm })),
+    ...(state.gradScaler === undefined ? {} : { grad_scaler: { scale: state.gradScaler.scale, growth_tracker: state.gradScaler.growthTracker } }),
   };
   await writeFolderAtomically(dir, async (temp) => {
     await writeSafetensors(join(temp, PARAMS_FILE), paramTensors, { metadata: { format: "pt" } });
@@ -102,9 +106,20 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   const history = json["log_history"];
   if (!Array.isArray(history)) throw new FormatError(statePath, "log_history must be a list");
   const log = history.map((entry: unknown, i): StepLog => {
-    if (!isJsonObject(entry) || ![entry["step"], entry["learning_rate"], entry["loss"], entry["grad_norm"]].every((v) => typeof v === "number")) throw new FormatError(statePath, `log_history[${i}] must hold numbers step, learning_rate, loss, grad_norm`);
-    return { step: entry["step"] as number, lr: entry["learning_rate"] as number, loss: entry["loss"] as number, gradNorm: entry["grad_norm"] as number };
+    // grad_norm null: a step loss scaling skipped (its norm was inf/NaN, which JSON cannot hold).
+    if (!isJsonObject(entry) || ![entry["step"], entry["learning_rate"], entry["loss"]].every((v) => typeof v === "number") || !(typeof entry["grad_norm"] === "number" || entry["grad_norm"] === null)) {
+      throw new FormatError(statePath, `log_history[${i}] must hold numbers step, learning_rate, loss, grad_norm`);
+    }
+    return { step: entry["step"] as number, lr: entry["learning_rate"] as number, loss: entry["loss"] as number, gradNorm: entry["grad_norm"] === null ? Number.POSITIVE_INFINITY : entry["grad_norm"] as number };
   });
+  const scalerJson = json["grad_scaler"];
+  let gradScaler: GradScalerState | undefined;
+  if (scalerJson !== undefined) {
+    if (!isJsonObject(scalerJson) || typeof scalerJson["scale"] !== "number" || !(scalerJson["scale"] > 0) || !isCount(scalerJson["growth_tracker"])) {
+      throw new FormatError(statePath, "grad_scaler must hold a positive scale and an integer growth_tracker >= 0");
+    }
+    gradScaler = { scale: scalerJson["scale"], growthTracker: scalerJson["growth_tracker"] };
+  }
   const params = await readAllF32(join(dir, PARAMS_FILE));
   const raw = await readAllF32(join(dir, OPTIMIZER_FILE));
   const moments = new Map<string, AdamWMoments>();
@@ -114,7 +129,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     if (expAvg === undefined || expAvgSq === undefined) throw new FormatError(join(dir, OPTIMIZER_FILE), `no moments for ${name}`);
     moments.set(name, { expAvg, expAvgSq });
   }
-  return { state: { step, settings, log }, optimizer: { step: optimizerStep, moments }, params };
+  return { state: { step, settings, log, ...(gradScaler === undefined ? {} : { gradScaler }) }, optimizer: { step: optimizerStep, moments }, params };
 }
 
 function isCount(value: unknown): value is number {

@@ -3,14 +3,15 @@
 // Full fine-tuning trains every tensor of the model in place: a float32 model's arrays are the
 // masters themselves; a bf16 model (mixed precision, transformers' bf16=True) keeps float32 masters
 // beside its bf16 arrays, and sync() rounds the masters into them (nearest even) after each step,
-// so the forward reads bf16 weights while AdamW updates float32 ones. Norm weights are float32 in
+// so the forward reads bf16 weights while AdamW updates float32 ones; a float16 model the same way
+// with float16 roundings (its gradients need loss scaling: grad-scaler.ts). Norm weights are float32 in
 // every model (weights.ts) and are their own masters. Norm weights are not decayed (Trainer's
 // get_decay_parameter_names excludes LlamaRMSNorm). LoRA's tensors are in lora.ts.
 
 import { UnsupportedError } from "../errors.js";
 import { weightNames } from "../convert/names.js";
 import type { LlamaWeights } from "../model/weights.js";
-import { f32ArrayToBf16 } from "../tensor/float16.js";
+import { f32ArrayToBf16, f32ArrayToF16 } from "../tensor/float16.js";
 import { floatTensorToF32 } from "../tensor/cast.js";
 import { isQuantTensor } from "../tensor/quant-formats.js";
 import type { WeightTensor } from "../tensor/tensor.js";
@@ -45,8 +46,8 @@ export function zeroGrads(params: TrainableParams): void {
 /**
  * Every tensor of `weights` as a trained parameter (full fine-tuning). The weights are updated in
  * place by sync(): the model they belong to is the model being trained.
- * @throws UnsupportedError for float16 or block-format weights (float16 needs loss scaling; a
- *   quantized base can only be trained through an adapter)
+ * @throws UnsupportedError for block-format weights (a quantized base can only be trained through
+ *   an adapter)
  */
 export function fullParams(weights: LlamaWeights): TrainableParams {
   const params: TrainParam[] = [];
@@ -72,11 +73,13 @@ export function fullParams(weights: LlamaWeights): TrainableParams {
 function makeParam(name: string, value: WeightTensor | Float32Array, decay: boolean, syncs: (() => void)[]): TrainParam {
   if (value instanceof Float32Array) return { name, shape: [value.length], data: value, grad: new Float32Array(value.length), decay };
   if (isQuantTensor(value)) throw new UnsupportedError(`${name} is ${value.dtype}: a block-format base can only be trained through a LoRA adapter`);
-  if (value.dtype === "f16") throw new UnsupportedError(`${name} is float16: float16 training needs dynamic loss scaling, which is not implemented; load the model in bfloat16 or float32`);
   const data = floatTensorToF32(value);
   if (value.dtype === "bf16") {
     const bits = value.data;
     syncs.push(() => f32ArrayToBf16(data, bits));
+  } else if (value.dtype === "f16") {
+    const bits = value.data;
+    syncs.push(() => f32ArrayToF16(data, bits));
   }
   return { name, shape: value.shape, data, grad: new Float32Array(data.length), decay };
 }

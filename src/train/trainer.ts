@@ -2,13 +2,15 @@
 // building blocks of this folder. For each step: the loss and gradients of k micro-batches (gradient
 // accumulation, normalised by the label tokens of all k, so the step is the full batch's), the global
 // grad norm and its clipping, AdamW at the schedule's rate for this step, then the weights the
-// kernels read brought up to date (bf16 roundings of float32 masters). The model is trained in place:
+// kernels read brought up to date (bf16 roundings of float32 masters). A float16 model trains the
+// same way with dynamic loss scaling (grad-scaler.ts): the step is skipped, and the scale halved,
+// when the float16 backward overflows. The model is trained in place:
 // full fine-tuning updates its own weight arrays; LoRA trains an adapter on the frozen model.
 // `train()` wraps a Trainer as an async iterator of step events that stops at an AbortSignal; data
 // loading, checkpoint folders and the CLI are elsewhere (train/data.ts, train/peft.ts, cli/).
 
 import type { Backend } from "../backend/backend.js";
-import { ArgumentError, NumericalError } from "../errors.js";
+import { ArgumentError, NumericalError, UnsupportedError } from "../errors.js";
 import type { LlamaModel } from "../model/llama.js";
 import type { LoraAdapter, LoraModule } from "../model/lora.js";
 import { RopeTable, ropeInverseFrequencies } from "../model/rope.js";
@@ -17,6 +19,7 @@ import { AdamW, type AdamWState, clipGradNorm } from "./adamw.js";
 import { type ModelGrads, trainBackward } from "./backward.js";
 import type { TrainBatch } from "./batch.js";
 import { type TrainModelView, trainForward } from "./forward.js";
+import { GradScaler, type GradScalerOptions, type GradScalerState } from "./grad-scaler.js";
 import { initLoraAdapter, loraParams } from "./lora.js";
 import { type CausalLmLoss, causalLmLoss, countLabelTokens } from "./loss.js";
 import { type TrainableParams, fullParams, zeroGrads } from "./params.js";
@@ -64,6 +67,11 @@ export interface TrainerOptions {
    * use any (the base is frozen).
    */
   readonly backend?: Backend;
+  /**
+   * dynamic loss scaling (torch's GradScaler); default: on, with torch's defaults, for a model whose
+   * weights are float16, off otherwise. `false` for a float16 model is an UnsupportedError.
+   */
+  readonly gradScaler?: GradScalerOptions | false;
 }
 
 /** What one optimizer step reports. */
@@ -80,25 +88,38 @@ export interface TrainStepEvent {
   readonly tokensPerS: number;
   /** label tokens the loss averaged over */
   readonly nLabelTokens: number;
+  /** true when loss scaling found inf/NaN gradients and the update was skipped (gradNorm is then not finite) */
+  readonly skipped: boolean;
+  /** with loss scaling: the scale this step's loss gradient was multiplied by */
+  readonly lossScale?: number;
 }
 
 /** A checkpoint of the run's progress (with the weights or adapter, which the caller saves). */
 export interface TrainerState {
+  /** steps done, skipped ones included (optimizer.step counts the updates) */
   readonly step: number;
   readonly optimizer: AdamWState;
+  /** with loss scaling */
+  readonly gradScaler?: GradScalerState;
 }
 
 /**
  * The loss of one (micro-)batch and its gradients, added to `grads`.
  * @param normalizer label tokens of the whole accumulated batch (default: this batch's)
+ * @param lossScale the gradients are those of lossScale * loss (the loss returned is unscaled)
+ * @param float16Grads round the activation gradients to float16 (float16 training, grad-scaler.ts)
  * @throws ArgumentError for bad ids, labels or a batch without labels
  */
 export function lossAndGradients(
-  view: TrainModelView, batch: TrainBatch, grads: ModelGrads, options: { normalizer?: number; rng?: Rng; gradientCheckpointing?: boolean } = {},
+  view: TrainModelView, batch: TrainBatch, grads: ModelGrads,
+  options: { normalizer?: number; rng?: Rng; gradientCheckpointing?: boolean; lossScale?: number; float16Grads?: boolean } = {},
 ): CausalLmLoss {
   const acts = trainForward(view, batch, { ...(options.rng === undefined ? {} : { rng: options.rng }), checkpointLayers: options.gradientCheckpointing === true });
   const result = causalLmLoss(acts.logits, batch, view.config.vocabSize, options.normalizer, acts.logits);
-  trainBackward(view, acts, acts.logits, grads);
+  // GradScaler's scale(loss).backward(): the gradient of scale * loss (the scale times d loss / d logits).
+  const scale = options.lossScale ?? 1;
+  if (scale !== 1) for (let i = 0; i < acts.logits.length; i++) acts.logits[i] = acts.logits[i]! * scale;
+  trainBackward(view, acts, acts.logits, grads, { float16Grads: options.float16Grads === true });
   return result;
 }
 
@@ -112,10 +133,15 @@ export class Trainer {
   private readonly options: TrainerOptions;
   private readonly seed: number;
   private readonly baseLr: number;
+  /** loss scaling (float16), else undefined */
+  readonly gradScaler: GradScaler | undefined;
+  /** whether the compute is float16 (the weights the kernels read are float16) */
+  readonly float16: boolean;
+  private globalStep = 0;
 
   /**
    * @throws ArgumentError for bad options; UnsupportedError for a model full fine-tuning cannot
-   *   train (float16 or block-format weights: use LoRA)
+   *   train (block-format weights: use LoRA), or float16 without loss scaling
    * @example
    * const trainer = new Trainer(model, { maxSteps: 100, lora: { rank: 8 } });
    * const event = trainer.step([batch]);
@@ -136,6 +162,12 @@ export class Trainer {
       ...(lora.alpha === undefined ? {} : { alpha: lora.alpha }),
       ...(lora.targetModules === undefined ? {} : { targetModules: lora.targetModules }),
     });
+    this.float16 = model.weights.layers[0]?.attnQ.dtype === "f16";
+    if (this.float16 && options.gradScaler === false) {
+      throw new UnsupportedError("float16 training needs dynamic loss scaling (its gradients overflow and underflow float16's range); leave gradScaler on, or train in bfloat16 or float32");
+    }
+    const scalerOptions = options.gradScaler ?? (this.float16 ? {} : false);
+    this.gradScaler = scalerOptions === false ? undefined : new GradScaler(scalerOptions);
     this.params = this.adapter === undefined ? fullParams(model.weights) : loraParams(config, this.adapter);
     const backend = options.backend ?? model.backend;
     if (this.adapter === undefined && backend !== model.backend) {
@@ -157,9 +189,9 @@ export class Trainer {
     learningRate(0, this.schedule()); // validates the schedule options
   }
 
-  /** Optimizer steps done. */
+  /** Steps done (skipped ones included, as Trainer's global_step). */
   get stepCount(): number {
-    return this.optimizer.step;
+    return this.globalStep;
   }
 
   /** The learning rate optimizer step `step` (0-based) runs at. */
@@ -170,12 +202,16 @@ export class Trainer {
   /**
    * One optimizer step over `microBatches` (gradient accumulation: their gradients add up, each loss
    * normalised by the label tokens of all of them).
+   * With loss scaling, inf/NaN gradients skip the update (weights, optimizer state and schedule
+   * stay; the event says `skipped`) and halve the scale, as GradScaler.step/update do; the
+   * schedule advances with the updates made (accelerate's optimizer_step_was_skipped).
    * @throws ArgumentError for bad batches or when maxSteps are done; NumericalError (with the step
-   *   number) for a loss or gradient that is not finite, before any weight is touched
+   *   number) for a loss that is not finite, or a gradient without loss scaling, before any weight
+   *   is touched
    */
   step(microBatches: readonly TrainBatch[]): TrainStepEvent {
     if (microBatches.length === 0) throw new ArgumentError("a training step needs at least one batch");
-    const index = this.optimizer.step;
+    const index = this.globalStep;
     if (index >= this.options.maxSteps) throw new ArgumentError(`the run's ${this.options.maxSteps} steps are done`);
     const started = performance.now();
     const normalizer = microBatches.reduce((sum, b) => sum + countLabelTokens(b), 0);
@@ -185,19 +221,34 @@ export class Trainer {
     const rng = new Rng((Math.imul(this.seed, 0x9e3779b1) + index + 1) >>> 0);
     let loss = 0;
     let nTokens = 0;
+    const scaler = this.gradScaler;
+    const lossScale = scaler?.scale;
     for (const batch of microBatches) {
-      loss += lossAndGradients(this.view, batch, this.params.grads, { normalizer, rng, gradientCheckpointing: this.options.gradientCheckpointing === true }).loss;
+      loss += lossAndGradients(this.view, batch, this.params.grads, {
+        normalizer, rng, gradientCheckpointing: this.options.gradientCheckpointing === true, float16Grads: this.float16, ...(lossScale === undefined ? {} : { lossScale }),
+      }).loss;
       for (const m of batch.attentionMask) nTokens += m;
     }
-    const gradNorm = clipGradNorm(this.params.params, this.options.maxGradNorm ?? 1.0);
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new NumericalError(`step ${index + 1}: the ${Number.isFinite(loss) ? "gradient norm" : "loss"} is ${Number.isFinite(loss) ? gradNorm : loss}; the weights are left as they were after step ${index}`);
+    if (!Number.isFinite(loss)) throw new NumericalError(`step ${index + 1}: the loss is ${loss}; the weights are left as they were after step ${index}`);
+    const foundInf = scaler?.unscale(this.params.params) ?? false;
+    const lr = this.learningRateAt(this.optimizer.step);
+    const done = (gradNorm: number, skipped: boolean): TrainStepEvent => {
+      this.globalStep = index + 1;
+      const seconds = (performance.now() - started) / 1000;
+      return { step: index + 1, lr, loss, gradNorm, tokensPerS: seconds > 0 ? nTokens / seconds : 0, nLabelTokens: normalizer, skipped, ...(lossScale === undefined ? {} : { lossScale }) };
+    };
+    if (foundInf) {
+      scaler!.update(true);
+      return done(Number.POSITIVE_INFINITY, true);
     }
-    const lr = this.learningRateAt(index);
+    const gradNorm = clipGradNorm(this.params.params, this.options.maxGradNorm ?? 1.0);
+    if (!Number.isFinite(gradNorm)) {
+      throw new NumericalError(`step ${index + 1}: the gradient norm is ${gradNorm}; the weights are left as they were after step ${index}`);
+    }
     this.optimizer.update(lr);
     this.params.sync();
-    const seconds = (performance.now() - started) / 1000;
-    return { step: index + 1, lr, loss, gradNorm, tokensPerS: seconds > 0 ? nTokens / seconds : 0, nLabelTokens: normalizer };
+    scaler?.update(false);
+    return done(gradNorm, false);
   }
 
   /**
@@ -211,12 +262,15 @@ export class Trainer {
 
   /** The run's progress for a checkpoint (the caller saves the weights or adapter beside it). */
   state(): TrainerState {
-    return { step: this.optimizer.step, optimizer: this.optimizer.state() };
+    return { step: this.globalStep, optimizer: this.optimizer.state(), ...(this.gradScaler === undefined ? {} : { gradScaler: this.gradScaler.state() }) };
   }
 
   /** Resume from a checkpoint's state (the weights or adapter already restored). */
   loadState(state: TrainerState): void {
+    if (!Number.isInteger(state.step) || state.step < state.optimizer.step) throw new ArgumentError(`bad trainer state: step ${state.step} with ${state.optimizer.step} optimizer updates`);
     this.optimizer.loadState(state.optimizer);
+    this.globalStep = state.step;
+    if (state.gradScaler !== undefined) this.gradScaler?.loadState(state.gradScaler);
   }
 
   private schedule(): Parameters<typeof learningRate>[1] {
