@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { attentionBench } from "./attention.js";
 import type { Bench } from "./bench.js";
+import { browserBench } from "./browser.js";
 import { constraintBench } from "./constraint.js";
 import { convertBench } from "./convert.js";
 import { kernelsBench } from "./kernels.js";
@@ -18,7 +19,7 @@ import { speedBench } from "./speed.js";
 import { tokenizerBench } from "./tokenizer.js";
 import { trainBench } from "./train.js";
 
-const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench, constraintBench, trainBench];
+const BENCHES: readonly Bench[] = [loadBench, tokenizerBench, speedBench, convertBench, kernelsBench, attentionBench, longContextBench, constraintBench, trainBench, browserBench];
 
 const [name, ...rest] = process.argv.slice(2);
 if (name === "--help" || name === "-h") {

@@ -11,6 +11,9 @@ import { preferredKernelBuild } from "../src/kernels/wasm/module.js";
 import { type DTypeOption, LlamaForCausalLM } from "../src/loader/pretrained.js";
 import type { KvCache } from "../src/model/kv-cache.js";
 import { weightBytes } from "../src/model/weights.js";
+import { anchorPrompt } from "./speed-anchor-prompt.js";
+
+export { anchorPrompt };
 
 interface ChildArgs {
   dir: string;
@@ -36,15 +39,6 @@ function parseChildArgs(argv: readonly string[]): ChildArgs {
     reps: Number(value("--reps") ?? 3),
     tokensFile: value("--tokens"),
   };
-}
-
-/** llamacpp_bench.mjs's prompt: BOS, then ids from its LCG (seed 12345) below 128000. */
-export function anchorPrompt(nTokens: number): number[] {
-  let s = 12345;
-  const rnd = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) / 16777216;
-  const prompt = [128000];
-  while (prompt.length < nTokens) prompt.push(Math.floor(rnd() * 128000));
-  return prompt;
 }
 
 function argmax(logits: Float32Array): number {

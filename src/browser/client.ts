@@ -62,14 +62,15 @@ export class LlamaWorker {
 
   /**
    * Start an engine worker and load a model into it.
-   * @param source a model folder's URL (relative to the page, or absolute) or the picked files
+   * @param source a model folder's or GGUF file's URL (relative to the page, or absolute), the
+   *   picked files, or one GGUF File/Blob
    * @throws WorkerError when the worker cannot load the model (a bad URL, a malformed file)
    */
-  static load(source: string | URL | ArrayLike<NamedBlob>, options: LoadOptions = {}): Promise<LlamaWorker> {
+  static load(source: string | URL | ArrayLike<NamedBlob> | Blob, options: LoadOptions = {}): Promise<LlamaWorker> {
     const Worker = (globalThis as unknown as { Worker?: WorkerConstructor }).Worker;
     if (Worker === undefined) return Promise.reject(new LlamaError("Web Workers are not available here"));
     const location = (globalThis as { location?: { href: string } }).location;
-    const resolved = typeof source === "string" || source instanceof URL ? new URL(String(source), location?.href).href : Array.from(source);
+    const resolved = typeof source === "string" || source instanceof URL ? new URL(String(source), location?.href).href : source instanceof Blob ? source : Array.from(source);
     const worker = new Worker(options.workerUrl ?? new URL("./engine-worker.js", import.meta.url), { type: "module", name: "llama3-ts engine" });
     return new Promise((resolve, reject) => {
       let settled = false;

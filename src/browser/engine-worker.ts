@@ -1,5 +1,5 @@
 // The engine worker of a page (started by browser/client.ts as a module Web Worker): loads the
-// model and tokenizer from a URL or picked files onto the wasm backend (its pool workers share the
+// model and tokenizer from a URL, picked files or a GGUF File/Blob onto the wasm backend (its pool workers share the
 // memory when the page is cross-origin isolated; one thread when not), then serves generate,
 // tokenize and logits requests with the same GenerationEngine as Node, streaming token events back.
 // Errors go back as messages (never an unhandled rejection that leaves the page waiting).
@@ -8,8 +8,8 @@ import { createWasmBackend } from "../backend/wasm/index.js";
 import { applyChatTemplate } from "../chat/index.js";
 import { GenerationEngine } from "../generate/engine.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
-import { fromPretrained, tokenizerFromPretrained, type WebModel } from "./pretrained-web.js";
-import { type ModelSource, fileFolder } from "./model-folder.js";
+import { fromPretrained, tokenizerFromPretrained, type WebModel, type WebModelSource } from "./pretrained-web.js";
+import type { NamedBlob } from "./model-folder.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
 interface Scope {
@@ -39,7 +39,7 @@ function fail(error: unknown, id?: number): void {
 }
 
 async function load(request: Extract<ToWorker, { type: "load" }>): Promise<Loaded> {
-  const source: ModelSource = typeof request.source === "string" ? request.source : fileFolder(request.source);
+  const source: WebModelSource = typeof request.source === "string" || request.source instanceof Blob ? request.source : (request.source as readonly NamedBlob[]);
   const backend = await createWasmBackend(request.threads === undefined ? {} : { threads: request.threads });
   const [web, tokenizer] = await Promise.all([
     fromPretrained(source, {

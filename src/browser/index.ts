@@ -5,7 +5,7 @@
 // reachable from here (test/browser-graph.test.ts walks the import graph).
 
 export { LlamaWorker, type LoadOptions, type LoadedInfo, type WorkerGenerationOptions, type WorkerRun, WorkerError } from "./client.js";
-export { fromPretrained, tokenizerFromPretrained, type WebModel, type WebPretrainedOptions } from "./pretrained-web.js";
+export { fromPretrained, tokenizerFromPretrained, type WebModel, type WebModelSource, type WebPretrainedOptions } from "./pretrained-web.js";
 export { type ModelFolder, type ModelSource, type NamedBlob, fileFolder, modelFolder, urlFolder } from "./model-folder.js";
 export { type ByteSource, MAX_PIECE_BYTES, blobSource, urlSource } from "./byte-source.js";
 export { Tokenizer } from "../tokenizer/tokenizer.js";

@@ -12,7 +12,7 @@ export type WorkerGenerationOptions = Omit<GenerationOptions, "signal">;
 
 /** Page -> worker. */
 export type ToWorker =
-  | { readonly type: "load"; readonly source: string | readonly NamedBlob[]; readonly dtype?: DTypeOption; readonly threads?: number }
+  | { readonly type: "load"; readonly source: string | readonly NamedBlob[] | Blob; readonly dtype?: DTypeOption; readonly threads?: number }
   | { readonly type: "generate"; readonly id: number; readonly prompt?: string; readonly messages?: readonly ChatMessage[]; readonly options: WorkerGenerationOptions }
   | { readonly type: "abort"; readonly id: number }
   | { readonly type: "tokenize"; readonly id: number; readonly text: string }

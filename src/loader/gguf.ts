@@ -49,9 +49,15 @@ export function storedTypeOf(info: GgufTensorInfo, path: string): GgufStoredType
   throw new UnsupportedError(`${path}: tensor "${info.name}" has type ${info.ggmlType.name}, which llama3-ts does not support (supported: F32, F16, BF16 and the block formats of tensor/quant-formats.ts)`);
 }
 
+/**
+ * What the loader needs of an open GGUF: its header and tensors read by position. GgufFile (a file
+ * on disk) is one; browser/gguf-web.ts (a URL or Blob in a page) is another.
+ */
+export type GgufTensorFile = Pick<GgufFile, "path" | "metadata" | "tensors" | "tensor" | "readInto" | "readBytes" | "close">;
+
 /** An open GGUF model file: its config and the file, for loadGgufWeights. */
 export interface OpenedGguf {
-  readonly file: GgufFile;
+  readonly file: GgufTensorFile;
   readonly parsed: ParsedConfig;
 }
 
@@ -60,7 +66,15 @@ export interface OpenedGguf {
  * @throws as openGguf and parseGgufConfig; FormatError when token_embd.weight is missing
  */
 export async function openGgufModel(path: string): Promise<OpenedGguf> {
-  const file = await openGguf(path);
+  return ggufModelOf(await openGguf(path));
+}
+
+/**
+ * The config of an open GGUF (reads rope_freqs.weight only); closes the file when it fails.
+ * @throws as parseGgufConfig; FormatError when token_embd.weight is missing
+ */
+export async function ggufModelOf(file: GgufTensorFile): Promise<OpenedGguf> {
+  const path = file.path;
   try {
     const embed = file.tensors.get("token_embd.weight");
     if (embed === undefined || embed.shape.length !== 2) throw new FormatError(path, 'no 2-D tensor "token_embd.weight"');
@@ -94,7 +108,7 @@ export interface GgufLoadOptions {
  *   tensor type we lack or a shape the target block format cannot hold; NumericalError when
  *   quantizing a non-finite weight
  */
-export async function loadGgufWeights(file: GgufFile, config: LlamaConfig, options: GgufLoadOptions): Promise<{ weights: LlamaWeights; unusedTensors: string[] }> {
+export async function loadGgufWeights(file: GgufTensorFile, config: LlamaConfig, options: GgufLoadOptions): Promise<{ weights: LlamaWeights; unusedTensors: string[] }> {
   const path = file.path;
   const names = weightNames(config.nLayers).filter((w) => !(config.tieWordEmbeddings && w.canonical === "output.weight"));
   const stored = new Map<string, GgufStoredType>();

@@ -49,6 +49,9 @@ import { bundledTokenizerDir, type PretrainedOptions, readPretrained } from "./p
 import { dataFromHuggingFace, dataFromTiktoken, type HfSourceFiles, type TokenizerData } from "./sources.js";
 import { LLAMA3_STOP_TOKENS, type SpecialTokenNames } from "./special-tokens.js";
 import type { TokenTable } from "./token-table.js";
+import type { GgufValue } from "../io/gguf/gguf-header.js";
+import { GgufMetadataReader } from "../io/gguf/gguf-metadata.js";
+import { dataFromGguf } from "./load-gguf.js";
 
 /**
  * Which special tokens written as text become their ids: all, none (plain text), or the named ones
@@ -203,6 +206,17 @@ export class Tokenizer {
    */
   static fromTiktoken(text: string, options: { readonly path?: string; readonly specialTokenNames?: SpecialTokenNames } = {}): Tokenizer {
     return new Tokenizer(dataFromTiktoken(text, options.path ?? "tokenizer.model", options.specialTokenNames ?? "3.1"));
+  }
+
+  /**
+   * Build from a GGUF header's metadata (`tokenizer.ggml.*`; what the browser's fromPretrained
+   * uses, `fromPretrained` reads the file for you on Node).
+   *
+   * @param metadata the header's key/values; `path` names the file in messages
+   * @throws FormatError / UnsupportedError for a missing or unsupported tokenizer
+   */
+  static fromGgufMetadata(metadata: ReadonlyMap<string, GgufValue>, path: string): Tokenizer {
+    return new Tokenizer(dataFromGguf(new GgufMetadataReader(metadata, path)));
   }
 
   /** Number of ids, added tokens included (128256 for Llama 3, more after addSpecialTokens). */

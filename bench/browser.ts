@@ -1,0 +1,113 @@
+// `npm run bench -- browser [--files gguf-small-q8_0,gguf-small-q4_k_m] [--threads N] [--reps 3]
+// [--prompt-tokens 128] [--gen-tokens 64]`: prefill and decode tokens/s of one GGUF model in headless
+// Chromium (Debian's /usr/bin/chromium via playwright-core, as the browser tests; page
+// cross-origin isolated, threads = cores by default), three ways in one run on the same machine:
+// ours in the browser (the browser build's fromPretrained on the GGUF URL, in a Web Worker:
+// browser-page.ts), ours on Node (speed-child.ts, a fresh process, the same file and prompt), and
+// wllama (@wllama/wllama, llama.cpp compiled to WebAssembly, its wasm loaded from node_modules by
+// the same loopback server, no CDN) on the same file in the same browser. Ours use speed-child's
+// prompt (BOS + 127 fixed pseudo-random ids); wllama is given that prompt's text (decoded by the
+// file's tokenizer; llama.cpp's prompt_n is printed) and reports llama.cpp's own timings.
+// The files are llama.cpp-quantized fixtures (../shared/fixtures/gguf). Load average is printed.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Tokenizer } from "../src/tokenizer/index.js";
+import { launchChromium, pageLog } from "../test/support/browser.js";
+import { PROJECT_ROOT, fixturePath } from "../test/support/paths.js";
+import { startStaticServer } from "../test/support/static-server.js";
+import type { Bench } from "./bench.js";
+import { OURS_WORKER, WLLAMA_PAGE } from "./browser-page.js";
+import { anchorPrompt } from "./speed-anchor-prompt.js";
+
+interface Figures {
+  threads: number;
+  loadSeconds: number;
+  prefillTokS: number;
+  decodeTokS: number;
+  promptTokens?: number;
+  multithread?: boolean;
+  version?: string;
+}
+
+function option(argv: readonly string[], name: string, fallback: string): string {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+}
+
+const fmt = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const pct = (a: number, b: number): string => `${a >= b ? "+" : ""}${(((a - b) / b) * 100).toFixed(0)}%`;
+
+export const browserBench: Bench = {
+  name: "browser",
+  summary: "GGUF prefill/decode tok/s in headless Chromium: ours vs ours on Node vs wllama (same file, same browser)",
+  perNode: true,
+  async run(argv) {
+    const files = option(argv, "--files", "gguf-small-q8_0,gguf-small-q4_k_m").split(",");
+    const threads = Number(option(argv, "--threads", String(cpus().length)));
+    const reps = Number(option(argv, "--reps", "3"));
+    const promptTokens = Number(option(argv, "--prompt-tokens", "128"));
+    const genTokens = Number(option(argv, "--gen-tokens", "64"));
+    const prompt = anchorPrompt(promptTokens);
+    const pageDir = join(process.env["TMPDIR"] ?? tmpdir(), "llama3-ts-bench", "browser-page");
+    mkdirSync(pageDir, { recursive: true });
+    writeFileSync(join(pageDir, "ours-worker.js"), OURS_WORKER);
+    const http = await startStaticServer({
+      "/dist/": [join(PROJECT_ROOT, "dist", "browser")],
+      "/gguf/": [fixturePath("gguf")],
+      "/wllama/": [join(PROJECT_ROOT, "node_modules", "@wllama", "wllama", "esm")],
+      "/bench/": [pageDir],
+    }, { "/bench.html": "<!doctype html><title>llama3-ts browser bench</title>" });
+    const browser = await launchChromium();
+    const speedChild = join(dirname(fileURLToPath(import.meta.url)), "speed-child.js");
+    console.log(`\nload average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")} on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}); ${threads} threads; prompt ${promptTokens} tokens, ${genTokens} decode steps, median of ${reps}\n`);
+    const rows: string[] = [];
+    try {
+      for (const name of files) {
+        const path = fixturePath("gguf", `${name}.gguf`);
+        const text = (await Tokenizer.fromPretrained(path)).decode(prompt.slice(1));
+        console.error(`browser bench: ${name}: ours on Node`);
+        const node = JSON.parse(execFileSync(process.execPath, [speedChild, "--dir", path, "--dtype", "auto", "--threads", String(threads), "--prompt-tokens", String(promptTokens), "--gen-tokens", String(genTokens), "--reps", String(reps)], { encoding: "utf8" }).trim().split("\n").at(-1)!) as Figures;
+        const page = await browser.newPage();
+        const log = pageLog(page);
+        try {
+          await page.goto(`${http.url}/iso/bench.html`);
+          const url = `${http.url}/iso/gguf/${name}.gguf`;
+          console.error(`browser bench: ${name}: ours in Chromium`);
+          const ours = (await page.evaluate(async (args) => {
+            const g = globalThis as unknown as { Worker: new (u: string, o: object) => { onmessage: (e: { data: unknown }) => void; postMessage(m: unknown): void; terminate(): void } };
+            const worker = new g.Worker("bench/ours-worker.js", { type: "module" });
+            const result = await new Promise((resolve) => {
+              worker.onmessage = (e) => resolve(e.data);
+              worker.postMessage(args);
+            });
+            worker.terminate();
+            return result;
+          }, { url, threads, prompt, genTokens, reps })) as Figures & { ok: boolean; error?: string };
+          if (!ours.ok) throw new Error(`ours in the browser: ${ours.error}`);
+          console.error(`browser bench: ${name}: wllama in Chromium`);
+          const wllama = (await page.evaluate(`(${WLLAMA_PAGE})(${JSON.stringify({ url, threads, text, genTokens, reps })})`)) as Figures;
+          rows.push(`| ${name} | ours, Chromium | ${ours.threads} | ${fmt(ours.prefillTokS)} | ${fmt(ours.decodeTokS)} | ${ours.loadSeconds.toFixed(2)} |`);
+          rows.push(`| ${name} | ours, Node ${process.version} | ${node.threads} | ${fmt(node.prefillTokS)} | ${fmt(node.decodeTokS)} | ${node.loadSeconds.toFixed(2)} |`);
+          rows.push(`| ${name} | wllama, Chromium${wllama.version === undefined ? "" : ` (llama.cpp ${wllama.version})`} | ${wllama.threads}${wllama.multithread === true ? "" : " (single-thread build)"} | ${fmt(wllama.prefillTokS)} (prompt_n ${wllama.promptTokens}) | ${fmt(wllama.decodeTokS)} | ${wllama.loadSeconds.toFixed(2)} |`);
+          rows.push(`| ${name} | browser vs Node / vs wllama | | ${pct(ours.prefillTokS, node.prefillTokS)} / ${pct(ours.prefillTokS, wllama.prefillTokS)} | ${pct(ours.decodeTokS, node.decodeTokS)} / ${pct(ours.decodeTokS, wllama.decodeTokS)} | |`);
+        } catch (error) {
+          console.error(log.join("\n"));
+          throw error;
+        } finally {
+          await page.close();
+        }
+      }
+    } finally {
+      await browser.close();
+      await http.close();
+    }
+    console.log("| file | engine | threads | prefill tok/s | decode tok/s | load s |");
+    console.log("|---|---|---|---|---|---|");
+    for (const row of rows) console.log(row);
+    console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  },
+};
