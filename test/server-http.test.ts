@@ -58,14 +58,15 @@ after(async () => {
   await s.close();
 });
 
-/** The options of the sequences one request submitted (without the signal). */
-async function optionsOf(path: string, body: object): Promise<Omit<GenerationOptions, "signal">[]> {
+/** The options of the sequences one request submitted (without the signal and the queue-time callback). */
+async function optionsOf(path: string, body: object): Promise<Omit<GenerationOptions, "signal" | "onStart">[]> {
   engine.submitted.length = 0;
   const response = await rawRequest(s.address.url, "POST", path, { model: MODEL_ID, ...body });
   assert.equal(response.status, 200, response.text);
   return engine.submitted.map(({ options }) => {
     assert.ok(options.signal instanceof AbortSignal);
-    const { signal: _signal, stopTokenIds, ...rest } = options;
+    assert.equal(typeof options.onStart, "function");
+    const { signal: _signal, onStart: _onStart, stopTokenIds, ...rest } = options;
     assert.ok(stopTokenIds !== undefined && stopTokenIds.includes(128009), "chat turns stop at <|eot_id|>");
     return rest;
   });

@@ -196,7 +196,7 @@ test("errors reach the client as typed OpenAI errors with status, param and code
     assert.equal(error.code, "model_not_found");
     return true;
   });
-  // The request log has one line per request: method, path, status, tokens, duration.
-  assert.ok(s.logs.some((line) => /^POST \/v1\/chat\/completions 200 prompt_tokens=\d+ completion_tokens=\d+ \d+ms$/.test(line)), s.logs.join("\n"));
+  // The request log has one line per request: method, path, status, tokens, time queued, duration.
+  assert.ok(s.logs.some((line) => /^POST \/v1\/chat\/completions 200 prompt_tokens=\d+ completion_tokens=\d+ queue_ms=\d+ \d+ms$/.test(line)), s.logs.join("\n"));
   assert.ok(s.logs.some((line) => /^POST \/v1\/completions 404 \d+ms$/.test(line)));
 });

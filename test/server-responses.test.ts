@@ -64,7 +64,7 @@ test("a text response: the response object, output_text, usage; instructions are
 test("streamed: OpenAI's event order with sequence numbers; the client's stream helper assembles the text", async () => {
   reply = "Hello there, friend.";
   const raw = await rawRequest(s.address.url, "POST", "/v1/responses", { model: MODEL_ID, input: "Hi!", stream: true });
-  const events = raw.text.split("\n\n").filter((e) => e !== "").map((e) => {
+  const events = raw.text.split("\n\n").filter((e) => e !== "" && !e.startsWith(":")).map((e) => {
     const [eventLine, dataLine] = e.split("\n");
     const data = JSON.parse(dataLine!.slice("data: ".length)) as { type: string; sequence_number: number; delta?: string };
     assert.equal(eventLine, `event: ${data.type}`);

@@ -89,11 +89,11 @@ export function rawRequest(url: string, method: string, path: string, body?: str
   });
 }
 
-/** The `data:` payloads of a server-sent-events body, in order (`[DONE]` included as the string). */
+/** The `data:` payloads of a server-sent-events body, in order (`[DONE]` included as the string); comments (keep-alives) skipped. */
 export function sseData(text: string): string[] {
   return text
     .split("\n\n")
-    .filter((event) => event.trim() !== "")
+    .filter((event) => event.trim() !== "" && !event.split("\n").every((line) => line.startsWith(":")))
     .map((event) => {
       const lines = event.split("\n").filter((line) => line.startsWith("data: "));
       if (lines.length !== 1) throw new Error(`malformed server-sent event: ${JSON.stringify(event)}`);

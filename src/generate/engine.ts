@@ -286,6 +286,11 @@ export class GenerationEngine {
       const seq = this.queue.shift()!;
       seq.cache = this.model.createKvCache({ maxSeqLen: seq.promptIds.length + seq.options.maxNewTokens, dtype: this.options.kvCacheDType ?? "f32" });
       this.active.push(seq);
+      try {
+        seq.options.onStart?.();
+      } catch (error) {
+        this.remove(seq).run.fail(error); // a throwing callback fails its own sequence only
+      }
     }
     if (this.active.length === 0) return;
     const batch = [...this.active];

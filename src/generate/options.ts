@@ -35,6 +35,7 @@ export interface ResolvedGeneration {
   readonly logprobs: boolean;
   readonly topLogprobs: number;
   readonly signal: AbortSignal | undefined;
+  readonly onStart: (() => void) | undefined;
   /** The grammar the output must stay in (from responseFormat or constraint), or undefined. */
   readonly constraint: Grammar<unknown> | undefined;
 }
@@ -96,6 +97,7 @@ export function resolveGeneration(options: GenerationOptions, context: ResolveCo
   const logprobs = options.logprobs ?? topLogprobs > 0;
   if (typeof logprobs !== "boolean") throw new ArgumentError(`logprobs must be true or false, got ${JSON.stringify(logprobs)}`);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new ArgumentError("signal must be an AbortSignal");
+  if (options.onStart !== undefined && typeof options.onStart !== "function") throw new ArgumentError("onStart must be a function");
   const constraint = resolveConstraint(options);
   return {
     maxNewTokens,
@@ -114,6 +116,7 @@ export function resolveGeneration(options: GenerationOptions, context: ResolveCo
     logprobs,
     topLogprobs,
     signal: options.signal,
+    onStart: options.onStart,
     constraint,
   };
 }

@@ -40,6 +40,11 @@ export interface GenerationOptions {
   /** Stops generation when aborted; the run then rejects / throws the signal's reason. */
   readonly signal?: AbortSignal;
   /**
+   * Called once when the sequence leaves the engine's queue for a place in the batch, just before its
+   * prefill (a server reports the time between submit and this call as queue time).
+   */
+  readonly onStart?: () => void;
+  /**
    * Constrained decoding: the output is a JSON document matching a schema (`{ type: "json_schema",
    * schema }`), any JSON object (`{ type: "json_object" }`) or free text (`{ type: "text" }`, the
    * default). Needs a tokenizer. The sequence ends ("stop") as soon as the document is complete;

@@ -41,12 +41,35 @@ export interface GenerationContext {
   readonly randomSeed: () => number;
   /** Reserve places for `count` sequences, or throw the 429 that says the queue is full. */
   readonly admit: (count: number) => () => void;
+  /** Silence after which a stream gets an SSE comment (while queued or in a long prefill); 0: never. */
+  readonly keepAliveMs: number;
 }
 
 /** Counts for the request log. */
 export interface GenerationStats {
   promptTokens: number;
+  /** Tokens generated so far: counted as they arrive, so a cancelled stream logs what it streamed. */
   completionTokens: number;
+  /** Longest time a sequence of the request waited in the engine's queue (ms), once one has started. */
+  queueMs?: number;
+}
+
+/**
+ * A run's events, each token counted into `stats.completionTokens` as it arrives. At the end the
+ * count is made up to the run's own (a token without an event, such as one the engine reports only
+ * in its done event, is still counted).
+ */
+export async function* countedEvents(run: AsyncIterable<GenerationEvent>, stats: GenerationStats): AsyncGenerator<GenerationEvent> {
+  let seen = 0;
+  for await (const event of run) {
+    if (event.type === "token") {
+      seen++;
+      stats.completionTokens++;
+    } else {
+      stats.completionTokens += event.tokenIds.length - seen;
+    }
+    yield event;
+  }
 }
 
 interface Prepared {
@@ -117,7 +140,7 @@ function chatPromptIds(ctx: GenerationContext, request: ChatRequest): number[] {
  * request that sets temperature samples from temperature and top_p alone, as OpenAI does (top_k off
  * unless the request sets it); one that does not gets the model's generation_config.json defaults.
  */
-function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationContext, base: { maxNewTokens: number | undefined; seed: number; signal: AbortSignal }, choice: number): GenerationOptions {
+function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationContext, base: { maxNewTokens: number | undefined; seed: number; signal: AbortSignal; onStart: () => void }, choice: number): GenerationOptions {
   const t = request.temperature;
   const sampling: GenerationOptions = t === undefined ? {} : t === 0 ? { doSample: false } : { doSample: true, temperature: t, topK: 0 };
   const greedy = t === 0;
@@ -140,6 +163,7 @@ function optionsFor(request: ChatRequest | CompletionRequest, ctx: GenerationCon
     ...(toolOptions.constraint === undefined && request.responseFormat !== undefined ? { responseFormat: request.responseFormat } : {}),
     ...toolOptions,
     signal: base.signal,
+    onStart: base.onStart,
   };
 }
 
@@ -159,11 +183,15 @@ export function submitRuns(ctx: GenerationContext, request: ChatRequest | Comple
   const release = ctx.admit(prepared.prompts.length * request.n);
   try {
     const seed = request.seed ?? ctx.randomSeed();
+    const submitted = performance.now();
+    const onStart = (): void => {
+      stats.queueMs = Math.max(stats.queueMs ?? 0, performance.now() - submitted);
+    };
     const runs: ServerRun[] = [];
     for (const ids of prepared.prompts) {
       for (let i = 0; i < request.n; i++) {
         try {
-          runs.push(ctx.engine.submit(ids, optionsFor(request, ctx, { maxNewTokens: prepared.maxNewTokens, seed, signal }, i)));
+          runs.push(ctx.engine.submit(ids, optionsFor(request, ctx, { maxNewTokens: prepared.maxNewTokens, seed, signal, onStart }, i)));
         } catch (error) {
           throw toApiError(error, prepared.promptParam);
         }
@@ -214,18 +242,18 @@ async function answerRuns(ctx: GenerationContext, request: ChatRequest | Complet
 }
 
 async function streamRuns(ctx: GenerationContext, request: ChatRequest | CompletionRequest, runs: readonly ServerRun[], header: ResponseHeader, res: ServerResponse, stats: GenerationStats): Promise<void> {
-  const stream = new SseStream(res);
+  const stream = new SseStream(res, { keepAliveMs: ctx.keepAliveMs });
   const withUsage = request.includeUsage;
   try {
     await Promise.all(runs.map(async (run, index) => {
+      const events = countedEvents(run, stats);
       if (request.endpoint === "chat") {
-        stats.completionTokens += await streamChatChoice(ctx, request, run, index, header, stream);
+        await streamChatChoice(ctx, request, events, index, header, stream);
         return;
       }
       let textOffset = 0;
-      for await (const event of run as AsyncIterable<GenerationEvent>) {
+      for await (const event of events) {
         if (event.type === "done") {
-          stats.completionTokens += event.tokenIds.length;
           stream.send(completionChunk(header, { index, text: "", logprobs: null, finishReason: event.finishReason }, withUsage));
           continue;
         }
@@ -256,13 +284,13 @@ export function chatSettings(ctx: GenerationContext, request: ChatRequest): Repl
   return replySettings(request.tools, ctx.model.tokenizer.tokenToId(PYTHON_TAG));
 }
 
-/** Stream one chat choice: the role, text deltas, tool-call deltas, the finish reason; returns its token count. */
-async function streamChatChoice(ctx: GenerationContext, request: ChatRequest, run: ServerRun, index: number, header: ResponseHeader, stream: SseStream): Promise<number> {
+/** Stream one chat choice: the role, text deltas, tool-call deltas, the finish reason. */
+async function streamChatChoice(ctx: GenerationContext, request: ChatRequest, events: AsyncIterable<GenerationEvent>, index: number, header: ResponseHeader, stream: SseStream): Promise<void> {
   const withUsage = request.includeUsage;
   const send = (delta: object, logprobs: unknown = null, finishReason: WireFinishReason | null = null): void =>
     stream.send(chatChunk(header, { index, delta, logprobs, finishReason }, withUsage));
   send({ role: "assistant", content: "" });
-  for await (const event of chatStreamEvents(run as AsyncIterable<GenerationEvent>, chatSettings(ctx, request))) {
+  for await (const event of chatStreamEvents(events, chatSettings(ctx, request))) {
     if (event.type === "text") {
       // Text held back (part of a character or of a possible stop string) is sent only when its logprobs are asked for.
       if (event.text === "" && !request.logprobs) continue;
@@ -271,10 +299,9 @@ async function streamChatChoice(ctx: GenerationContext, request: ChatRequest, ru
       for (const delta of toolCallDeltas(event.calls)) send(delta);
     } else {
       send({}, null, event.finishReason);
-      return event.completionTokens;
+      return;
     }
   }
-  return 0;
 }
 
 function randomId(): string {

@@ -1,7 +1,8 @@
 // Bytes in and out of node:http for the server: a JSON request body read under a size limit (413
 // past it, 400 for malformed JSON), JSON and error responses, and server-sent events framed as the
 // OpenAI streaming API sends them (`data: {json}\n\n` per chunk, then `data: [DONE]\n\n`; WHATWG
-// HTML "Server-sent events" for the framing).
+// HTML "Server-sent events" for the framing; a line starting with `:` is a comment every client
+// ignores, which the keep-alives use).
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ApiError } from "./api-error.js";
@@ -9,6 +10,15 @@ import { type JsonFields, isFields, jsonType } from "./fields.js";
 
 /** Default largest request body: 4 MiB, room for a long chat (about a million tokens of text is 4 MB). */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+/**
+ * Most bytes of a too-large body read and thrown away before the 413 is sent. A client such as
+ * Node's fetch only sees a response once it has sent its whole body (a server that answers early and
+ * closes gives it a connection error, which the openai client retries); past this bound the server
+ * answers and closes anyway.
+ */
+export const MAX_DISCARDED_BODY_BYTES = 64 * 1024 * 1024;
+/** Default silence after which a stream gets an SSE comment, so a queued request is seen to be alive. */
+export const DEFAULT_SSE_KEEPALIVE_MS = 1000;
 
 /**
  * Read a request body and parse it as a JSON object.
@@ -18,7 +28,10 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number, signal?: AbortSignal): Promise<JsonFields> {
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > maxBytes) throw bodyTooLarge(Number(declared), maxBytes);
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    await discardBody(req, MAX_DISCARDED_BODY_BYTES, signal);
+    throw bodyTooLarge(Number(declared), maxBytes);
+  }
   const bytes = await readBody(req, maxBytes, signal);
   let text: string;
   try {
@@ -57,7 +70,11 @@ function readBody(req: IncomingMessage, maxBytes: number, signal: AbortSignal | 
       req.off("data", onData).off("end", onEnd).off("close", onClose);
       signal?.removeEventListener("abort", onAbort);
       if (done) resolve(Buffer.concat(chunks));
-      else {
+      else if (error instanceof ApiError && error.status === 413) {
+        // Throw the rest away (up to a bound) so that the client reads the 413.
+        chunks.length = 0;
+        void discardBody(req, MAX_DISCARDED_BODY_BYTES - length, signal).then(() => reject(error));
+      } else {
         req.pause();
         reject(error);
       }
@@ -73,6 +90,33 @@ function readBody(req: IncomingMessage, maxBytes: number, signal: AbortSignal | 
     const onAbort = (): void => settle(signal?.reason, false);
     req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onClose);
     signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Read and drop the rest of a body; resolves at its end, when `bound` more bytes have come (the
+ * caller then closes the connection), when the connection closes, or when the signal aborts.
+ */
+function discardBody(req: IncomingMessage, bound: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded || req.destroyed || signal?.aborted === true || bound <= 0) {
+      resolve();
+      return;
+    }
+    let length = 0;
+    const stop = (): void => {
+      req.off("data", onData).off("end", stop).off("close", stop).off("error", stop);
+      signal?.removeEventListener("abort", stop);
+      req.pause();
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      length += chunk.length;
+      if (length >= bound) stop();
+    };
+    req.on("data", onData).on("end", stop).on("close", stop).on("error", stop);
+    signal?.addEventListener("abort", stop, { once: true });
+    req.resume();
   });
 }
 
@@ -98,12 +142,42 @@ export function sendError(res: ServerResponse, error: ApiError, headers: Record<
 /** A server-sent-events response: `data:` lines of JSON, ended by `data: [DONE]`. */
 export class SseStream {
   private readonly res: ServerResponse;
+  private readonly keepAlive: NodeJS.Timeout | undefined;
 
-  constructor(res: ServerResponse) {
+  /**
+   * @param options.keepAliveMs silence after which a `: keep-alive` comment is sent (and again after
+   *   each such interval), while the request waits in the queue or a long prefill runs; 0 for none.
+   *   Default DEFAULT_SSE_KEEPALIVE_MS.
+   */
+  constructor(res: ServerResponse, options: { keepAliveMs?: number } = {}) {
     this.res = res;
     res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
     // Send the headers now, so the client knows the request was accepted before the first token.
     res.flushHeaders();
+    const every = options.keepAliveMs ?? DEFAULT_SSE_KEEPALIVE_MS;
+    if (every > 0) {
+      const timer = setTimeout(() => {
+        if (!this.open) return;
+        this.res.write(": keep-alive\n\n");
+        timer.refresh();
+      }, every);
+      timer.unref();
+      this.keepAlive = timer;
+      res.once("close", () => clearTimeout(timer));
+    }
+  }
+
+  /** Write an event and restart the keep-alive clock. */
+  private write(text: string): void {
+    if (!this.open) return;
+    this.keepAlive?.refresh();
+    this.res.write(text);
+  }
+
+  /** End the response with `text` and stop the keep-alives. */
+  private finish(text?: string): void {
+    clearTimeout(this.keepAlive);
+    if (this.open) this.res.end(text);
   }
 
   /** Whether the client is still there to receive events. */
@@ -113,27 +187,26 @@ export class SseStream {
 
   /** Send one event whose data is `value` as JSON. */
   send(value: unknown): void {
-    if (this.open) this.res.write(`data: ${JSON.stringify(value)}\n\n`);
+    this.write(`data: ${JSON.stringify(value)}\n\n`);
   }
 
   /** Send one named event (`event: type`, as the Responses API streams) whose data is `value` as JSON. */
   sendEvent(type: string, value: unknown): void {
-    if (this.open) this.res.write(`event: ${type}\ndata: ${JSON.stringify(value)}\n\n`);
+    this.write(`event: ${type}\ndata: ${JSON.stringify(value)}\n\n`);
   }
 
   /** End the response without `[DONE]` (the Responses API has none). */
   end(): void {
-    if (this.open) this.res.end();
+    this.finish();
   }
 
   /** Send `data: [DONE]` and end the response. */
   done(): void {
-    if (this.open) this.res.end("data: [DONE]\n\n");
+    this.finish("data: [DONE]\n\n");
   }
 
   /** Report a failure after the stream has started (as OpenAI does: an event with an `error` object) and end. */
   fail(error: ApiError): void {
-    if (!this.open) return;
-    this.res.end(`data: ${JSON.stringify(error.toBody())}\n\n`);
+    this.finish(`data: ${JSON.stringify(error.toBody())}\n\n`);
   }
 }

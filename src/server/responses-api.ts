@@ -14,7 +14,7 @@ import type { ServerResponse } from "node:http";
 import { type ChatAnswer, type WireToolCall, chatAnswer, chatStreamEvents } from "./chat-output.js";
 import { toApiError } from "./api-error.js";
 import type { JsonFields } from "./fields.js";
-import { type GenerationContext, type GenerationStats, chatSettings, submitRuns } from "./generation.js";
+import { type GenerationContext, type GenerationStats, chatSettings, countedEvents, submitRuns } from "./generation.js";
 import { SseStream, sendJson } from "./http-io.js";
 import type { GenerationEvent } from "../generate/types.js";
 import { type ResponsesRequest, type StoredItem, parseResponsesRequest } from "./responses-request.js";
@@ -107,7 +107,7 @@ export async function serveResponses(ctx: GenerationContext, body: JsonFields, r
       sendJson(res, 200, responseObject(base, { status, output: items, usage: usageOf(stats) }));
       return;
     }
-    const items = await streamResponse(run as AsyncIterable<GenerationEvent>, base, settings, res, stats);
+    const items = await streamResponse(countedEvents(run, stats), base, settings, new SseStream(res, { keepAliveMs: ctx.keepAliveMs }), stats);
     if (keep) items.forEach((item) => store.add(item));
   } finally {
     release();
@@ -123,10 +123,9 @@ async function streamResponse(
   run: AsyncIterable<GenerationEvent>,
   base: Parameters<typeof responseObject>[0],
   settings: ReturnType<typeof chatSettings>,
-  res: ServerResponse,
+  stream: SseStream,
   stats: GenerationStats,
 ): Promise<Item[]> {
-  const stream = new SseStream(res);
   let sequence = 0;
   const send = (type: string, fields: JsonFields): void => stream.sendEvent(type, { type, sequence_number: sequence++, ...fields });
   const items: Item[] = [];
@@ -157,7 +156,6 @@ async function streamResponse(
           items.push(done);
         });
       } else {
-        stats.completionTokens = event.completionTokens;
         const status = event.finishReason === "length" ? "incomplete" : "completed";
         if (items.length === 0) {
           if (text === undefined) startMessage();

@@ -14,7 +14,7 @@ import { ApiError, toApiError } from "./api-error.js";
 import { type CorsOrigins, answerPreflight, setCorsHeaders } from "./cors.js";
 import type { ServedModel, ServerEngine } from "./engine-port.js";
 import { type GenerationContext, type GenerationStats, serveGeneration, tooManySequences } from "./generation.js";
-import { DEFAULT_MAX_BODY_BYTES, readJsonBody, sendError, sendJson } from "./http-io.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SSE_KEEPALIVE_MS, readJsonBody, sendError, sendJson } from "./http-io.js";
 import { parseChatRequest, parseCompletionRequest } from "./request.js";
 import { TokenSpeller, modelList } from "./responses.js";
 import { type WebPage, chatPage } from "./web/chat-page.js";
@@ -42,11 +42,16 @@ export interface ServerOptions {
   /** Largest request body in bytes; past it requests get 413. Default DEFAULT_MAX_BODY_BYTES. */
   readonly maxBodyBytes?: number;
   /**
+   * Silence (ms) after which a stream gets an SSE comment `: keep-alive`, so a client whose request
+   * waits behind a full batch sees it alive. Default DEFAULT_SSE_KEEPALIVE_MS; 0 turns them off.
+   */
+  readonly keepAliveMs?: number;
+  /**
    * max_tokens of a chat completion that names none. Default: the model's (generation_config.json's
    * max_new_tokens, else the engine's default); generation always ends at the end of the context.
    */
   readonly chatMaxTokens?: number;
-  /** Receives one line per request (method, path, status, tokens, duration); omit for none. */
+  /** Receives one line per request (method, path, status, tokens, time queued, duration); omit for none. */
   readonly log?: (line: string) => void;
   /** Receives unexpected errors (answered as 500s without details) with their stacks. */
   readonly onError?: (error: unknown) => void;
@@ -100,6 +105,8 @@ export class LlamaServer {
     if (!Number.isInteger(options.maxBatch) || options.maxBatch < 1) throw new ArgumentError(`maxBatch must be a positive integer, got ${options.maxBatch}`);
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new ArgumentError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
+    const keepAlive = options.keepAliveMs;
+    if (keepAlive !== undefined && !(Number.isFinite(keepAlive) && keepAlive >= 0)) throw new ArgumentError(`keepAliveMs must be a non-negative number, got ${keepAlive}`);
     this.options = options;
     const capacity = options.maxBatch + maxQueue;
     this.context = {
@@ -109,6 +116,7 @@ export class LlamaServer {
       chatMaxTokens: options.chatMaxTokens,
       randomSeed: options.randomSeed ?? ((): number => randomInt(0, 2 ** 32 - 1)),
       admit: (count) => this.admit(count, capacity),
+      keepAliveMs: options.keepAliveMs ?? DEFAULT_SSE_KEEPALIVE_MS,
     };
     this.page = options.webUi === false ? undefined : chatPage();
     this.http = createServer((req, res) => this.handle(req, res));
@@ -237,7 +245,7 @@ export class LlamaServer {
     // The client gets no details of an unexpected error; the server's log gets the original.
     if (apiError.status >= 500 && apiError.status !== 503) this.options.onError?.(apiError.cause ?? error);
     if (!res.headersSent) {
-      // After a 413 the rest of the body is not read: close the connection rather than drain it.
+      // After a 413 the rest of the body (past what was thrown away) is not read: close the connection.
       sendError(res, apiError, apiError.status === 413 || this.draining ? { connection: "close" } : {});
     } else if (!res.writableEnded) {
       res.end();
@@ -300,7 +308,8 @@ export class LlamaServer {
     if (log === undefined) return;
     const ms = (performance.now() - started).toFixed(0);
     const tokens = stats.promptTokens === 0 && stats.completionTokens === 0 ? "" : ` prompt_tokens=${stats.promptTokens} completion_tokens=${stats.completionTokens}`;
-    log(`${req.method ?? "?"} ${req.url ?? "/"} ${status}${tokens} ${ms}ms`);
+    const queued = stats.queueMs === undefined ? "" : ` queue_ms=${stats.queueMs.toFixed(0)}`;
+    log(`${req.method ?? "?"} ${req.url ?? "/"} ${status}${tokens}${queued} ${ms}ms`);
   }
 }
 

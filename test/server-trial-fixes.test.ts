@@ -1,0 +1,120 @@
+// The server fixes a client trial asked for (issue 13): a body over the limit reaches Node's fetch
+// (and so the openai client) as a 413 rather than a connection error it retries; the log line of a
+// cancelled stream counts the tokens it streamed; a stream queued behind a full batch gets SSE
+// keep-alive comments while it waits, clients read through them, and its log line says how long it
+// was queued. Real engine, tiny real-vocabulary model, loopback.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import OpenAI from "openai";
+import { MODEL_ID, sseData, startServer, waitFor } from "./server-support.js";
+
+/** A prompt whose greedy reply from the tiny model runs to max_tokens (the lifecycle tests use it too). */
+const ENDLESS = [{ role: "user" as const, content: "Talk forever." }];
+
+/** A streamed chat request over raw HTTP: the body text as it arrives, and a way to hang up. */
+function rawStream(url: string, body: object): { text: () => string; ended: Promise<void>; destroy: () => void } {
+  let text = "";
+  let req: ReturnType<typeof httpRequest> | undefined;
+  const ended = new Promise<void>((resolve, reject) => {
+    req = httpRequest(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve());
+      res.on("error", () => resolve());
+    });
+    req.on("error", (error: NodeJS.ErrnoException) => (error.code === "ECONNRESET" ? resolve() : reject(error)));
+    req.end(JSON.stringify({ model: MODEL_ID, stream: true, temperature: 0, ...body }));
+  });
+  return { text: () => text, ended, destroy: () => req!.destroy() };
+}
+
+test("a body over the limit reaches the openai client as one 413, not a connection error it retries", async () => {
+  const s = await startServer({ maxBodyBytes: 64 * 1024 });
+  try {
+    // maxRetries 2 (the client's default): a connection error would be sent three times.
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: "none", maxRetries: 2 });
+    const huge = [{ role: "user" as const, content: "llama ".repeat(200_000) }]; // 1.2 MB of JSON
+    await assert.rejects(client.chat.completions.create({ model: MODEL_ID, messages: huge, max_tokens: 1 }), (error: unknown) => {
+      assert.ok(error instanceof OpenAI.APIError, String(error));
+      assert.equal(error.status, 413, String(error));
+      assert.equal(error.code, "request_too_large");
+      return true;
+    });
+    await waitFor(() => s.logs.some((line) => line.startsWith("POST /v1/chat/completions 413")), 2000, "the log line");
+    assert.equal(s.logs.filter((line) => line.startsWith("POST /v1/chat/completions")).length, 1, s.logs.join("\n"));
+    // The server goes on serving.
+    const ok = await client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Hi" }], max_tokens: 2 });
+    assert.equal(ok.choices.length, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test("the log line of a stream cancelled mid-way counts the tokens it streamed", async () => {
+  const s = await startServer();
+  try {
+    const stream = rawStream(s.address.url, { messages: ENDLESS, max_tokens: 4000 });
+    const contentChunks = (): number => sseData(stream.text()).filter((d) => d !== "[DONE]" && (JSON.parse(d) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content).length;
+    await waitFor(() => contentChunks() >= 10, 20_000, "ten streamed chunks");
+    const received = contentChunks();
+    stream.destroy();
+    await waitFor(() => s.logs.some((line) => line.startsWith("POST /v1/chat/completions 499")), 5000, "the log line");
+    const line = s.logs.find((l) => l.startsWith("POST /v1/chat/completions 499"))!;
+    const logged = Number(/completion_tokens=(\d+)/.exec(line)?.[1]);
+    // Every chunk the client got carries at least one token; a few more may have been generated
+    // before the cancellation reached the engine, never the 4000 asked for.
+    assert.ok(logged >= received && logged < 4000, `${line} after ${received} chunks`);
+  } finally {
+    await s.close();
+  }
+});
+
+test("a stream queued behind a full batch gets keep-alives, clients read through them, and the log says how long it waited", async () => {
+  const s = await startServer({ maxBatch: 1, maxQueue: 4, keepAliveMs: 20 });
+  try {
+    // One long request fills the batch of one.
+    const blocker = new AbortController();
+    const blocking = fetch(`${s.address.url}/v1/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: MODEL_ID, messages: ENDLESS, max_tokens: 4000, temperature: 0 }),
+      signal: blocker.signal,
+    }).catch(() => undefined);
+    await waitFor(() => s.engine.activeCount === 1, 10_000, "the blocking request to start");
+    // Queued behind it: a raw stream, and the openai client's stream.
+    const queued = rawStream(s.address.url, { messages: [{ role: "user", content: "Hi" }], max_tokens: 5 });
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: "none", maxRetries: 0 });
+    const viaClient = (async () => {
+      const chunks = await client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "Hello" }], max_tokens: 5, temperature: 0, stream: true });
+      let content = "";
+      let finish: string | null = null;
+      for await (const chunk of chunks) {
+        content += chunk.choices[0]?.delta.content ?? "";
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      return { content, finish };
+    })();
+    await waitFor(() => queued.text().includes(": keep-alive\n\n"), 10_000, "a keep-alive while queued");
+    // Only the opening role chunk, sent as soon as the request is accepted; no token yet.
+    assert.deepEqual(sseData(queued.text()).map((d) => (JSON.parse(d) as { choices: { delta: object }[] }).choices[0]!.delta), [{ role: "assistant", content: "" }]);
+    assert.ok(s.engine.queuedCount >= 1);
+    blocker.abort();
+    await blocking;
+    await queued.ended;
+    const data = sseData(queued.text());
+    assert.equal(data.at(-1), "[DONE]");
+    const finish = (JSON.parse(data.at(-2)!) as { choices: { finish_reason: string | null }[] }).choices[0]!.finish_reason;
+    assert.ok(finish === "length" || finish === "stop", queued.text());
+    const answered = await viaClient;
+    assert.ok(answered.finish === "length" || answered.finish === "stop", JSON.stringify(answered));
+    // Both queued streams log their wait: at least the keep-alive interval that passed first.
+    await waitFor(() => s.logs.filter((l) => l.startsWith("POST /v1/chat/completions 200")).length === 2, 5000, "the log lines");
+    for (const line of s.logs.filter((l) => l.startsWith("POST /v1/chat/completions 200"))) {
+      const waited = Number(/ queue_ms=(\d+) /.exec(line)?.[1]);
+      assert.ok(waited >= 20, line);
+    }
+  } finally {
+    await s.close();
+  }
+});
