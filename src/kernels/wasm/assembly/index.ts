@@ -9,6 +9,7 @@ export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } fro
 export { quantize_q8_k, matmul_q4_k, matmul_q5_k } from "./kquants";
 export { matmul_q6_k } from "./q6_k";
 export { matmul_q2_k } from "./q2_k";
+export { matmul_q3_k } from "./q3_k";
 export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
 export { read_stream } from "./stream";

@@ -1,0 +1,174 @@
+// The Q3_K matrix product in WebAssembly SIMD: Q3_K weights times activations quantized to Q8_K by
+// quantize_q8_k (kquants.ts), the twin of kernels/reference/k-quants.ts vecDotQ3_K (llama.cpp's
+// ggml_vec_dot_q3_K_q8_K_generic). Block layout (ggml's block_q3_K, 110 bytes): uint8 hmask[32]
+// (high bits), uint8 qs[64] (low 2 bits), uint8 scales[12] (sixteen 6-bit scales, offset 32), half
+// d; weight 128h + 32k + l (half h, quarter k, l < 32) is (bits 2k..2k+1 of qs[32h + l] | bit 4h + k
+// of hmask[l] << 2) - 4, its scale that of group 8h + 2k + l / 16: the low 4 bits in nibble h of
+// scales[2k + l / 16] (g mod 8), the high 2 in bits 2(g / 4).. of scales[8 + g mod 4].
+//
+// Bit-exact with the reference, as q6_k.ts: eight int16 lanes of products (lane = index mod 8,
+// kquant-vec.ts pairDot), each 16-weight group's lanes scaled into int32 lanes together with the
+// other group of its quarter (one i32x4.dot_i16x8_s per four lanes), then the C code's float steps
+// per lane (sums[l] += d * aux32[l], d = d_w * d_x; the lanes added in order at the end). The offset
+// 4: the plain-SIMD build subtracts it from the quants (signed products); the relaxed build keeps
+// the quants 0..7 (the 7-bit operand of its dot) and subtracts 4 x the activations' pair sums,
+// formed once per token and shared by the rows of a tile. Both exact in int16 (|sum| <= 2 x 128 x 7).
+
+import { addLanes, addScaled, arrange, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
+import { f16ToF32 } from "./vec";
+
+/** Weights per super-block (QK_K). */
+const QK_K: u32 = 256;
+/** Bytes of a block_q8_K (float d, int8 qs[256], int16 bsums[16]). */
+const Q8_K_BYTES: usize = 292;
+/** Bytes of a block_q3_K and the offsets of qs, scales, d in it (hmask at 0). */
+const Q3_K_BYTES: usize = 110;
+const Q3_K_QS: usize = 32;
+const Q3_K_SCALES: usize = 96;
+const Q3_K_D: usize = 108;
+
+/**
+ * The scales of groups 8h .. 8h + 7 of the block at x, minus 32, as int16 lanes (int32 lane k =
+ * the two groups of quarter k), unpacked from the 12 bytes as the C code's aux words.
+ */
+// @ts-ignore: decorator
+@inline function scalesOf(x: usize, h: u32): v128 {
+  const a0 = load<u32>(x, Q3_K_SCALES), a1 = load<u32>(x, Q3_K_SCALES + 4), tmp = load<u32>(x, Q3_K_SCALES + 8);
+  const shift = h << 2;
+  const lo = ((a0 >> shift) & 0x0f0f0f0f) | (((tmp >> shift) & 0x03030303) << 4);
+  const hi = ((a1 >> shift) & 0x0f0f0f0f) | (((tmp >> (shift + 2)) & 0x03030303) << 4);
+  return i16x8.sub(scalesU16(lo, hi), i16x8.splat(32));
+}
+
+/**
+ * The quants plus 4 (0..7) of 16 weights of quarter k: bits 2k..2k+1 of qs and bit `bit` (4h + k)
+ * of hmask moved to bit 2. int16 shifts: what crosses between bytes is masked off.
+ */
+// @ts-ignore: decorator
+@inline function quants(qs: v128, hm: v128, k: u32, bit: u32): v128 {
+  const low = v128.and(i16x8.shr_u(qs, k << 1), i8x16.splat(3));
+  return v128.or(low, v128.and(i16x8.shl(i16x8.shr_u(hm, bit), 2), i8x16.splat(4)));
+}
+
+/** The activations' part of the offset: 4 x their pair sums (relaxed build), else unused. */
+// @ts-ignore: decorator
+@inline function offsetOf(a: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? pairDot(a, i8x16.splat(4)) : i16x8.splat(0);
+}
+
+/** int16 lanes of the products of activations a with weights (q - 4), q = quants(...). */
+// @ts-ignore: decorator
+@inline function groupDot(a: v128, q: v128, offset: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.sub(pairDot(a, q), offset);
+  return pairDot(a, i8x16.sub(q, i8x16.splat(4)));
+}
+
+/**
+ * vec_dot_q3_K_q8_K over nb blocks: row x0 with token y0 into o00, and with twoRows row x1 with y0
+ * into o10, or with twoTokens row x0 with token y1 into o01 (not both).
+ */
+// @ts-ignore: decorator
+@inline function tileQ3K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
+  const zero = i32x4.splat(0);
+  let fALo = f32x4.splat(0), fAHi = fALo, fBLo = fALo, fBHi = fALo, fCLo = fALo, fCHi = fALo;
+  for (let i: u32 = 0; i < nb; i++) {
+    const p0 = x0 + <usize>i * Q3_K_BYTES, p1 = x1 + <usize>i * Q3_K_BYTES;
+    const q0 = y0 + <usize>i * Q8_K_BYTES + 4, q1 = y1 + <usize>i * Q8_K_BYTES + 4;
+    // hmask[0..16) holds the high bits of weights l < 16 of every quarter, hmask[16..32) of l >= 16.
+    const mA0 = arrange(v128.load(p0)), mB0 = arrange(v128.load(p0, 16));
+    const mA1 = twoRows ? arrange(v128.load(p1)) : zero, mB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
+    let aLo = zero, aHi = zero, bLo = zero, bHi = zero, cLo = zero, cHi = zero;
+    for (let h: u32 = 0; h < 2; h++) {
+      const s0 = scalesOf(p0, h), s1 = twoRows ? scalesOf(p1, h) : s0;
+      const qs0 = p0 + Q3_K_QS + (<usize>h << 5), qs1 = p1 + Q3_K_QS + (<usize>h << 5);
+      const qA0 = arrange(v128.load(qs0)), qB0 = arrange(v128.load(qs0, 16));
+      const qA1 = twoRows ? arrange(v128.load(qs1)) : zero, qB1 = twoRows ? arrange(v128.load(qs1, 16)) : zero;
+      for (let k: u32 = 0; k < 4; k++) {
+        // Quarter k: weights 128h + 32k + [0, 16) (group A) and [16, 32) (group B).
+        const bit = (h << 2) + k;
+        const xa = q0 + (<usize>h << 7) + (<usize>k << 5);
+        const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
+        const oA = offsetOf(aA), oB = offsetOf(aB);
+        {
+          const wA = quants(qA0, mA0, k, bit), wB = quants(qB0, mB0, k, bit);
+          const s = scalePair(s0, k);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          aLo = scaledLow(aLo, tA, tB, s);
+          aHi = scaledHigh(aHi, tA, tB, s);
+          if (twoTokens) {
+            const xb = q1 + (<usize>h << 7) + (<usize>k << 5);
+            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            cLo = scaledLow(cLo, uA, uB, s);
+            cHi = scaledHigh(cHi, uA, uB, s);
+          }
+        }
+        if (twoRows) {
+          const wA = quants(qA1, mA1, k, bit), wB = quants(qB1, mB1, k, bit);
+          const s = scalePair(s1, k);
+          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          bLo = scaledLow(bLo, tA, tB, s);
+          bHi = scaledHigh(bHi, tA, tB, s);
+        }
+      }
+    }
+    // sums[l] += d * aux32[l], d = d_w * d_x.
+    const yd0 = load<f32>(q0 - 4);
+    const dw0 = f16ToF32(<u32>load<u16>(p0 + Q3_K_D));
+    fALo = addScaled(fALo, dw0 * yd0, aLo);
+    fAHi = addScaled(fAHi, dw0 * yd0, aHi);
+    if (twoRows) {
+      const dw1 = f16ToF32(<u32>load<u16>(p1 + Q3_K_D));
+      fBLo = addScaled(fBLo, dw1 * yd0, bLo);
+      fBHi = addScaled(fBHi, dw1 * yd0, bHi);
+    }
+    if (twoTokens) {
+      const yd1 = load<f32>(q1 - 4);
+      fCLo = addScaled(fCLo, dw0 * yd1, cLo);
+      fCHi = addScaled(fCHi, dw0 * yd1, cHi);
+    }
+  }
+  store<f32>(o00, addLanes(0, fALo, fAHi));
+  if (twoRows) store<f32>(o10, addLanes(0, fBLo, fBHi));
+  if (twoTokens) store<f32>(o01, addLanes(0, fCLo, fCHi));
+}
+
+/** Rows per block of the prefill loop (as kquants.ts). */
+const ROW_BLOCK: u32 = 16;
+
+/**
+ * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq from quantize_q8_k, w Q3_K blocks
+ * (outF, inF / 256 blocks of 110 bytes). Decode: rows in pairs; prefill: blocks of rows, each row
+ * against tokens in pairs.
+ */
+export function matmul_q3_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  const nb = inF / QK_K;
+  const rowBytes = <usize>nb * Q3_K_BYTES;
+  const tokenBytes = <usize>nb * Q8_K_BYTES;
+  if (nTokens == 1) {
+    let r = rowStart;
+    for (; r + 2 <= rowEnd; r += 2) {
+      const x = w + <usize>r * rowBytes;
+      tileQ3K(true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
+    }
+    if (r < rowEnd) tileQ3K(false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
+    return;
+  }
+  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
+    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
+    let t: u32 = 0;
+    for (; t + 2 <= nTokens; t += 2) {
+      const y = xq + <usize>t * tokenBytes;
+      const o = out + (<usize>t * outF << 2);
+      for (let r = r0; r < r1; r++) {
+        const x = w + <usize>r * rowBytes;
+        tileQ3K(false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
+      }
+    }
+    if (t < nTokens) {
+      const y = xq + <usize>t * tokenBytes;
+      const o = out + (<usize>t * outF << 2);
+      for (let r = r0; r < r1; r++) tileQ3K(false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
+    }
+  }
+}
