@@ -1,4 +1,5 @@
-// The Q3_K matrix product in WebAssembly SIMD: Q3_K weights times activations quantized to Q8_K by
+// The Q3_K matrix product in WebAssembly SIMD (its tile; the loop over rows and tokens and the export
+// are kquant-matmul.ts): Q3_K weights times activations quantized to Q8_K by
 // quantize_q8_k (kquants.ts), the twin of kernels/reference/k-quants.ts vecDotQ3_K (llama.cpp's
 // ggml_vec_dot_q3_K_q8_K_generic). Block layout (ggml's block_q3_K, 110 bytes): uint8 hmask[32]
 // (high bits), uint8 qs[64] (low 2 bits), uint8 scales[12] (sixteen 6-bit scales, offset 32), half
@@ -14,15 +15,11 @@
 // the quants 0..7 (the 7-bit operand of its dot) and subtracts 4 x the activations' pair sums,
 // formed once per token and shared by the rows of a tile. Both exact in int16 (|sum| <= 2 x 128 x 7).
 
-import { addLanes, addScaled, arrange, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetDot, offsetSums, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
-/** Weights per super-block (QK_K). */
-const QK_K: u32 = 256;
-/** Bytes of a block_q8_K (float d, int8 qs[256], int16 bsums[16]). */
-const Q8_K_BYTES: usize = 292;
 /** Bytes of a block_q3_K and the offsets of qs, scales, d in it (hmask at 0). */
-const Q3_K_BYTES: usize = 110;
+export const Q3_K_BYTES: usize = 110;
 const Q3_K_QS: usize = 32;
 const Q3_K_SCALES: usize = 96;
 const Q3_K_D: usize = 108;
@@ -50,17 +47,10 @@ const Q3_K_D: usize = 108;
   return v128.or(low, v128.and(i16x8.shl(i16x8.shr_u(hm, bit), 2), i8x16.splat(4)));
 }
 
-/** The activations' part of the offset: 4 x their pair sums (relaxed build), else unused. */
+/** The offset of the quants, 4 in every byte (kquant-vec.ts offsetSums, offsetDot). */
 // @ts-ignore: decorator
-@inline function offsetOf(a: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD ? pairDot(a, i8x16.splat(4)) : i16x8.splat(0);
-}
-
-/** int16 lanes of the products of activations a with weights (q - 4), q = quants(...). */
-// @ts-ignore: decorator
-@inline function groupDot(a: v128, q: v128, offset: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.sub(pairDot(a, q), offset);
-  return pairDot(a, i8x16.sub(q, i8x16.splat(4)));
+@inline function four(): v128 {
+  return i8x16.splat(4);
 }
 
 /**
@@ -68,7 +58,7 @@ const Q3_K_D: usize = 108;
  * into o10, or with twoTokens row x0 with token y1 into o01 (not both).
  */
 // @ts-ignore: decorator
-@inline function tileQ3K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
+@inline export function tileQ3K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
   const zero = i32x4.splat(0);
   let fALo = f32x4.splat(0), fAHi = fALo, fBLo = fALo, fBHi = fALo, fCLo = fALo, fCHi = fALo;
   for (let i: u32 = 0; i < nb; i++) {
@@ -88,17 +78,17 @@ const Q3_K_D: usize = 108;
         const bit = (h << 2) + k;
         const xa = q0 + (<usize>h << 7) + (<usize>k << 5);
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetOf(aA), oB = offsetOf(aB);
+        const oA = offsetSums(aA, four()), oB = offsetSums(aB, four());
         {
           const wA = quants(qA0, mA0, k, bit), wB = quants(qB0, mB0, k, bit);
           const s = scalePair(s0, k);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (<usize>h << 7) + (<usize>k << 5);
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            const uA = offsetDot(cA, wA, offsetSums(cA, four()), four()), uB = offsetDot(cB, wB, offsetSums(cB, four()), four());
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
@@ -106,7 +96,7 @@ const Q3_K_D: usize = 108;
         if (twoRows) {
           const wA = quants(qA1, mA1, k, bit), wB = quants(qB1, mB1, k, bit);
           const s = scalePair(s1, k);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
@@ -131,44 +121,4 @@ const Q3_K_D: usize = 108;
   store<f32>(o00, addLanes(0, fALo, fAHi));
   if (twoRows) store<f32>(o10, addLanes(0, fBLo, fBHi));
   if (twoTokens) store<f32>(o01, addLanes(0, fCLo, fCHi));
-}
-
-/** Rows per block of the prefill loop (as kquants.ts). */
-const ROW_BLOCK: u32 = 16;
-
-/**
- * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq from quantize_q8_k, w Q3_K blocks
- * (outF, inF / 256 blocks of 110 bytes). Decode: rows in pairs; prefill: blocks of rows, each row
- * against tokens in pairs.
- */
-export function matmul_q3_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  const nb = inF / QK_K;
-  const rowBytes = <usize>nb * Q3_K_BYTES;
-  const tokenBytes = <usize>nb * Q8_K_BYTES;
-  if (nTokens == 1) {
-    let r = rowStart;
-    for (; r + 2 <= rowEnd; r += 2) {
-      const x = w + <usize>r * rowBytes;
-      tileQ3K(true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
-    }
-    if (r < rowEnd) tileQ3K(false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
-    return;
-  }
-  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
-    let t: u32 = 0;
-    for (; t + 2 <= nTokens; t += 2) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) {
-        const x = w + <usize>r * rowBytes;
-        tileQ3K(false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
-      }
-    }
-    if (t < nTokens) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) tileQ3K(false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
-    }
-  }
 }
