@@ -38,13 +38,13 @@ const Q3_K_D: usize = 108;
 }
 
 /**
- * The quants plus 4 (0..7) of 16 weights of quarter k: bits 2k..2k+1 of qs and bit `bit` (4h + k)
- * of hmask moved to bit 2. int16 shifts: what crosses between bytes is masked off.
+ * The quants plus 4 (0..7) of 16 weights: bits 0..1 of qs and bit 0 of hm moved to bit 2. The tile
+ * shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants; over at most 6 and 7
+ * bits, what crosses between bytes never reaches the bits kept).
  */
 // @ts-ignore: decorator
-@inline function quants(qs: v128, hm: v128, k: u32, bit: u32): v128 {
-  const low = v128.and(i16x8.shr_u(qs, k << 1), i8x16.splat(3));
-  return v128.or(low, v128.and(i16x8.shl(i16x8.shr_u(hm, bit), 2), i8x16.splat(4)));
+@inline function quants(qs: v128, hm: v128): v128 {
+  return v128.or(v128.and(qs, i8x16.splat(3)), v128.and(i16x8.shl(hm, 2), i8x16.splat(4)));
 }
 
 /** The offset of the quants, 4 in every byte (kquant-vec.ts offsetSums, offsetDot). */
@@ -65,22 +65,24 @@ const Q3_K_D: usize = 108;
     const p0 = x0 + <usize>i * Q3_K_BYTES, p1 = x1 + <usize>i * Q3_K_BYTES;
     const q0 = y0 + <usize>i * Q8_K_BYTES + 4, q1 = y1 + <usize>i * Q8_K_BYTES + 4;
     // hmask[0..16) holds the high bits of weights l < 16 of every quarter, hmask[16..32) of l >= 16.
-    const mA0 = arrange(v128.load(p0)), mB0 = arrange(v128.load(p0, 16));
-    const mA1 = twoRows ? arrange(v128.load(p1)) : zero, mB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
+    // Shifted down by 1 after each quarter: bit 4h + k at bit 0 in quarter k of half h.
+    let mA0 = arrange(v128.load(p0)), mB0 = arrange(v128.load(p0, 16));
+    let mA1 = twoRows ? arrange(v128.load(p1)) : zero, mB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
     let aLo = zero, aHi = zero, bLo = zero, bHi = zero, cLo = zero, cHi = zero;
     for (let h: u32 = 0; h < 2; h++) {
       const s0 = scalesOf(p0, h), s1 = twoRows ? scalesOf(p1, h) : s0;
       const qs0 = p0 + Q3_K_QS + (<usize>h << 5), qs1 = p1 + Q3_K_QS + (<usize>h << 5);
-      const qA0 = arrange(v128.load(qs0)), qB0 = arrange(v128.load(qs0, 16));
-      const qA1 = twoRows ? arrange(v128.load(qs1)) : zero, qB1 = twoRows ? arrange(v128.load(qs1, 16)) : zero;
+      // Shifted down by 2 after each quarter: bits 2k..2k+1 at bits 0..1 in quarter k.
+      let qA0 = arrange(v128.load(qs0)), qB0 = arrange(v128.load(qs0, 16));
+      let qA1 = twoRows ? arrange(v128.load(qs1)) : zero, qB1 = twoRows ? arrange(v128.load(qs1, 16)) : zero;
       for (let k: u32 = 0; k < 4; k++) {
         // Quarter k: weights 128h + 32k + [0, 16) (group A) and [16, 32) (group B).
-        const bit = (h << 2) + k;
         const xa = q0 + (<usize>h << 7) + (<usize>k << 5);
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
         const oA = offsetSums(aA, four()), oB = offsetSums(aB, four());
         {
-          const wA = quants(qA0, mA0, k, bit), wB = quants(qB0, mB0, k, bit);
+          const wA = quants(qA0, mA0), wB = quants(qB0, mB0);
+          qA0 = i16x8.shr_u(qA0, 2); qB0 = i16x8.shr_u(qB0, 2); mA0 = i16x8.shr_u(mA0, 1); mB0 = i16x8.shr_u(mB0, 1);
           const s = scalePair(s0, k);
           const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
           aLo = scaledLow(aLo, tA, tB, s);
@@ -94,7 +96,8 @@ const Q3_K_D: usize = 108;
           }
         }
         if (twoRows) {
-          const wA = quants(qA1, mA1, k, bit), wB = quants(qB1, mB1, k, bit);
+          const wA = quants(qA1, mA1), wB = quants(qB1, mB1);
+          qA1 = i16x8.shr_u(qA1, 2); qB1 = i16x8.shr_u(qB1, 2); mA1 = i16x8.shr_u(mA1, 1); mB1 = i16x8.shr_u(mB1, 1);
           const s = scalePair(s1, k);
           const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
           bLo = scaledLow(bLo, tA, tB, s);
