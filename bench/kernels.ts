@@ -1,4 +1,4 @@
-// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0,q4_0,q4_k,q5_k,q6_k] [--builds simd,relaxed-simd]`:
+// `npm run bench -- kernels [--seconds S] [--dtypes f32,bf16,f16,q8_0,q4_0,q3_k,q4_k,q5_k,q6_k] [--builds simd,relaxed-simd]`:
 // single-thread speed of the WebAssembly matrix kernels (src/kernels/wasm/), every build this runtime
 // validates (or those named), at Llama 3.2 1B shapes, against the reference
 // kernels (src/kernels/reference/). Decode (one token, matrix-vector) reads every weight once, so it
@@ -20,7 +20,7 @@ import type { WeightTensor } from "../src/tensor/tensor.js";
 import type { Bench } from "./bench.js";
 
 type Dtype = "f32" | "bf16" | "f16" | QuantType;
-const DTYPES: readonly Dtype[] = ["f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"];
+const DTYPES: readonly Dtype[] = ["f32", "bf16", "f16", "q8_0", "q4_0", "q3_k", "q4_k", "q5_k", "q6_k"];
 /** Rows quantized by the reference quantizer, then repeated over a block-format matrix. */
 const PATTERN_ROWS = 16;
 const DIM = 2048;

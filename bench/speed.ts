@@ -1,5 +1,5 @@
 // `npm run bench -- speed [--preset small|1b-shape] [--threads 2] [--reps 3] [--only ours|llamacpp]
-// [--dtypes bf16,q8_0,f32,q4_k_m,q4_0,q6_k] [--prompt-tokens 128] [--gen-tokens 64] [--node 24|none]
+// [--dtypes bf16,q8_0,f32,q4_k_m,q4_0,q6_k,q3_k_m] [--prompt-tokens 128] [--gen-tokens 64] [--node 24|none]
 // [--relaxed] [--profile DIR] [--check-tokens]`: our
 // WebAssembly backend against llama.cpp on the same synthetic weights, side by side in one run, ours
 // on the machine's Node and on each Node of --node (default the current LTS, node-binary.ts). The weights come from
@@ -9,7 +9,7 @@
 // llamacpp_bench.mjs for llama.cpp): load time, prefill tok/s on the anchor's 128-token prompt,
 // decode tok/s over 64 greedy steps, peak RSS. Pairs: our bf16 vs llama.cpp f16 (llama.cpp's CPU
 // build has no fast bf16 path; both are 2 bytes per weight), q8_0 vs q8_0, f32 vs f32, and GGUF files
-// both read as they are: Q4_K_M, Q4_0 and Q6_K quantized by llama.cpp's own quantizer (the anchor's
+// both read as they are: Q4_K_M, Q4_0, Q6_K and Q3_K_M quantized by llama.cpp's own quantizer (the anchor's
 // quantize_gguf.py) from the anchor's F32 GGUF, written once into <preset>-gguf/ beside the model.
 // --check-tokens: greedy tokens of ours vs llamacpp_ref.mjs on the tiny preset in f32 (f32 KV), where
 // llama.cpp's reference is exact enough to compare, at steps whose top-1/top-2 margin is clear.
@@ -109,7 +109,7 @@ function ensureModel(anchor: string, preset: string): string {
 }
 
 /** GGUF types of the GGUF rows, as quantize_gguf.py names them. */
-const GGUF_TYPES = ["Q4_K_M", "Q4_0", "Q6_K"] as const;
+const GGUF_TYPES = ["Q4_K_M", "Q4_0", "Q6_K", "Q3_K_M"] as const;
 
 /**
  * The anchor's F32 GGUF of `preset` quantized by llama.cpp to `types` (written once each), in
@@ -216,7 +216,7 @@ export const speedBench: Bench = {
     const threads = Number(flag(argv, "--threads") ?? 2);
     const reps = Number(flag(argv, "--reps") ?? 3);
     const only = flag(argv, "--only");
-    const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32,q4_k_m,q4_0,q6_k").split(",");
+    const dtypes = (flag(argv, "--dtypes") ?? "bf16,q8_0,f32,q4_k_m,q4_0,q6_k,q3_k_m").split(",");
     // Prompt and decode lengths, the same for both sides (llamacpp_bench.mjs and speed-child.ts share the prompt).
     const lengths = ["--prompt-tokens", flag(argv, "--prompt-tokens") ?? "128", "--gen-tokens", flag(argv, "--gen-tokens") ?? "64"];
     const profileDir = flag(argv, "--profile");

@@ -132,6 +132,7 @@ function jsKernels(memory: WasmMemory): KernelExports {
     matmul_q5_1: matmulAs("q5_1"),
     quantize_q8_k: quantizeAs("q8_k"),
     matmul_q2_k: matmulAs("q2_k"),
+    matmul_q3_k: matmulAs("q3_k"),
     matmul_q4_k: matmulAs("q4_k"),
     matmul_q5_k: matmulAs("q5_k"),
     matmul_q6_k: matmulAs("q6_k"),

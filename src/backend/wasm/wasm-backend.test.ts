@@ -186,7 +186,7 @@ for (const provider of KERNEL_PROVIDERS) {
         }
         // The other block formats with wasm kernels: bit-exact with the reference (the
         // conformance tests), so through the backend's splitting and staging too.
-        for (const dtype of ["q4_0", "q5_0", "q4_1", "q5_1", "q2_k", "q4_k", "q5_k", "q6_k"] as const) {
+        for (const dtype of ["q4_0", "q5_0", "q4_1", "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"] as const) {
           for (const [outF, inF, nTokens] of [[37, 256, 1], [70, 512, 3]] as const) {
             checkMatmul(b, rng, dtype, outF, inF, nTokens, false, true);
             checkMatmul(b, rng, dtype, outF, inF, nTokens, true, true);

@@ -1,5 +1,6 @@
-// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q6_k.ts, legacy-quants.ts: the activation
-// quantizers and the matrix products by K-quant and legacy weights) with their reference twins
+// Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q2_k.ts, q3_k.ts,
+// q6_k.ts, legacy-quants.ts: the activation quantizers and the matrix products by K-quant and legacy
+// weights) with their reference twins
 // (tensor/q8_k.ts quantizeBlocksQ8_K, kernels/reference/quant-dot.ts matmulQuant over the dots of
 // k-quants.ts: llama.cpp's quantize_row_q8_K_ref and ggml_vec_dot_*_generic), for every build this
 // runtime validates. Every comparison is bit for bit: the kernels compute the same exact integer
@@ -29,13 +30,14 @@ const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmK
   ["q4_1", "matmul_q4_1", "quantize_q8_1"],
   ["q5_1", "matmul_q5_1", "quantize_q8_1"],
   ["q2_k", "matmul_q2_k", "quantize_q8_k"],
+  ["q3_k", "matmul_q3_k", "quantize_q8_k"],
   ["q4_k", "matmul_q4_k", "quantize_q8_k"],
   ["q5_k", "matmul_q5_k", "quantize_q8_k"],
   ["q6_k", "matmul_q6_k", "quantize_q8_k"],
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
-const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2], q2_k: [80, 82], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
 
 /** (nTokens, inF, outF, rowStart, rowEnd): one and many blocks, odd rows, slices, decode and prefill. */
 type Case = readonly [number, number, number, number, number];

@@ -80,6 +80,8 @@ export interface WasmKernels {
   matmul_q5_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** As matmul_q4_k with w Q2_K blocks (84 bytes each); bit-exact with the reference. */
   matmul_q2_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /** As matmul_q4_k with w Q3_K blocks (110 bytes each); bit-exact with the reference. */
+  matmul_q3_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** As matmul_q4_k with w Q6_K blocks; bit-exact with the reference. */
   matmul_q6_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** out (nTokens, dim) = RMSNorm(x) * weight (dim). */
@@ -128,7 +130,7 @@ export interface WasmKernels {
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
-  "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
+  "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
   "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "read_stream",
 ];
 

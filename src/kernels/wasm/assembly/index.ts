@@ -6,9 +6,8 @@
 export { matmul_f32, matmul_bf16, matmul_f16, widen_f16, widen_f16_scalar } from "./matmul";
 export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
 export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } from "./legacy-quants";
-export { quantize_q8_k, matmul_q4_k, matmul_q5_k } from "./kquants";
-export { matmul_q6_k } from "./q6_k";
-export { matmul_q2_k } from "./q2_k";
+export { quantize_q8_k } from "./kquants";
+export { matmul_q2_k, matmul_q3_k, matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./kquant-matmul";
 export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
 export { read_stream } from "./stream";

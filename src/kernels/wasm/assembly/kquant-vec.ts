@@ -1,4 +1,5 @@
-// Vector helpers of the K-quant kernels (kquants.ts, q6_k.ts): the 8-lane integer dot products that
+// Vector helpers of the K-quant kernels (kquants.ts, q2_k.ts, q3_k.ts, q6_k.ts) and the Q8_K layout
+// they share: the 8-lane integer dot products that
 // keep ggml's generic lane structure. ggml_vec_dot_q*_K_q8_K_generic sums every product of weight e
 // into int32 lane aux32[e mod 8], then per super-block adds d * aux32[l] into float lane l; to stay bit
 // for bit with it, the kernels form exactly those eight integer sums (in any order: integers) and do
@@ -10,6 +11,12 @@
 // second operand (the weight quants, 0..63) never has the top bit set and |a0 w0 + a1 w1| <=
 // 2 x 128 x 63 fits int16. scaledLanes then multiplies two such int16 sums by their sub-block scales
 // into int32 lanes (unpack and i32x4.dot_i16x8_s: lane j = s_a t_a[j] + s_b t_b[j]), exactly.
+
+/** Weights per super-block (QK_K). */
+export const QK_K: u32 = 256;
+/** Bytes of a block_q8_K (float d, int8 qs[256], int16 bsums[16]) and the offset of bsums. */
+export const Q8_K_BYTES: usize = 292;
+export const Q8_K_BSUMS: usize = 260;
 
 /** Byte order that puts bytes j and j + 8 of 16 side by side (so a pair sum stays in lane j mod 8). */
 const ARRANGE: usize = memory.data<u8>([0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15], 16);
@@ -41,6 +48,34 @@ const LANE_SPLAT: usize = memory.data<u8>([
 @inline export function pairDot(a: v128, w: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i16x8.relaxed_dot_i8x16_i7x16_s(a, w);
   return i16x8.add(i16x8.extmul_low_i8x16_s(a, w), i16x8.extmul_high_i8x16_s(a, w));
+}
+
+/**
+ * For quants stored with an offset (Q3_K 4, Q6_K 32: `off` that byte in every lane), the
+ * activations' part of it: off x their pair sums in the relaxed build (formed once per token, shared
+ * by the rows of a tile), unused in the plain build.
+ */
+// @ts-ignore: decorator
+@inline export function offsetSums(a: v128, off: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? pairDot(a, off) : i16x8.splat(0);
+}
+
+/**
+ * int16 lanes of the products of activations a with weights (q - off), q the stored quants (0..127):
+ * relaxed, q is the 7-bit operand and the offset comes off through sums = offsetSums(a, off); plain,
+ * it comes off the quants (signed products).
+ */
+// @ts-ignore: decorator
+@inline export function offsetDot(a: v128, q: v128, sums: v128, off: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.sub(pairDot(a, q), sums);
+  return pairDot(a, i8x16.sub(q, off));
+}
+
+/** The sum of the four int32 lanes. */
+// @ts-ignore: decorator
+@inline export function hsumI32(v: v128): i32 {
+  const s2 = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+  return i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0);
 }
 
 /** The low nibbles of 16 bytes. */

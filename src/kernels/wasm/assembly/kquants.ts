@@ -1,5 +1,5 @@
 // K-quant kernels in WebAssembly SIMD: the Q8_K activation quantizer and the matrix products by Q4_K
-// and Q5_K weights (llama.cpp's super-blocks of QK_K = 256 weights; Q6_K is q6_k.ts), twins of the
+// and Q5_K weights (their tile; the loop and exports are kquant-matmul.ts) (llama.cpp's super-blocks of QK_K = 256 weights; Q6_K is q6_k.ts), twins of the
 // reference kernels in src/ (tensor/q8_k.ts quantize_row_q8_K_ref, kernels/reference/k-quants.ts
 // ggml_vec_dot_q4_K_q8_K_generic and ggml_vec_dot_q5_K_q8_K_generic of ggml-cpu/quants.c).
 //
@@ -21,19 +21,13 @@
 // block_q4_K = half d, half dmin, uint8 scales[12] (eight 6-bit scales and mins), uint8 qs[128]
 // (144 bytes); block_q5_K = block_q4_K with uint8 qh[32] (each weight's fifth bit) before qs.
 
-import { addLanes, addScaled, arrange, fifthBit, highNibbles, lowNibbles, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
+import { Q8_K_BSUMS, Q8_K_BYTES, QK_K, addLanes, addScaled, arrange, fifthBit, highNibbles, hsumI32, lowNibbles, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
-/** Weights per super-block (QK_K). */
-const QK_K: u32 = 256;
-/** Bytes of a block_q8_K. */
-const Q8_K_BYTES: usize = 292;
-/** Offset of bsums in a block_q8_K. */
-const Q8_K_BSUMS: usize = 260;
 /** Bytes of a block_q4_K. */
-const Q4_K_BYTES: usize = 144;
+export const Q4_K_BYTES: usize = 144;
 /** Bytes of a block_q5_K. */
-const Q5_K_BYTES: usize = 176;
+export const Q5_K_BYTES: usize = 176;
 
 
 /**
@@ -75,9 +69,7 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
       const q3 = i32x4.min_s(i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(s, v128.load(p, 48)))), top);
       const h0 = i16x8.narrow_i32x4_s(q0, q1), h1 = i16x8.narrow_i32x4_s(q2, q3);
       v128.store(dst + 4 + (g << 4), i8x16.narrow_i16x8_s(h0, h1)); // |q| <= 127: exact
-      const sum = i32x4.extadd_pairwise_i16x8_s(i16x8.add(h0, h1));
-      const s2 = i32x4.add(sum, v128.shuffle<i32>(sum, sum, 2, 3, 0, 1));
-      store<i16>(dst + Q8_K_BSUMS + (g << 1), <i16>i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0));
+      store<i16>(dst + Q8_K_BSUMS + (g << 1), <i16>hsumI32(i32x4.extadd_pairwise_i16x8_s(i16x8.add(h0, h1))));
     }
     store<f32>(dst, 1 / iscale);
   }
@@ -89,9 +81,7 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
 @inline function minsDot(q8: usize, mins: v128): i32 {
   const minsLo = i8x16.shuffle(mins, i8x16.splat(0), 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
   const minsHi = i8x16.shuffle(mins, i8x16.splat(0), 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
-  const ms = i32x4.add(i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS), minsLo), i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS + 16), minsHi));
-  const ms2 = i32x4.add(ms, v128.shuffle<i32>(ms, ms, 2, 3, 0, 1));
-  return i32x4.extract_lane(i32x4.add(ms2, v128.shuffle<i32>(ms2, ms2, 1, 0, 3, 2)), 0);
+  return hsumI32(i32x4.add(i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS), minsLo), i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS + 16), minsHi)));
 }
 
 /** The eight 6-bit scales of the Q4_K/Q5_K block at x as int16 lanes (int32 lane c = scales 2c, 2c + 1), as the C code's utmp. */
@@ -120,7 +110,7 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
  * token y1 into o01 (not both). Each result is its own lanes, bit-exact with the C code.
  */
 // @ts-ignore: decorator
-@inline function tileK45(q5: bool, twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
+@inline export function tileK45(q5: bool, twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
   const blockBytes = q5 ? Q5_K_BYTES : Q4_K_BYTES;
   const qsAt: usize = q5 ? 48 : 16;
   const zero = i32x4.splat(0);
@@ -194,57 +184,4 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
   store<f32>(o00, addLanes(sumfA, fALo, fAHi));
   if (twoRows) store<f32>(o10, addLanes(sumfB, fBLo, fBHi));
   if (twoTokens) store<f32>(o01, addLanes(sumfC, fCLo, fCHi));
-}
-
-/** Rows per block of the prefill loop: their weights stay in cache while every token pair passes. */
-const ROW_BLOCK: u32 = 16;
-
-/**
- * The Q4_K/Q5_K matmul loop. Decode: rows in pairs. Prefill: blocks of ROW_BLOCK rows, each row
- * against tokens in pairs (a last token alone).
- */
-// @ts-ignore: decorator
-@inline function matmulK45(q5: bool, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  const nb = inF / QK_K;
-  const rowBytes = <usize>nb * (q5 ? Q5_K_BYTES : Q4_K_BYTES);
-  const tokenBytes = <usize>nb * Q8_K_BYTES;
-  if (nTokens == 1) {
-    let r = rowStart;
-    for (; r + 2 <= rowEnd; r += 2) {
-      const x = w + <usize>r * rowBytes;
-      tileK45(q5, true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
-    }
-    if (r < rowEnd) tileK45(q5, false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
-    return;
-  }
-  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
-    let t: u32 = 0;
-    for (; t + 2 <= nTokens; t += 2) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) {
-        const x = w + <usize>r * rowBytes;
-        tileK45(q5, false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
-      }
-    }
-    if (t < nTokens) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) tileK45(q5, false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
-    }
-  }
-}
-
-/**
- * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq from quantize_q8_k (nTokens rows of
- * inF / 256 blocks), w Q4_K blocks (outF, inF / 256).
- */
-export function matmul_q4_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK45(false, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
-}
-
-/** As matmul_q4_k for Q5_K weights (outF, inF / 256 blocks of 176 bytes). */
-export function matmul_q5_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulK45(true, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }

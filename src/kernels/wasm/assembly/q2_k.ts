@@ -1,4 +1,5 @@
-// The Q2_K matrix product in WebAssembly SIMD: Q2_K weights times activations quantized to Q8_K by
+// The Q2_K matrix product in WebAssembly SIMD (its tile; the loop over rows and tokens and the export
+// are kquant-matmul.ts): Q2_K weights times activations quantized to Q8_K by
 // quantize_q8_k (kquants.ts), the twin of kernels/reference/k-quants.ts vecDotQ2_K (llama.cpp's
 // ggml_vec_dot_q2_K_q8_K_generic). Block layout (ggml's block_q2_K, 84 bytes): uint8 scales[16]
 // (per 16 weights a 4-bit scale, low nibble, and a 4-bit min, high nibble), uint8 qs[64] (2-bit
@@ -10,16 +11,11 @@
 // in its order, without fused multiply-add. The products by kquant-vec.ts pairDot (quants 0..3: a
 // 7-bit operand), each group's int16 sums scaled with the next group's by one i32x4.dot_i16x8_s.
 
-import { pairDot, scalePair, scaledHigh, scaledLow } from "./kquant-vec";
+import { Q8_K_BSUMS, Q8_K_BYTES, hsumI32, pairDot, scalePair, scaledHigh, scaledLow } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
-/** Weights per super-block (QK_K). */
-const QK_K: u32 = 256;
-/** Bytes of a block_q8_K (float d, int8 qs[256], int16 bsums[16]) and the offset of bsums. */
-const Q8_K_BYTES: usize = 292;
-const Q8_K_BSUMS: usize = 260;
 /** Bytes of a block_q2_K and the offsets in it. */
-const Q2_K_BYTES: usize = 84;
+export const Q2_K_BYTES: usize = 84;
 const Q2_K_QS: usize = 16;
 const Q2_K_D: usize = 80;
 
@@ -27,13 +23,6 @@ const Q2_K_D: usize = 80;
 // @ts-ignore: decorator
 @inline function crumbs(q: v128, j: u32): v128 {
   return v128.and(i16x8.shr_u(q, j << 1), i8x16.splat(3));
-}
-
-/** The sum of the four int32 lanes. */
-// @ts-ignore: decorator
-@inline function hsumI32(v: v128): i32 {
-  const s2 = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
-  return i32x4.extract_lane(i32x4.add(s2, v128.shuffle<i32>(s2, s2, 1, 0, 3, 2)), 0);
 }
 
 /** summs: the Q8_K block's 16 bsums (at q8) times the 16 mins (high nibbles of `scales`), exact. */
@@ -49,7 +38,7 @@ const Q2_K_D: usize = 80;
  * into o10, or with twoTokens row x0 with token y1 into o01 (not both).
  */
 // @ts-ignore: decorator
-@inline function tileQ2K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
+@inline export function tileQ2K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
   const zero = i32x4.splat(0);
   let sumfA: f32 = 0, sumfB: f32 = 0, sumfC: f32 = 0;
   for (let i: u32 = 0; i < nb; i++) {
@@ -99,44 +88,4 @@ const Q2_K_D: usize = 80;
   store<f32>(o00, sumfA);
   if (twoRows) store<f32>(o10, sumfB);
   if (twoTokens) store<f32>(o01, sumfC);
-}
-
-/** Rows per block of the prefill loop (as kquants.ts). */
-const ROW_BLOCK: u32 = 16;
-
-/**
- * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq from quantize_q8_k, w Q2_K blocks
- * (outF, inF / 256 blocks of 84 bytes). Decode: rows in pairs; prefill: blocks of rows, each row
- * against tokens in pairs.
- */
-export function matmul_q2_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  const nb = inF / QK_K;
-  const rowBytes = <usize>nb * Q2_K_BYTES;
-  const tokenBytes = <usize>nb * Q8_K_BYTES;
-  if (nTokens == 1) {
-    let r = rowStart;
-    for (; r + 2 <= rowEnd; r += 2) {
-      const x = w + <usize>r * rowBytes;
-      tileQ2K(true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
-    }
-    if (r < rowEnd) tileQ2K(false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
-    return;
-  }
-  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
-    let t: u32 = 0;
-    for (; t + 2 <= nTokens; t += 2) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) {
-        const x = w + <usize>r * rowBytes;
-        tileQ2K(false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
-      }
-    }
-    if (t < nTokens) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) tileQ2K(false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
-    }
-  }
 }

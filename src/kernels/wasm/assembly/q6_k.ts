@@ -1,4 +1,5 @@
-// The Q6_K matrix product in WebAssembly SIMD: Q6_K weights times activations quantized to Q8_K by
+// The Q6_K matrix product in WebAssembly SIMD (its tile; the loop over rows and tokens and the export
+// are kquant-matmul.ts): Q6_K weights times activations quantized to Q8_K by
 // quantize_q8_k (kquants.ts), the twin of kernels/reference/k-quants.ts vecDotQ6_K (llama.cpp's
 // ggml_vec_dot_q6_K_q8_K_generic). Block layout (ggml's block_q6_K, 210 bytes): uint8 ql[128]
 // (low 4 bits), uint8 qh[64] (high 2 bits), int8 scales[16] (one per 16 weights), half d; weight
@@ -13,15 +14,11 @@
 // pair sums, formed once per token and shared by the rows of a tile. Both exact in int16
 // (|sum| <= 2 x 128 x 63).
 
-import { addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, pairDot, scaledHigh, scaledLow } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, offsetDot, offsetSums, scaledHigh, scaledLow } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
-/** Weights per super-block (QK_K). */
-const QK_K: u32 = 256;
-/** Bytes of a block_q8_K (float d, int8 qs[256], int16 bsums[16]). */
-const Q8_K_BYTES: usize = 292;
 /** Bytes of a block_q6_K and the offsets of qh, scales, d in it. */
-const Q6_K_BYTES: usize = 210;
+export const Q6_K_BYTES: usize = 210;
 const Q6_K_QH: usize = 128;
 const Q6_K_SCALES: usize = 192;
 const Q6_K_D: usize = 208;
@@ -38,25 +35,12 @@ const Q6_K_D: usize = 208;
   return v128.or(nib, high2(bits));
 }
 
-/** The activations' part of the offset: 32 x their pair sums (relaxed build), else unused. */
-// @ts-ignore: decorator
-@inline function offsetOf(a: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD ? pairDot(a, bytes32()) : i16x8.splat(0);
-}
-
-/** int16 lanes of the products of activations a with weights (q - 32), q = quants(...). */
-// @ts-ignore: decorator
-@inline function groupDot(a: v128, q: v128, offset: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.sub(pairDot(a, q), offset);
-  return pairDot(a, i8x16.sub(q, bytes32()));
-}
-
 /**
  * vec_dot_q6_K_q8_K over nb blocks: row x0 with token y0 into o00, and with twoRows row x1 with y0
  * into o10, or with twoTokens row x0 with token y1 into o01 (not both).
  */
 // @ts-ignore: decorator
-@inline function tileQ6K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
+@inline export function tileQ6K(twoRows: bool, twoTokens: bool, x0: usize, x1: usize, y0: usize, y1: usize, nb: u32, o00: usize, o10: usize, o01: usize): void {
   const zero = i32x4.splat(0);
   let fALo = f32x4.splat(0), fAHi = fALo, fBLo = fALo, fBHi = fALo, fCLo = fALo, fCHi = fALo;
   for (let i: u32 = 0; i < nb; i++) {
@@ -75,17 +59,17 @@ const Q6_K_D: usize = 208;
         // Quarter 0: weights 128h + 0 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 0.
         const xa = q0 + (h << 7) + 0;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetOf(aA), oB = offsetOf(aB);
+        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
         {
           const wA = quants(arrange(v128.load(ql0, 0)), hA0, 0), wB = quants(arrange(v128.load(ql0, 16)), hB0, 0);
           const s = v128.shuffle<i32>(s0, s0, 0, 0, 0, 0);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (h << 7) + 0;
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
@@ -93,7 +77,7 @@ const Q6_K_D: usize = 208;
         if (twoRows) {
           const wA = quants(arrange(v128.load(ql1, 0)), hA1, 0), wB = quants(arrange(v128.load(ql1, 16)), hB1, 0);
           const s = v128.shuffle<i32>(s1, s1, 0, 0, 0, 0);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
@@ -102,17 +86,17 @@ const Q6_K_D: usize = 208;
         // Quarter 1: weights 128h + 32 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 0.
         const xa = q0 + (h << 7) + 32;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetOf(aA), oB = offsetOf(aB);
+        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
         {
           const wA = quants(arrange(v128.load(ql0, 32)), hA0, 1), wB = quants(arrange(v128.load(ql0, 48)), hB0, 1);
           const s = v128.shuffle<i32>(s0, s0, 1, 1, 1, 1);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (h << 7) + 32;
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
@@ -120,7 +104,7 @@ const Q6_K_D: usize = 208;
         if (twoRows) {
           const wA = quants(arrange(v128.load(ql1, 32)), hA1, 1), wB = quants(arrange(v128.load(ql1, 48)), hB1, 1);
           const s = v128.shuffle<i32>(s1, s1, 1, 1, 1, 1);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
@@ -129,17 +113,17 @@ const Q6_K_D: usize = 208;
         // Quarter 2: weights 128h + 64 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 1.
         const xa = q0 + (h << 7) + 64;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetOf(aA), oB = offsetOf(aB);
+        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
         {
           const wA = quants(arrange(v128.load(ql0, 0)), hA0, 2), wB = quants(arrange(v128.load(ql0, 16)), hB0, 2);
           const s = v128.shuffle<i32>(s0, s0, 2, 2, 2, 2);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (h << 7) + 64;
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
@@ -147,7 +131,7 @@ const Q6_K_D: usize = 208;
         if (twoRows) {
           const wA = quants(arrange(v128.load(ql1, 0)), hA1, 2), wB = quants(arrange(v128.load(ql1, 16)), hB1, 2);
           const s = v128.shuffle<i32>(s1, s1, 2, 2, 2, 2);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
@@ -156,17 +140,17 @@ const Q6_K_D: usize = 208;
         // Quarter 3: weights 128h + 96 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 1.
         const xa = q0 + (h << 7) + 96;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetOf(aA), oB = offsetOf(aB);
+        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
         {
           const wA = quants(arrange(v128.load(ql0, 32)), hA0, 3), wB = quants(arrange(v128.load(ql0, 48)), hB0, 3);
           const s = v128.shuffle<i32>(s0, s0, 3, 3, 3, 3);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (h << 7) + 96;
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = groupDot(cA, wA, offsetOf(cA)), uB = groupDot(cB, wB, offsetOf(cB));
+            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
@@ -174,7 +158,7 @@ const Q6_K_D: usize = 208;
         if (twoRows) {
           const wA = quants(arrange(v128.load(ql1, 32)), hA1, 3), wB = quants(arrange(v128.load(ql1, 48)), hB1, 3);
           const s = v128.shuffle<i32>(s1, s1, 3, 3, 3, 3);
-          const tA = groupDot(aA, wA, oA), tB = groupDot(aB, wB, oB);
+          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
@@ -199,44 +183,4 @@ const Q6_K_D: usize = 208;
   store<f32>(o00, addLanes(0, fALo, fAHi));
   if (twoRows) store<f32>(o10, addLanes(0, fBLo, fBHi));
   if (twoTokens) store<f32>(o01, addLanes(0, fCLo, fCHi));
-}
-
-/** Rows per block of the prefill loop (as kquants.ts). */
-const ROW_BLOCK: u32 = 16;
-
-/**
- * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq from quantize_q8_k, w Q6_K blocks
- * (outF, inF / 256 blocks of 210 bytes). Decode: rows in pairs; prefill: blocks of rows, each row
- * against tokens in pairs.
- */
-export function matmul_q6_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  const nb = inF / QK_K;
-  const rowBytes = <usize>nb * Q6_K_BYTES;
-  const tokenBytes = <usize>nb * Q8_K_BYTES;
-  if (nTokens == 1) {
-    let r = rowStart;
-    for (; r + 2 <= rowEnd; r += 2) {
-      const x = w + <usize>r * rowBytes;
-      tileQ6K(true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
-    }
-    if (r < rowEnd) tileQ6K(false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
-    return;
-  }
-  for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-    const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
-    let t: u32 = 0;
-    for (; t + 2 <= nTokens; t += 2) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) {
-        const x = w + <usize>r * rowBytes;
-        tileQ6K(false, true, x, x, y, y + tokenBytes, nb, o + (<usize>r << 2), 0, o + ((<usize>outF + r) << 2));
-      }
-    }
-    if (t < nTokens) {
-      const y = xq + <usize>t * tokenBytes;
-      const o = out + (<usize>t * outF << 2);
-      for (let r = r0; r < r1; r++) tileQ6K(false, false, w + <usize>r * rowBytes, 0, y, y, nb, o + (<usize>r << 2), 0, 0);
-    }
-  }
 }
