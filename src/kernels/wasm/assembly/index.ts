@@ -11,6 +11,7 @@ export { matmul_q6_k } from "./q6_k";
 export { matmul_q2_k } from "./q2_k";
 export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
+export { matmul_backward_input_f32, matmul_backward_input_bf16, matmul_backward_input_f16, matmul_backward_weight } from "./linear-backward";
 export { read_stream } from "./stream";
 
 /** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */
