@@ -26,6 +26,10 @@ export const OP = {
   /** dx += alpha dy @ w; the weight dtype is an index into BACKWARD_INPUT_DTYPES. */
   matmulBackwardInput: 13,
   matmulBackwardWeight: 14,
+  attentionBackward: 15,
+  rmsNormBackward: 16,
+  swigluBackward: 17,
+  ropeBackward: 18,
 } as const;
 
 /** The float weight dtypes of the input-gradient kernel, in job-argument order (a block format runs dequantized, as f32). */
@@ -185,6 +189,35 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
       const [dw, dy, x, nTokens, inF, outF, alpha, rowsPerChunk] = a as unknown as number[];
       const r0 = chunk * rowsPerChunk!;
       k.matmul_backward_weight(dw!, dy!, x!, nTokens!, inF!, outF!, alpha!, r0, Math.min(outF!, r0 + rowsPerChunk!));
+      return;
+    }
+    case OP.attentionBackward: {
+      const [dq, dk, dv, dOut, q, kk, v, lse, mask, seqLen, nHeads, nKvHeads, headDim, scratch, scratchStride] = a as unknown as number[];
+      k.attention_backward(dq!, dk!, dv!, dOut!, q!, kk!, v!, lse!, mask!, seqLen!, nHeads!, nKvHeads!, headDim!, chunk, chunk + 1, scratch! + thread * scratchStride!);
+      return;
+    }
+    case OP.rmsNormBackward: {
+      // Each chunk adds its tokens' weight gradient into its own row of dWeightRows (summed by the caller).
+      const [dx, dWeightRows, dy, x, weight, nTokens, dim, eps, tokensPerChunk] = a as unknown as number[];
+      const t0 = chunk * tokensPerChunk!;
+      const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
+      const at = (p: number): number => p + t0 * dim! * 4;
+      k.rmsnorm_backward(at(dx!), dWeightRows === 0 ? 0 : dWeightRows! + chunk * dim! * 4, at(dy!), at(x!), weight!, n, dim!, eps!);
+      return;
+    }
+    case OP.swigluBackward: {
+      const [dGate, dUp, dh, gate, up, n, perChunk] = a as unknown as number[];
+      const i0 = chunk * perChunk!;
+      const at = (p: number): number => p + i0 * 4;
+      k.swiglu_backward(at(dGate!), at(dUp!), at(dh!), at(gate!), at(up!), Math.min(n!, i0 + perChunk!) - i0);
+      return;
+    }
+    case OP.ropeBackward: {
+      const [d, nTokens, nHeads, headDim, cos, sin, tokensPerChunk] = a as unknown as number[];
+      const t0 = chunk * tokensPerChunk!;
+      const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
+      const half = headDim! / 2;
+      k.rope_backward(d! + t0 * nHeads! * headDim! * 4, n, nHeads!, headDim!, cos! + t0 * half * 4, sin! + t0 * half * 4);
       return;
     }
     default:

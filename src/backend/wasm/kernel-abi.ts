@@ -21,7 +21,9 @@ export type KernelExports = Pick<
 >;
 
 /** The kernels of training's backward ops (backend/wasm/wasm-training.ts calls them). */
-export type TrainingKernelName = "matmul_backward_input_f32" | "matmul_backward_input_bf16" | "matmul_backward_input_f16" | "matmul_backward_weight";
+export type TrainingKernelName =
+  | "matmul_backward_input_f32" | "matmul_backward_input_bf16" | "matmul_backward_input_f16" | "matmul_backward_weight"
+  | "attention_backward" | "attention_backward_scratch_bytes" | "rmsnorm_backward" | "swiglu_backward" | "rope_backward";
 
 /**
  * How a thread gets kernel instances: a module exporting `instantiate`. The default is the

@@ -17,6 +17,7 @@ import { QUANT_DOTS } from "../../kernels/reference/quant-dot.js";
 import { isQuantTensor, isQuantType, quantByteLength, quantRowBytes } from "../../tensor/quant-formats.js";
 import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
 import type { AttentionShape, KvRows } from "../backend.js";
+import type { TrainAttentionShape } from "../../kernels/reference/attention-train.js";
 import type { TrainingBackend } from "../training-backend.js";
 import { type Arena, type Block, BLOCK_ALIGN } from "./arena.js";
 import { NoRoomError, type OpArray, Staging, checkLength, splitWhenNoRoom } from "./staging.js";
@@ -313,6 +314,25 @@ export class WasmBackend implements TrainingBackend {
 
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha = 1): void {
     training.matmulBackwardWeight(this, dw, dy, x, nTokens, outFeatures, alpha);
+  }
+
+  attentionBackward(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
+    q: Float32Array, k: Float32Array, v: Float32Array, lse: Float64Array, mask: Uint8Array, shape: TrainAttentionShape,
+  ): void {
+    training.attentionBackward(this, dq, dk, dv, dOut, q, k, v, lse, mask, shape);
+  }
+
+  rmsNormBackward(dx: Float32Array, dWeight: Float32Array | undefined, dy: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number): void {
+    training.rmsNormBackward(this, dx, dWeight, dy, x, weight, nTokens, eps);
+  }
+
+  swigluBackward(dGate: Float32Array, dUp: Float32Array, dh: Float32Array, gate: Float32Array, up: Float32Array): void {
+    training.swigluBackward(this, dGate, dUp, dh, gate, up);
+  }
+
+  ropeBackward(d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    training.ropeBackward(this, d, nTokens, nHeads, headDim, cos, sin);
   }
 
   /** Stop the worker threads. The backend must not be used after. Safe to call twice. */
