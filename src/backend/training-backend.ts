@@ -6,6 +6,8 @@
 // its memory and freed after the call, so its fast kernels do the backward's work too and nothing it
 // is handed is cached across a weight update.
 
+import { type TrainAttentionShape, attentionBackwardMasked } from "../kernels/reference/attention-train.js";
+import { rmsNormBackward, ropeBackward, swigluBackward } from "../kernels/reference/elementwise-backward.js";
 import { matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
 import { widenRange } from "../kernels/reference/widen.js";
 import { dequantizeRows, isQuantTensor } from "../tensor/quant-formats.js";
@@ -19,19 +21,34 @@ export interface TrainingBackend extends Backend {
   matmulBackwardInput(dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha?: number): void;
   /** dw (outFeatures, inFeatures) += alpha * dy^T (outFeatures, nTokens) @ x (nTokens, inFeatures) */
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha?: number): void;
+  /** kernels/reference/attention-train.ts attentionBackwardMasked: accumulates into dq, dk, dv. */
+  attentionBackward(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
+    q: Float32Array, k: Float32Array, v: Float32Array, lse: Float64Array, mask: Uint8Array, shape: TrainAttentionShape,
+  ): void;
+  /** kernels/reference/elementwise-backward.ts rmsNormBackward: accumulates into dx and dWeight. */
+  rmsNormBackward(dx: Float32Array, dWeight: Float32Array | undefined, dy: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number): void;
+  /** kernels/reference/elementwise-backward.ts swigluBackward: writes dGate and dUp. */
+  swigluBackward(dGate: Float32Array, dUp: Float32Array, dh: Float32Array, gate: Float32Array, up: Float32Array): void;
+  /** kernels/reference/elementwise-backward.ts ropeBackward, in place. */
+  ropeBackward(d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void;
 }
 
+/** The backward ops besides the products, on the reference kernels. */
+const REFERENCE_BACKWARD_OPS = { attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward };
+
 /** The reference backend with the reference backward kernels. */
-export const referenceTrainingBackend: TrainingBackend = { ...referenceBackend, name: "reference", matmulBackwardInput, matmulBackwardWeight };
+export const referenceTrainingBackend: TrainingBackend = { ...referenceBackend, ...REFERENCE_BACKWARD_OPS, name: "reference", matmulBackwardInput, matmulBackwardWeight };
 
 function isTrainingBackend(b: Backend): b is TrainingBackend {
   const t = b as Partial<TrainingBackend>;
-  return typeof t.matmulBackwardInput === "function" && typeof t.matmulBackwardWeight === "function";
+  return (["matmulBackwardInput", "matmulBackwardWeight", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
 }
 
 /**
- * `backend` with backward products: its own when it has them, the reference kernels for the
- * reference backend or a backend without its own memory, else its matmul on transposed operands.
+ * `backend` with backward ops: its own when it has them all (the WebAssembly backend), else the
+ * reference kernels, with the products for a backend that has its own memory from its matmul on
+ * transposed operands.
  */
 export function trainingBackend(backend: Backend): TrainingBackend {
   if (isTrainingBackend(backend)) return backend;
@@ -40,6 +57,7 @@ export function trainingBackend(backend: Backend): TrainingBackend {
   const free = (a: Float32Array): void => backend.freeFloat32?.(a);
   return {
     ...bind(backend),
+    ...REFERENCE_BACKWARD_OPS,
     name: backend.name,
     matmulBackwardInput(dx, dy, w, nTokens, alpha = 1) {
       const [outFeatures, inFeatures] = w.shape as [number, number];

@@ -3,14 +3,13 @@
 // tensor into a ModelGrads record: a field left undefined is frozen and gets no gradient (its input's
 // gradient still flows through it), which is how LoRA trains only A and B on a frozen base. Gradients
 // add to what the buffers hold, so micro-batches accumulate and a tied embedding sums both uses.
-// The weight products run on the view's backend (backend/training-backend.ts); the adapter's small
-// products and the per-token ops on the reference kernels, as in the forward.
+// The weight products and the per-op backward kernels (attention, RMSNorm, SwiGLU, RoPE) run on the
+// view's TrainingBackend (backend/training-backend.ts: the WebAssembly twins on that backend); the
+// adapter's small products on the reference kernels, as in the forward.
 // With `float16Grads` (float16 training, grad-scaler.ts says why and where) every activation
 // gradient is rounded to float16 as it is produced, so it overflows and underflows as autocast's.
 
 import { type TrainingBackend, trainingBackend } from "../backend/training-backend.js";
-import { attentionBackwardMasked } from "../kernels/reference/attention-train.js";
-import { rmsNormBackward, ropeBackward, swigluBackward } from "../kernels/reference/elementwise-backward.js";
 import { embedBackward, matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
 import { kvDim, qDim } from "../model/config.js";
 import type { LoraModule } from "../model/lora.js";
@@ -68,7 +67,7 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
   tb.matmulBackwardInput(dxn, dLogits, weights.output, n);
   if (grads.output !== undefined) tb.matmulBackwardWeight(grads.output, dLogits, acts.xnFinal, n, vocabSize);
   f16(dxn);
-  rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
+  tb.rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
   f16(dx);
 
   for (let l = config.nLayers - 1; l >= 0; l--) {
@@ -84,14 +83,14 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
     dh.fill(0);
     proj(dh, dx, a.h, "down_proj");
     f16(dh);
-    swigluBackward(dGate, dUp, dh, a.gate, a.up);
+    tb.swigluBackward(dGate, dUp, dh, a.gate, a.up);
     f16(dGate);
     f16(dUp);
     dxn.fill(0);
     proj(dxn, dGate, a.xnFfn, "gate_proj");
     proj(dxn, dUp, a.xnFfn, "up_proj");
     f16(dxn);
-    rmsNormBackward(dx, g.ffnNorm, dxn, a.xMid, layer.ffnNorm, n, normEps);
+    tb.rmsNormBackward(dx, g.ffnNorm, dxn, a.xMid, layer.ffnNorm, n, normEps);
     f16(dx);
 
     // xMid = xIn + o(attention(rope(q(xnAttn)), rope(k(xnAttn)), v(xnAttn))), xnAttn = rmsNorm(xIn)
@@ -101,9 +100,9 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
     dq.fill(0);
     dk.fill(0);
     dv.fill(0);
-    attentionBackwardMasked(dq, dk, dv, dAtt, a.q, a.k, a.v, a.lse, acts.mask, shape);
-    ropeBackward(dq, n, nHeads, headDim, acts.cos, acts.sin);
-    ropeBackward(dk, n, nKvHeads, headDim, acts.cos, acts.sin);
+    tb.attentionBackward(dq, dk, dv, dAtt, a.q, a.k, a.v, a.lse, acts.mask, shape);
+    tb.ropeBackward(dq, n, nHeads, headDim, acts.cos, acts.sin);
+    tb.ropeBackward(dk, n, nKvHeads, headDim, acts.cos, acts.sin);
     f16(dq);
     f16(dk);
     f16(dv);
@@ -112,7 +111,7 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
     proj(dxn, dk, a.xnAttn, "k_proj");
     proj(dxn, dv, a.xnAttn, "v_proj");
     f16(dxn);
-    rmsNormBackward(dx, g.attnNorm, dxn, a.xIn, layer.attnNorm, n, normEps);
+    tb.rmsNormBackward(dx, g.attnNorm, dxn, a.xIn, layer.attnNorm, n, normEps);
     f16(dx);
   }
   if (grads.tokenEmbedding !== undefined) embedBackward(grads.tokenEmbedding, dx, acts.tokens, dim);

@@ -4,7 +4,7 @@
 // numeric arguments and a number of chunks; every thread claims chunks until none is left (dynamic
 // scheduling: a thread the OS delays takes fewer chunks, and one that wakes after the job is done
 // takes none; nobody waits for it). Chunks are ranges of rows (matmul), heads (attention), tokens
-// (norm, rope, quantize) or elements (swiglu, add).
+// (norm, rope, quantize) or elements (swiglu, add); for the backward products tokens (dx) or rows (dw).
 
 import { quantRowBytes } from "../../tensor/quant-formats.js";
 import type { KernelExports } from "./kernel-abi.js";
@@ -23,7 +23,18 @@ export const OP = {
   attention: 10,
   attentionF16: 11,
   attentionBf16: 12,
+  /** dx += alpha dy @ w; the weight dtype is an index into BACKWARD_INPUT_DTYPES. */
+  matmulBackwardInput: 13,
+  matmulBackwardWeight: 14,
+  attentionBackward: 15,
+  rmsNormBackward: 16,
+  swigluBackward: 17,
+  ropeBackward: 18,
 } as const;
+
+/** The float weight dtypes of the input-gradient kernel, in job-argument order (a block format runs dequantized, as f32). */
+export const BACKWARD_INPUT_DTYPES = ["f32", "bf16", "f16"] as const;
+const BACKWARD_INPUT_KERNELS = ["matmul_backward_input_f32", "matmul_backward_input_bf16", "matmul_backward_input_f16"] as const;
 
 /** Int32 slots of the control block. */
 export const SLOT = {
@@ -166,6 +177,47 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
       const h1 = Math.min(nHeads!, h0 + headsPerChunk!);
       const f = op === OP.attention ? k.attention : op === OP.attentionF16 ? k.attention_f16 : k.attention_bf16;
       f(out!, q!, keys!, values!, nTokens!, startPos!, nHeads!, nKvHeads!, headDim!, h0, h1, scratch! + thread * scratchStride!);
+      return;
+    }
+    case OP.matmulBackwardInput: {
+      const [dtype, dx, dy, w, nTokens, inF, outF, alpha, tokensPerChunk] = a as unknown as number[];
+      const t0 = chunk * tokensPerChunk!;
+      k[BACKWARD_INPUT_KERNELS[dtype!]!](dx!, dy!, w!, nTokens!, inF!, outF!, alpha!, t0, Math.min(nTokens!, t0 + tokensPerChunk!));
+      return;
+    }
+    case OP.matmulBackwardWeight: {
+      const [dw, dy, x, nTokens, inF, outF, alpha, rowsPerChunk] = a as unknown as number[];
+      const r0 = chunk * rowsPerChunk!;
+      k.matmul_backward_weight(dw!, dy!, x!, nTokens!, inF!, outF!, alpha!, r0, Math.min(outF!, r0 + rowsPerChunk!));
+      return;
+    }
+    case OP.attentionBackward: {
+      const [dq, dk, dv, dOut, q, kk, v, lse, mask, seqLen, nHeads, nKvHeads, headDim, scratch, scratchStride] = a as unknown as number[];
+      k.attention_backward(dq!, dk!, dv!, dOut!, q!, kk!, v!, lse!, mask!, seqLen!, nHeads!, nKvHeads!, headDim!, chunk, chunk + 1, scratch! + thread * scratchStride!);
+      return;
+    }
+    case OP.rmsNormBackward: {
+      // Each chunk adds its tokens' weight gradient into its own row of dWeightRows (summed by the caller).
+      const [dx, dWeightRows, dy, x, weight, nTokens, dim, eps, tokensPerChunk] = a as unknown as number[];
+      const t0 = chunk * tokensPerChunk!;
+      const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
+      const at = (p: number): number => p + t0 * dim! * 4;
+      k.rmsnorm_backward(at(dx!), dWeightRows === 0 ? 0 : dWeightRows! + chunk * dim! * 4, at(dy!), at(x!), weight!, n, dim!, eps!);
+      return;
+    }
+    case OP.swigluBackward: {
+      const [dGate, dUp, dh, gate, up, n, perChunk] = a as unknown as number[];
+      const i0 = chunk * perChunk!;
+      const at = (p: number): number => p + i0 * 4;
+      k.swiglu_backward(at(dGate!), at(dUp!), at(dh!), at(gate!), at(up!), Math.min(n!, i0 + perChunk!) - i0);
+      return;
+    }
+    case OP.ropeBackward: {
+      const [d, nTokens, nHeads, headDim, cos, sin, tokensPerChunk] = a as unknown as number[];
+      const t0 = chunk * tokensPerChunk!;
+      const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
+      const half = headDim! / 2;
+      k.rope_backward(d! + t0 * nHeads! * headDim! * 4, n, nHeads!, headDim!, cos! + t0 * half * 4, sin! + t0 * half * 4);
       return;
     }
     default:

@@ -11,6 +11,7 @@ import { bf16ToF32, f16ToF32 } from "../../tensor/float16.js";
 import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, quantizeBlocksQ8_0 } from "../../tensor/q8_0.js";
 import { BLOCK_FORMATS, quantRowBytes } from "../../tensor/quant-formats.js";
 import type { KernelExports, KernelProvider } from "./kernel-abi.js";
+import { jsTrainingKernels } from "./js-training-kernels.js";
 import type { WasmMemory } from "./wasm-api.js";
 
 /** Typed views of a memory, re-made when the memory has grown. */
@@ -178,6 +179,7 @@ function jsKernels(memory: WasmMemory): KernelExports {
     attention_bf16: attentionWith((v, i) => bf16ToF32(v.u16[i]!), 2),
     // Not flash-style: one score per visible position. Callers size scratch by context for this one.
     attention_scratch_bytes: () => JS_ATTENTION_SCRATCH_BYTES,
+    ...jsTrainingKernels(() => views.get()),
   };
 }
 

@@ -17,7 +17,13 @@ export type KernelExports = Pick<
   | "matmul_f32" | "matmul_bf16" | "matmul_f16" | "quantize_q8_0" | "matmul_q8_0"
   | "matmul_q4_0" | "matmul_q5_0" | "quantize_q8_1" | "matmul_q4_1" | "matmul_q5_1" | "quantize_q8_k" | "matmul_q2_k" | "matmul_q3_k" | "matmul_q4_k" | "matmul_q5_k" | "matmul_q6_k"
   | "rmsnorm" | "rope" | "swiglu" | "add" | "attention" | "attention_f16" | "attention_bf16" | "attention_scratch_bytes"
+  | TrainingKernelName
 >;
+
+/** The kernels of training's backward ops (backend/wasm/wasm-training.ts calls them). */
+export type TrainingKernelName =
+  | "matmul_backward_input_f32" | "matmul_backward_input_bf16" | "matmul_backward_input_f16" | "matmul_backward_weight"
+  | "attention_backward" | "attention_backward_scratch_bytes" | "rmsnorm_backward" | "swiglu_backward" | "rope_backward";
 
 /**
  * How a thread gets kernel instances: a module exporting `instantiate`. The default is the

@@ -10,14 +10,18 @@
 // Matmul splits output rows, attention query heads, the per-token ops tokens; the main thread
 // computes chunks too.
 
-import { ArgumentError, LlamaError, ShapeError, UnsupportedError } from "../../errors.js";
+import { ArgumentError, ShapeError, UnsupportedError } from "../../errors.js";
 import { embed as referenceEmbed, matmul as referenceMatmul } from "../../kernels/reference/linear.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
 import { QUANT_DOTS } from "../../kernels/reference/quant-dot.js";
 import { isQuantTensor, isQuantType, quantByteLength, quantRowBytes } from "../../tensor/quant-formats.js";
 import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
-import type { AttentionShape, Backend, KvRows } from "../backend.js";
+import type { AttentionShape, KvRows } from "../backend.js";
+import type { TrainAttentionShape } from "../../kernels/reference/attention-train.js";
+import type { TrainingBackend } from "../training-backend.js";
 import { type Arena, type Block, BLOCK_ALIGN } from "./arena.js";
+import { NoRoomError, type OpArray, Staging, checkLength, splitWhenNoRoom } from "./staging.js";
+import * as training from "./wasm-training.js";
 import { convertWeightInto } from "./convert-weight.js";
 import { OP } from "./jobs.js";
 import { matmulIndex, quantizeIndex } from "./quant-kernels.js";
@@ -50,94 +54,8 @@ const MIN_PARALLEL_ELEMENTS = 1 << 16;
 
 const ATTENTION_OP = { f32: OP.attention, f16: OP.attentionF16, bf16: OP.attentionBf16 } as const;
 
-/** The arrays an op reads or writes: float32 activations, or 16-bit KV cache rows. */
-type OpArray = Float32Array | Uint16Array;
-
-/** The bytes of a typed array. */
-function bytesOf(view: OpArray): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-/** An op's activations do not fit the memory it runs in (the op then runs on fewer tokens at a time). */
-class NoRoomError extends LlamaError {
-  override readonly name = "NoRoomError";
-}
-
-/**
- * Run `op` on items [0, n) (tokens or elements); when their activations do not fit the op's memory,
- * on each half in turn, down to single items.
- */
-function splitWhenNoRoom(n: number, op: (start: number, count: number) => void, start = 0): void {
-  try {
-    op(start, n);
-  } catch (error) {
-    if (!(error instanceof NoRoomError) || n <= 1) throw error;
-    const half = Math.floor(n / 2);
-    splitWhenNoRoom(half, op, start);
-    splitWhenNoRoom(n - half, op, start + half);
-  }
-}
-
-/** One kernel call's arrays in the op's memory: the staging blocks to free, the outputs to copy back. */
-class Staging {
-  private readonly blocks: Block[] = [];
-  /** Arrays placed so far; the same elements passed twice (swiglu's out = gate) share one place. */
-  private readonly placed: { view: OpArray; byteOffset: number; staged: Uint8Array | undefined; copyBack: boolean }[] = [];
-
-  constructor(private readonly backend: WasmBackend, readonly memoryIndex: number) {}
-
-  /** Byte offset of `view` in this memory: itself when it is there, else a staging copy. */
-  place(view: OpArray, mode: "in" | "out" | "inout"): number {
-    const known = this.placed.find((p) => p.view.buffer === view.buffer && p.view.byteOffset === view.byteOffset && p.view.byteLength === view.byteLength);
-    if (known !== undefined) {
-      if (mode !== "in") known.copyBack = true;
-      return known.byteOffset;
-    }
-    const where = this.backend.arena.locate(view);
-    if (where !== undefined && where.memoryIndex === this.memoryIndex) {
-      this.placed.push({ view, byteOffset: where.byteOffset, staged: undefined, copyBack: false });
-      return where.byteOffset;
-    }
-    const block = this.allocateHere(view.byteLength);
-    const staged = new Uint8Array(this.backend.arena.buffer(block.memoryIndex), block.byteOffset, view.byteLength);
-    if (mode !== "out") staged.set(bytesOf(view));
-    this.placed.push({ view, byteOffset: block.byteOffset, staged, copyBack: mode !== "in" });
-    return block.byteOffset;
-  }
-
-  /** A scratch block in this memory for the call. */
-  scratch(byteLength: number): number {
-    return this.allocateHere(byteLength).byteOffset;
-  }
-
-  /** @throws NoRoomError when this memory has no room for the block */
-  private allocateHere(byteLength: number): Block {
-    const block = this.backend.arena.allocateIn(this.memoryIndex, byteLength, "staging");
-    if (block === undefined) throw new NoRoomError(`wasm backend: no room for ${byteLength} bytes of activations in memory ${this.memoryIndex}`);
-    this.blocks.push(block);
-    return block;
-  }
-
-  /** Copy outputs back (when the kernels succeeded) and free the staging blocks. */
-  finish(succeeded: boolean): void {
-    if (succeeded) for (const p of this.placed) if (p.copyBack && p.staged !== undefined) bytesOf(p.view).set(p.staged);
-    for (const block of this.blocks) this.backend.arena.free(block);
-  }
-
-  /** Run `body` with this staging, then finish it. */
-  run(body: (s: Staging) => void): void {
-    let succeeded = false;
-    try {
-      body(this);
-      succeeded = true;
-    } finally {
-      this.finish(succeeded);
-    }
-  }
-}
-
 /** The WebAssembly backend (create it with createWasmBackend in index.ts). */
-export class WasmBackend implements Backend {
+export class WasmBackend implements TrainingBackend {
   readonly name = "wasm";
   /** Placement of weights that were not allocated in the arena, per data array. */
   private readonly copiedWeights = new WeakMap<object, Place>();
@@ -237,7 +155,8 @@ export class WasmBackend implements Backend {
     this.stats = new Map();
   }
 
-  private timed(name: string, body: () => void): void {
+  /** @internal time `body` under opStats()[name]. */
+  timed(name: string, body: () => void): void {
     const start = performance.now();
     try {
       body();
@@ -267,7 +186,7 @@ export class WasmBackend implements Backend {
     }
     const weight = this.placeWeight(w);
     this.timed(`matmul ${w.dtype}`, () => {
-      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, weight.memoryIndex).run((s) => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this.arena, weight.memoryIndex).run((s) => {
         let xPtr = s.place(x.subarray(t0 * inF, (t0 + n) * inF), "in");
         const outPtr = s.place(out.subarray(t0 * outF, (t0 + n) * outF), "out");
         if (isQuantTensor(w)) {
@@ -300,7 +219,7 @@ export class WasmBackend implements Backend {
     checkLength("rmsNorm out", out, nTokens * dim);
     const home = this.homeOf(x);
     this.timed("rmsNorm", () => {
-      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this.arena, home).run((s) => {
         const xPtr = s.place(x.subarray(t0 * dim, (t0 + n) * dim), "in");
         const outPtr = s.place(out.subarray(t0 * dim, (t0 + n) * dim), "out");
         const wPtr = this.placeConstant(weight, home);
@@ -318,7 +237,7 @@ export class WasmBackend implements Backend {
     checkLength("rope sin", sin, nTokens * half);
     const home = this.homeOf(x);
     this.timed("rope", () => {
-      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this.arena, home).run((s) => {
         const xPtr = s.place(x.subarray(t0 * width, (t0 + n) * width), "inout");
         const cosPtr = s.place(cos.subarray(t0 * half, (t0 + n) * half), "in");
         const sinPtr = s.place(sin.subarray(t0 * half, (t0 + n) * half), "in");
@@ -341,7 +260,7 @@ export class WasmBackend implements Backend {
     const home = this.homeOf(keys.data);
     // Query tokens [t0, t0 + n) see positions up to startPos + t0 + n: a later split needs no more.
     this.timed("attention", () => {
-      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this, home).run((s) => {
+      splitWhenNoRoom(nTokens, (t0, n) => new Staging(this.arena, home).run((s) => {
         const visible = (startPos + t0 + n) * kvWidth;
         const outPtr = s.place(out.subarray(t0 * width, (t0 + n) * width), "out");
         const qPtr = s.place(q.subarray(t0 * width, (t0 + n) * width), "in");
@@ -364,7 +283,7 @@ export class WasmBackend implements Backend {
     checkLength("swiglu up", up, out.length);
     const home = this.homeOf(gate);
     this.timed("swiglu", () => {
-      splitWhenNoRoom(out.length, (i0, n) => new Staging(this, home).run((s) => {
+      splitWhenNoRoom(out.length, (i0, n) => new Staging(this.arena, home).run((s) => {
         const gPtr = s.place(gate.subarray(i0, i0 + n), "in");
         const uPtr = s.place(up.subarray(i0, i0 + n), "in");
         const outPtr = s.place(out.subarray(i0, i0 + n), "out");
@@ -378,13 +297,42 @@ export class WasmBackend implements Backend {
     checkLength("addInPlace x", x, out.length);
     const home = this.homeOf(out);
     this.timed("add", () => {
-      splitWhenNoRoom(out.length, (i0, n) => new Staging(this, home).run((s) => {
+      splitWhenNoRoom(out.length, (i0, n) => new Staging(this.arena, home).run((s) => {
         const outPtr = s.place(out.subarray(i0, i0 + n), "inout");
         const xPtr = s.place(x.subarray(i0, i0 + n), "in");
         const perChunk = this.elementsPerChunk(n);
         this.pool.run(OP.add, home, [outPtr, xPtr, n, perChunk], Math.ceil(n / perChunk));
       }));
     });
+  }
+
+  // TrainingBackend (backend/training-backend.ts): the backward ops on their SIMD twins (wasm-training.ts).
+
+  matmulBackwardInput(dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha = 1): void {
+    training.matmulBackwardInput(this, dx, dy, w, nTokens, alpha);
+  }
+
+  matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha = 1): void {
+    training.matmulBackwardWeight(this, dw, dy, x, nTokens, outFeatures, alpha);
+  }
+
+  attentionBackward(
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
+    q: Float32Array, k: Float32Array, v: Float32Array, lse: Float64Array, mask: Uint8Array, shape: TrainAttentionShape,
+  ): void {
+    training.attentionBackward(this, dq, dk, dv, dOut, q, k, v, lse, mask, shape);
+  }
+
+  rmsNormBackward(dx: Float32Array, dWeight: Float32Array | undefined, dy: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number): void {
+    training.rmsNormBackward(this, dx, dWeight, dy, x, weight, nTokens, eps);
+  }
+
+  swigluBackward(dGate: Float32Array, dUp: Float32Array, dh: Float32Array, gate: Float32Array, up: Float32Array): void {
+    training.swigluBackward(this, dGate, dUp, dh, gate, up);
+  }
+
+  ropeBackward(d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    training.ropeBackward(this, d, nTokens, nHeads, headDim, cos, sin);
   }
 
   /** Stop the worker threads. The backend must not be used after. Safe to call twice. */
@@ -394,9 +342,9 @@ export class WasmBackend implements Backend {
 
   /**
    * The memory an op on `view` runs in: its own when it is in the arena, else the newest (weights
-   * fill the older ones first, so it has the most room).
+   * fill the older ones first, so it has the most room). @internal
    */
-  private homeOf(view: OpArray): number {
+  homeOf(view: OpArray): number {
     const where = this.arena.locate(view);
     if (where !== undefined) return where.memoryIndex;
     if (this.arena.memories.length === 0) this.arena.free(this.arena.allocate(BLOCK_ALIGN)); // create memory 0
@@ -406,8 +354,9 @@ export class WasmBackend implements Backend {
   /**
    * Where a weight's data is: in place when it is in the arena, else a copy made on first use.
    * @throws ShapeError when the data is not the size the shape needs (kernels would read past it)
+   * @internal
    */
-  private placeWeight(w: WeightTensor): Place {
+  placeWeight(w: WeightTensor): Place {
     const expected = weightByteLength(w.dtype, w.shape);
     if (w.shape.length !== 2 || w.data.byteLength !== expected) throw new ShapeError("matmul weight (bytes)", [expected], [w.data.byteLength], "wasm backend");
     const where = this.arena.locate(w.data);
@@ -452,18 +401,20 @@ export class WasmBackend implements Backend {
     return scratch;
   }
 
-  private rowsPerChunk(outF: number): number {
+  /** @internal output rows per matmul chunk: whole cache lines, a few chunks per thread. */
+  rowsPerChunk(outF: number): number {
     const target = Math.ceil(outF / (this.nThreads * CHUNKS_PER_THREAD));
     return Math.max(ROW_ALIGN, Math.ceil(target / ROW_ALIGN) * ROW_ALIGN);
   }
 
-  /** Tokens per chunk for a per-token op on rows of `width` floats: one chunk when the op is small. */
-  private tokensPerChunk(nTokens: number, width: number): number {
+  /** Tokens per chunk for a per-token op on rows of `width` floats: one chunk when the op is small. @internal */
+  tokensPerChunk(nTokens: number, width: number): number {
     if (nTokens * width < MIN_PARALLEL_ELEMENTS || this.nThreads === 1) return nTokens;
     return Math.max(1, Math.ceil(nTokens / (this.nThreads * CHUNKS_PER_THREAD)));
   }
 
-  private elementsPerChunk(n: number): number {
+  /** @internal */
+  elementsPerChunk(n: number): number {
     if (n < MIN_PARALLEL_ELEMENTS || this.nThreads === 1) return Math.max(n, 1);
     return Math.ceil(n / (this.nThreads * CHUNKS_PER_THREAD) / ROW_ALIGN) * ROW_ALIGN;
   }
@@ -472,9 +423,4 @@ export class WasmBackend implements Backend {
 /** Bytes of a weight's data. @throws UnsupportedError for a block-format shape that is not rows of whole blocks */
 function weightByteLength(dtype: WeightDType, shape: readonly number[]): number {
   return isQuantType(dtype) ? quantByteLength(dtype, shape) : numel(shape) * DTYPE_BYTES[dtype];
-}
-
-/** @throws ShapeError when `view` holds fewer than `needed` elements */
-function checkLength(what: string, view: OpArray, needed: number): void {
-  if (!Number.isInteger(needed) || view.length < needed) throw new ShapeError(what, [needed], [view.length], "wasm backend");
 }

@@ -119,6 +119,37 @@ export interface WasmKernels {
    * (O(tile x headDim x group), not O(context)).
    */
   attention_scratch_bytes(headDim: number, group: number): number;
+  /**
+   * Tokens [tokenStart, tokenEnd) of dx (nTokens, inF) += alpha * dy (nTokens, outF) @ w (outF, inF),
+   * w float32 (the input gradient of out = x @ w^T; reference linear-backward.ts matmulBackwardInput).
+   */
+  matmul_backward_input_f32(dx: number, dy: number, w: number, nTokens: number, inF: number, outF: number, alpha: number, tokenStart: number, tokenEnd: number): void;
+  /** As matmul_backward_input_f32, w bfloat16 bits. */
+  matmul_backward_input_bf16(dx: number, dy: number, w: number, nTokens: number, inF: number, outF: number, alpha: number, tokenStart: number, tokenEnd: number): void;
+  /** As matmul_backward_input_f32, w IEEE half bits. */
+  matmul_backward_input_f16(dx: number, dy: number, w: number, nTokens: number, inF: number, outF: number, alpha: number, tokenStart: number, tokenEnd: number): void;
+  /**
+   * Rows [rowStart, rowEnd) of dw (outF, inF) += alpha * dy^T @ x, dy (nTokens, outF), x (nTokens,
+   * inF) (the weight gradient; reference matmulBackwardWeight).
+   */
+  matmul_backward_weight(dw: number, dy: number, x: number, nTokens: number, inF: number, outF: number, alpha: number, rowStart: number, rowEnd: number): void;
+  /**
+   * Units [unitStart, unitEnd) (unit = row * nKvHeads + kvHead) of training attention's backward
+   * (reference attention-train.ts attentionBackwardMasked): dq, dk, dv += from dOut, q, k, v, lse
+   * (float64, rows * seqLen x nHeads) and mask (bytes); scratch: attention_backward_scratch_bytes.
+   */
+  attention_backward(
+    dq: number, dk: number, dv: number, dOut: number, q: number, k: number, v: number, lse: number, mask: number,
+    seqLen: number, nHeads: number, nKvHeads: number, headDim: number, unitStart: number, unitEnd: number, scratch: number,
+  ): void;
+  /** Scratch bytes of one attention_backward call (one per thread). */
+  attention_backward_scratch_bytes(seqLen: number, headDim: number): number;
+  /** RMSNorm's backward (reference rmsNormBackward): dx += ..., dWeight (dim) += ... unless dWeight is 0. */
+  rmsnorm_backward(dx: number, dWeight: number, dy: number, x: number, weight: number, nTokens: number, dim: number, eps: number): void;
+  /** SwiGLU's backward over n elements (reference swigluBackward): dGate, dUp written. */
+  swiglu_backward(dGate: number, dUp: number, dh: number, gate: number, up: number, n: number): void;
+  /** RoPE's backward in place (reference ropeBackward), halves layout. */
+  rope_backward(d: number, nTokens: number, nHeads: number, headDim: number, cos: number, sin: number): void;
   /** Start of the memory the host may use (the module's static-data end); at most KERNEL_RESERVED_BYTES. */
   kernel_reserved_bytes(): number;
   /** Test hook: n halves at src -> float32 at dst by the vector widening (n a multiple of 8). */
@@ -131,7 +162,9 @@ export interface WasmKernels {
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
   "matmul_f32", "matmul_bf16", "matmul_f16", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
-  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "read_stream",
+  "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes",
+  "matmul_backward_input_f32", "matmul_backward_input_bf16", "matmul_backward_input_f16", "matmul_backward_weight",
+  "attention_backward", "attention_backward_scratch_bytes", "rmsnorm_backward", "swiglu_backward", "rope_backward", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "read_stream",
 ];
 
 const BASE64: Readonly<Record<KernelBuild, string>> = { simd: SIMD_WASM_BASE64, "relaxed-simd": RELAXED_SIMD_WASM_BASE64 };

@@ -57,7 +57,7 @@ export function attention_scratch_bytes(headDim: u32, group: u32): u32 {
 
 /** q . k over headDim floats. */
 // @ts-ignore: decorator
-@inline function dot(q: usize, k: usize, headDim: u32): f32 {
+@inline export function dot(q: usize, k: usize, headDim: u32): f32 {
   let a = f32x4.splat(0), b = f32x4.splat(0);
   let i: u32 = 0;
   for (; i + 8 <= headDim; i += 8) {

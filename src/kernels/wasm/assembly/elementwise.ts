@@ -46,6 +46,21 @@ export function rmsnorm(out: usize, x: usize, weight: usize, nTokens: u32, dim: 
  * by the angles of its token; cos and sin are (nTokens, headDim / 2).
  */
 export function rope(x: usize, nTokens: u32, nHeads: u32, headDim: u32, cos: usize, sin: usize): void {
+  rotatePairs(x, nTokens, nHeads, headDim, cos, sin, false);
+}
+
+/**
+ * RoPE's backward in place on d (nTokens, nHeads, headDim): the transpose of each pair's rotation,
+ * the rotation by the opposite angle (d0' = d0 c + d1 s, d1' = d1 c - d0 s); the twin of
+ * elementwise-backward.ts ropeBackward.
+ */
+export function rope_backward(d: usize, nTokens: u32, nHeads: u32, headDim: u32, cos: usize, sin: usize): void {
+  rotatePairs(d, nTokens, nHeads, headDim, cos, sin, true);
+}
+
+/** The rotation of rope(), by the negated angles when `inverse` (x * -s is exactly -(x * s)). */
+// @ts-ignore: decorator
+@inline function rotatePairs(x: usize, nTokens: u32, nHeads: u32, headDim: u32, cos: usize, sin: usize, inverse: bool): void {
   const half = headDim >> 1;
   const halfBytes = <usize>half << 2;
   for (let t: u32 = 0; t < nTokens; t++) {
@@ -56,14 +71,16 @@ export function rope(x: usize, nTokens: u32, nHeads: u32, headDim: u32, cos: usi
       let i: u32 = 0;
       for (; i + 4 <= half; i += 4) {
         const p = <usize>i << 2;
-        const c = v128.load(ct + p), s = v128.load(st + p);
+        const c = v128.load(ct + p);
+        const s = inverse ? f32x4.neg(v128.load(st + p)) : v128.load(st + p);
         const x0 = v128.load(base + p), x1 = v128.load(base + halfBytes + p);
         v128.store(base + p, f32x4.sub(f32x4.mul(x0, c), f32x4.mul(x1, s)));
         v128.store(base + halfBytes + p, f32x4.add(f32x4.mul(x1, c), f32x4.mul(x0, s)));
       }
       for (; i < half; i++) {
         const p = <usize>i << 2;
-        const c = load<f32>(ct + p), s = load<f32>(st + p);
+        const c = load<f32>(ct + p);
+        const s = inverse ? -load<f32>(st + p) : load<f32>(st + p);
         const x0 = load<f32>(base + p), x1 = load<f32>(base + halfBytes + p);
         store<f32>(base + p, x0 * c - x1 * s);
         store<f32>(base + halfBytes + p, x1 * c + x0 * s);

@@ -8,8 +8,11 @@ export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
 export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } from "./legacy-quants";
 export { quantize_q8_k } from "./kquants";
 export { matmul_q2_k, matmul_q3_k, matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./kquant-matmul";
-export { rmsnorm, rope, swiglu, add, softmax } from "./elementwise";
+export { rmsnorm, rope, rope_backward, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
+export { matmul_backward_input_f32, matmul_backward_input_bf16, matmul_backward_input_f16, matmul_backward_weight } from "./linear-backward";
+export { rmsnorm_backward, swiglu_backward } from "./elementwise-backward";
+export { attention_backward, attention_backward_scratch_bytes } from "./attention-backward";
 export { read_stream } from "./stream";
 
 /** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */

@@ -1,0 +1,155 @@
+// The backward ops of training on the WebAssembly backend (backend/training-backend.ts's
+// TrainingBackend: the WasmBackend methods of those names call these), on the SIMD twins of the
+// reference backward kernels in src/kernels/wasm/assembly/ (linear-backward.ts, attention-backward.ts,
+// elementwise-backward.ts), split over the worker pool as the forward ops are: the input gradient,
+// RMSNorm and RoPE by tokens, the weight gradient by output rows, attention by (row, kv head), SwiGLU
+// by elements. Arrays outside the backend's memory are staged per call (staging.ts); nothing is cached
+// across calls, because training changes the weights and norm weights it hands in between them.
+
+import { ArgumentError } from "../../errors.js";
+import type { TrainAttentionShape } from "../../kernels/reference/attention-train.js";
+import { dequantizeRows, isQuantTensor } from "../../tensor/quant-formats.js";
+import type { WeightTensor } from "../../tensor/tensor.js";
+import { BLOCK_ALIGN } from "./arena.js";
+import { BACKWARD_INPUT_DTYPES, OP } from "./jobs.js";
+import { Staging, checkLength, splitWhenNoRoom } from "./staging.js";
+import type { WasmBackend } from "./wasm-backend.js";
+
+/** Tokens per chunk of a backward product: multiples of the kernel's four-row tile, a few chunks per thread. */
+function tokenChunk(b: WasmBackend, nTokens: number): number {
+  if (b.nThreads === 1) return Math.max(nTokens, 1);
+  return Math.max(4, Math.ceil(nTokens / (b.nThreads * 4) / 4) * 4);
+}
+
+/**
+ * dx (nTokens, inFeatures) += alpha * dy (nTokens, outFeatures) @ w (outFeatures, inFeatures), as
+ * kernels/reference/linear-backward.ts matmulBackwardInput. A block-format weight is dequantized
+ * (the reference's dequantizeRows) into a float32 scratch block for the call.
+ */
+export function matmulBackwardInput(b: WasmBackend, dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha = 1): void {
+  const [outF, inF] = w.shape as [number, number];
+  checkLength("matmulBackwardInput dy", dy, nTokens * outF);
+  checkLength("matmulBackwardInput dx", dx, nTokens * inF);
+  const quant = isQuantTensor(w);
+  const home = quant ? b.homeOf(dx) : b.placeWeight(w).memoryIndex;
+  b.timed(`matmulBackwardInput ${w.dtype}`, () => {
+    splitWhenNoRoom(nTokens, (t0, n) => new Staging(b.arena, home).run((s) => {
+      let wPtr: number;
+      if (quant) {
+        wPtr = s.scratch(outF * inF * 4);
+        dequantizeRows(w, 0, outF, new Float32Array(b.arena.buffer(home), wPtr, outF * inF));
+      } else {
+        wPtr = b.placeWeight(w).byteOffset;
+      }
+      const dyPtr = s.place(dy.subarray(t0 * outF, (t0 + n) * outF), "in");
+      const dxPtr = s.place(dx.subarray(t0 * inF, (t0 + n) * inF), "inout");
+      const perChunk = tokenChunk(b, n);
+      const dtype = quant ? 0 : BACKWARD_INPUT_DTYPES.indexOf(w.dtype as (typeof BACKWARD_INPUT_DTYPES)[number]);
+      b.pool.run(OP.matmulBackwardInput, home, [dtype, dxPtr, dyPtr, wPtr, n, inF, outF, alpha, perChunk], Math.ceil(n / perChunk));
+    }));
+  });
+}
+
+/**
+ * dw (outFeatures, inFeatures) += alpha * dy^T (outFeatures, nTokens) @ x (nTokens, inFeatures), as
+ * kernels/reference/linear-backward.ts matmulBackwardWeight.
+ */
+export function matmulBackwardWeight(b: WasmBackend, dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha = 1): void {
+  const inF = dw.length / outFeatures;
+  checkLength("matmulBackwardWeight dy", dy, nTokens * outFeatures);
+  checkLength("matmulBackwardWeight x", x, nTokens * inF);
+  const home = b.homeOf(dw);
+  b.timed("matmulBackwardWeight", () => {
+    // Fewer tokens at a time when there is no room: each part adds its share of the sum to dw.
+    splitWhenNoRoom(nTokens, (t0, n) => new Staging(b.arena, home).run((s) => {
+      const dwPtr = s.place(dw, "inout");
+      const dyPtr = s.place(dy.subarray(t0 * outFeatures, (t0 + n) * outFeatures), "in");
+      const xPtr = s.place(x.subarray(t0 * inF, (t0 + n) * inF), "in");
+      const perChunk = b.rowsPerChunk(outFeatures);
+      b.pool.run(OP.matmulBackwardWeight, home, [dwPtr, dyPtr, xPtr, n, inF, outFeatures, alpha, perChunk], Math.ceil(outFeatures / perChunk));
+    }));
+  });
+}
+
+/**
+ * Training attention's backward, as kernels/reference/attention-train.ts attentionBackwardMasked
+ * (accumulates into dq, dk, dv): one chunk per sequence row and kv head, so no two threads write
+ * the same gradient row.
+ */
+export function attentionBackward(
+  b: WasmBackend, dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
+  q: Float32Array, k: Float32Array, v: Float32Array, lse: Float64Array, mask: Uint8Array, shape: TrainAttentionShape,
+): void {
+  const { rows, seqLen, nHeads, nKvHeads, headDim } = shape;
+  if (nKvHeads < 1 || nHeads % nKvHeads !== 0) throw new ArgumentError(`attentionBackward: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+  const n = rows * seqLen;
+  for (const [what, array, width] of [["dq", dq, nHeads], ["dOut", dOut, nHeads], ["q", q, nHeads], ["dk", dk, nKvHeads], ["dv", dv, nKvHeads], ["k", k, nKvHeads], ["v", v, nKvHeads]] as const) {
+    checkLength(`attentionBackward ${what}`, array, n * width * headDim);
+  }
+  checkLength("attentionBackward lse", lse, n * nHeads);
+  checkLength("attentionBackward mask", mask, n);
+  const home = b.homeOf(q);
+  b.timed("attentionBackward", () => new Staging(b.arena, home).run((s) => {
+    const ptrs = [s.place(dq, "inout"), s.place(dk, "inout"), s.place(dv, "inout"), s.place(dOut, "in"), s.place(q, "in"), s.place(k, "in"), s.place(v, "in"), s.place(lse, "in"), s.place(mask, "in")];
+    const stride = Math.ceil(b.pool.kernelsOn(home).attention_backward_scratch_bytes(seqLen, headDim) / BLOCK_ALIGN) * BLOCK_ALIGN;
+    const scratch = s.scratch(stride * b.nThreads);
+    b.pool.run(OP.attentionBackward, home, [...ptrs, seqLen, nHeads, nKvHeads, headDim, scratch, stride], rows * nKvHeads);
+  }));
+}
+
+/**
+ * RMSNorm's backward, as kernels/reference/elementwise-backward.ts rmsNormBackward: dx accumulates;
+ * each chunk of tokens sums its weight gradient into a row of its own, and the rows are added to
+ * dWeight here (float64, then float32, as the reference adds its float64 sums).
+ */
+export function rmsNormBackward(
+  b: WasmBackend, dx: Float32Array, dWeight: Float32Array | undefined, dy: Float32Array, x: Float32Array, weight: Float32Array, nTokens: number, eps: number,
+): void {
+  const dim = weight.length;
+  for (const [what, array] of [["dx", dx], ["dy", dy], ["x", x]] as const) checkLength(`rmsNormBackward ${what}`, array, nTokens * dim);
+  if (dWeight !== undefined) checkLength("rmsNormBackward dWeight", dWeight, dim);
+  const home = b.homeOf(x);
+  b.timed("rmsNormBackward", () => new Staging(b.arena, home).run((s) => {
+    const perChunk = b.tokensPerChunk(nTokens, dim);
+    const nChunks = Math.ceil(nTokens / perChunk);
+    const rowsPtr = dWeight === undefined ? 0 : s.scratch(nChunks * dim * 4);
+    const partial = new Float32Array(b.arena.buffer(home), rowsPtr, dWeight === undefined ? 0 : nChunks * dim); // (nChunks, dim)
+    partial.fill(0);
+    // The norm weight is staged per call, never cached: training updates it between calls.
+    const args = [s.place(dx, "inout"), rowsPtr, s.place(dy, "in"), s.place(x, "in"), s.place(weight, "in"), nTokens, dim, eps, perChunk];
+    b.pool.run(OP.rmsNormBackward, home, args, nChunks);
+    if (dWeight === undefined) return;
+    for (let i = 0; i < dim; i++) {
+      let sum = 0;
+      for (let c = 0; c < nChunks; c++) sum += partial[c * dim + i]!;
+      dWeight[i] = dWeight[i]! + sum;
+    }
+  }));
+}
+
+/** SwiGLU's backward, as kernels/reference/elementwise-backward.ts swigluBackward (dGate, dUp written). */
+export function swigluBackward(b: WasmBackend, dGate: Float32Array, dUp: Float32Array, dh: Float32Array, gate: Float32Array, up: Float32Array): void {
+  const n = dh.length;
+  for (const [what, array] of [["dGate", dGate], ["dUp", dUp], ["gate", gate], ["up", up]] as const) checkLength(`swigluBackward ${what}`, array, n);
+  const home = b.homeOf(gate);
+  b.timed("swigluBackward", () => new Staging(b.arena, home).run((s) => {
+    const perChunk = b.elementsPerChunk(n);
+    const args = [s.place(dGate.subarray(0, n), "out"), s.place(dUp.subarray(0, n), "out"), s.place(dh, "in"), s.place(gate.subarray(0, n), "in"), s.place(up.subarray(0, n), "in"), n, perChunk];
+    b.pool.run(OP.swigluBackward, home, args, Math.ceil(n / perChunk));
+  }));
+}
+
+/** RoPE's backward in place, as kernels/reference/elementwise-backward.ts ropeBackward. */
+export function ropeBackward(b: WasmBackend, d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+  const width = nHeads * headDim;
+  const half = headDim / 2;
+  checkLength("ropeBackward d", d, nTokens * width);
+  checkLength("ropeBackward cos", cos, nTokens * half);
+  checkLength("ropeBackward sin", sin, nTokens * half);
+  const home = b.homeOf(d);
+  b.timed("ropeBackward", () => new Staging(b.arena, home).run((s) => {
+    const perChunk = b.tokensPerChunk(nTokens, width);
+    const args = [s.place(d.subarray(0, nTokens * width), "inout"), nTokens, nHeads, headDim, s.place(cos.subarray(0, nTokens * half), "in"), s.place(sin.subarray(0, nTokens * half), "in"), perChunk];
+    b.pool.run(OP.ropeBackward, home, args, Math.ceil(nTokens / perChunk));
+  }));
+}
