@@ -4,11 +4,13 @@
 // does on Node (a warm-up, then per repetition a prompt forward plus picking the first token, then
 // greedy single-token steps; medians); WLLAMA_PAGE loads the same file (as a Blob) into wllama and
 // reads llama.cpp's own timings of a completion of the same length (temperature 0, EOS ignored,
-// no prompt cache).
+// no prompt cache). The worker also reports whether it is cross-origin isolated (the pool has
+// threads only then), the cores the browser reports and the kernel build it picked.
 
 /** Served as /bench/ours-worker.js; imports the browser build from /dist/browser/. */
 export const OURS_WORKER = `
-const llama = await import(new URL("../dist/browser/index.js", self.location.href).href);
+// No top-level await: a message posted while the module is still evaluating would find no onmessage.
+const modules = Promise.all([import(new URL("../dist/browser/index.js", self.location.href).href), import(new URL("../dist/kernels/wasm/module.js", self.location.href).href)]);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function argmax(logits) {
   let best = 0;
@@ -17,6 +19,7 @@ function argmax(logits) {
 }
 self.onmessage = async ({ data }) => {
   try {
+    const [llama, kernels] = await modules;
     const { url, threads, prompt, genTokens, reps } = data;
     const t = performance.now();
     const backend = await llama.createWasmBackend({ threads });
@@ -41,7 +44,7 @@ self.onmessage = async ({ data }) => {
       decode.push(result.decode);
     }
     await backend.close();
-    self.postMessage({ ok: true, threads: backend.nThreads, loadSeconds, prefillTokS: median(prefill), decodeTokS: median(decode), prefillRuns: prefill, decodeRuns: decode });
+    self.postMessage({ ok: true, threads: backend.nThreads, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency, build: kernels.preferredKernelBuild(), loadSeconds, prefillTokS: median(prefill), decodeTokS: median(decode), prefillRuns: prefill, decodeRuns: decode });
   } catch (error) {
     self.postMessage({ ok: false, error: String(error && error.stack || error) });
   }

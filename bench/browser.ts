@@ -1,5 +1,5 @@
 // `npm run bench -- browser [--files gguf-small-q8_0,gguf-small-q4_k_m] [--threads N] [--reps 3]
-// [--prompt-tokens 128] [--gen-tokens 64]`: prefill and decode tokens/s of one GGUF model in headless
+// [--prompt-tokens 128] [--gen-tokens 64] [--node-simd auto|simd]`: prefill and decode tokens/s of one GGUF model in headless
 // Chromium (Debian's /usr/bin/chromium via playwright-core, as the browser tests; page
 // cross-origin isolated, threads = cores by default), three ways in one run on the same machine:
 // ours in the browser (the browser build's fromPretrained on the GGUF URL, in a Web Worker:
@@ -8,12 +8,17 @@
 // the same loopback server, no CDN) on the same file in the same browser. Ours use speed-child's
 // prompt (BOS + 127 fixed pseudo-random ids); wllama is given that prompt's text (decoded by the
 // file's tokenizer; llama.cpp's prompt_n is printed) and reports llama.cpp's own timings.
-// The files are llama.cpp-quantized fixtures (../shared/fixtures/gguf). Load average is printed.
+// --files names fixtures (../shared/fixtures/gguf, llama.cpp-quantized) or paths of .gguf files, such
+// as the speed bench's 1B-shape files (`npm run bench -- speed --preset 1b-shape --dtypes q4_k_m`
+// writes $TMPDIR/llama3-ts-bench/anchor-models/1b-shape-gguf/1b-shape-q4_k_m.gguf). Ours on Node runs
+// the kernel build the browser runs: on Node 20 that takes --experimental-wasm-relaxed-simd
+// (--node-simd simd leaves it off). The table says which build and whether the bench worker was
+// cross-origin isolated (its pool has threads only then). Load average is printed.
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "../src/tokenizer/index.js";
 import { launchChromium, pageLog } from "../test/support/browser.js";
@@ -31,6 +36,15 @@ interface Figures {
   promptTokens?: number;
   multithread?: boolean;
   version?: string;
+  build?: string;
+  isolated?: boolean;
+  cores?: number;
+}
+
+/** A fixture name or a .gguf path: the file, its folder and the name it is served under. */
+function ggufFile(spec: string): { path: string; dir: string; name: string } {
+  const path = spec.endsWith(".gguf") ? spec : fixturePath("gguf", `${spec}.gguf`);
+  return { path, dir: dirname(path), name: basename(path, ".gguf") };
 }
 
 function option(argv: readonly string[], name: string, fallback: string): string {
@@ -46,7 +60,9 @@ export const browserBench: Bench = {
   summary: "GGUF prefill/decode tok/s in headless Chromium: ours vs ours on Node vs wllama (same file, same browser)",
   perNode: true,
   async run(argv) {
-    const files = option(argv, "--files", "gguf-small-q8_0,gguf-small-q4_k_m").split(",");
+    const files = option(argv, "--files", "gguf-small-q8_0,gguf-small-q4_k_m").split(",").map(ggufFile);
+    // Relaxed SIMD is on by default in Chromium and in Node 22+, behind a flag in Node 20.
+    const nodeFlags = option(argv, "--node-simd", "auto") === "simd" || Number(process.versions.node.split(".")[0]) > 20 ? [] : ["--experimental-wasm-relaxed-simd"];
     const threads = Number(option(argv, "--threads", String(cpus().length)));
     const reps = Number(option(argv, "--reps", "3"));
     const promptTokens = Number(option(argv, "--prompt-tokens", "128"));
@@ -57,7 +73,7 @@ export const browserBench: Bench = {
     writeFileSync(join(pageDir, "ours-worker.js"), OURS_WORKER);
     const http = await startStaticServer({
       "/dist/": [join(PROJECT_ROOT, "dist", "browser")],
-      "/gguf/": [fixturePath("gguf")],
+      "/gguf/": [...new Set(files.map((f) => f.dir))],
       "/wllama/": [join(PROJECT_ROOT, "node_modules", "@wllama", "wllama", "esm")],
       "/bench/": [pageDir],
     }, { "/bench.html": "<!doctype html><title>llama3-ts browser bench</title>" });
@@ -66,11 +82,10 @@ export const browserBench: Bench = {
     console.log(`\nload average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")} on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}); ${threads} threads; prompt ${promptTokens} tokens, ${genTokens} decode steps, median of ${reps}\n`);
     const rows: string[] = [];
     try {
-      for (const name of files) {
-        const path = fixturePath("gguf", `${name}.gguf`);
+      for (const { path, name } of files) {
         const text = (await Tokenizer.fromPretrained(path)).decode(prompt.slice(1));
         console.error(`browser bench: ${name}: ours on Node`);
-        const node = JSON.parse(execFileSync(process.execPath, [speedChild, "--dir", path, "--dtype", "auto", "--threads", String(threads), "--prompt-tokens", String(promptTokens), "--gen-tokens", String(genTokens), "--reps", String(reps)], { encoding: "utf8" }).trim().split("\n").at(-1)!) as Figures;
+        const node = JSON.parse(execFileSync(process.execPath, [...nodeFlags, speedChild, "--dir", path, "--dtype", "auto", "--threads", String(threads), "--prompt-tokens", String(promptTokens), "--gen-tokens", String(genTokens), "--reps", String(reps)], { encoding: "utf8" }).trim().split("\n").at(-1)!) as Figures;
         const page = await browser.newPage();
         const log = pageLog(page);
         try {
@@ -78,10 +93,12 @@ export const browserBench: Bench = {
           const url = `${http.url}/iso/gguf/${name}.gguf`;
           console.error(`browser bench: ${name}: ours in Chromium`);
           const ours = (await page.evaluate(async (args) => {
-            const g = globalThis as unknown as { Worker: new (u: string, o: object) => { onmessage: (e: { data: unknown }) => void; postMessage(m: unknown): void; terminate(): void } };
+            const g = globalThis as unknown as { Worker: new (u: string, o: object) => { onmessage: (e: { data: unknown }) => void; onerror: (e: { message?: string }) => void; postMessage(m: unknown): void; terminate(): void } };
             const worker = new g.Worker("bench/ours-worker.js", { type: "module" });
             const result = await new Promise((resolve) => {
               worker.onmessage = (e) => resolve(e.data);
+              // A worker that fails to start (a module that does not load) reports here, not by message.
+              worker.onerror = (e) => resolve({ ok: false, error: `worker error: ${e.message ?? "(no message; a module failed to load?)"}` });
               worker.postMessage(args);
             });
             worker.terminate();
@@ -89,11 +106,19 @@ export const browserBench: Bench = {
           }, { url, threads, prompt, genTokens, reps })) as Figures & { ok: boolean; error?: string };
           if (!ours.ok) throw new Error(`ours in the browser: ${ours.error}`);
           console.error(`browser bench: ${name}: wllama in Chromium`);
-          const wllama = (await page.evaluate(`(${WLLAMA_PAGE})(${JSON.stringify({ url, threads, text, genTokens, reps })})`)) as Figures;
-          rows.push(`| ${name} | ours, Chromium | ${ours.threads} | ${fmt(ours.prefillTokS)} | ${fmt(ours.decodeTokS)} | ${ours.loadSeconds.toFixed(2)} |`);
-          rows.push(`| ${name} | ours, Node ${process.version} | ${node.threads} | ${fmt(node.prefillTokS)} | ${fmt(node.decodeTokS)} | ${node.loadSeconds.toFixed(2)} |`);
-          rows.push(`| ${name} | wllama, Chromium${wllama.version === undefined ? "" : ` (llama.cpp ${wllama.version})`} | ${wllama.threads}${wllama.multithread === true ? "" : " (single-thread build)"} | ${fmt(wllama.prefillTokS)} (prompt_n ${wllama.promptTokens}) | ${fmt(wllama.decodeTokS)} | ${wllama.loadSeconds.toFixed(2)} |`);
-          rows.push(`| ${name} | browser vs Node / vs wllama | | ${pct(ours.prefillTokS, node.prefillTokS)} / ${pct(ours.prefillTokS, wllama.prefillTokS)} | ${pct(ours.decodeTokS, node.decodeTokS)} / ${pct(ours.decodeTokS, wllama.decodeTokS)} | |`);
+          // wllama can fail on a file (llama.cpp's JSON layer throws on the random models' invalid
+          // UTF-8 output, Q4_K_M fixture): its row says so and the other files still run.
+          const wllama = await (page.evaluate(`(${WLLAMA_PAGE})(${JSON.stringify({ url, threads, text, genTokens, reps })})`) as Promise<Figures>)
+            .catch((error: unknown) => ({ failed: String(error).split("\n")[0] }));
+          rows.push(`| ${name} | ours, Chromium (${ours.build}${ours.isolated === true ? ", isolated" : ", NOT isolated"}, ${ours.cores} cores) | ${ours.threads} | ${fmt(ours.prefillTokS)} | ${fmt(ours.decodeTokS)} | ${ours.loadSeconds.toFixed(2)} |`);
+          rows.push(`| ${name} | ours, Node ${process.version} (${node.build}) | ${node.threads} | ${fmt(node.prefillTokS)} | ${fmt(node.decodeTokS)} | ${node.loadSeconds.toFixed(2)} |`);
+          if ("failed" in wllama) {
+            rows.push(`| ${name} | wllama, Chromium | failed: ${wllama.failed} | | | |`);
+            rows.push(`| ${name} | browser vs Node | | ${pct(ours.prefillTokS, node.prefillTokS)} | ${pct(ours.decodeTokS, node.decodeTokS)} | |`);
+          } else {
+            rows.push(`| ${name} | wllama, Chromium${wllama.version === undefined ? "" : ` (llama.cpp ${wllama.version})`} | ${wllama.threads}${wllama.multithread === true ? "" : " (single-thread build)"} | ${fmt(wllama.prefillTokS)} (prompt_n ${wllama.promptTokens}) | ${fmt(wllama.decodeTokS)} | ${wllama.loadSeconds.toFixed(2)} |`);
+            rows.push(`| ${name} | browser vs Node / vs wllama | | ${pct(ours.prefillTokS, node.prefillTokS)} / ${pct(ours.prefillTokS, wllama.prefillTokS)} | ${pct(ours.decodeTokS, node.decodeTokS)} / ${pct(ours.decodeTokS, wllama.decodeTokS)} | |`);
+          }
         } catch (error) {
           console.error(log.join("\n"));
           throw error;

@@ -1,10 +1,14 @@
 // The browser entry's import graph (scripts/build-browser.mjs walks it from the compiled entry
 // points, following static imports, literal dynamic imports and `new URL("./x.js", import.meta.url)`
 // workers): no node:* module and no bare specifier the browser build cannot map; "#platform" is
-// platform-web there; the worker scripts and the kernel provider are in it. Runs without a browser.
+// platform-web there; the worker scripts and the kernel provider are in it; and in the sources, no
+// file outside the Node-only folders imports node:* (type imports included, which tsc erases and
+// the walk cannot see), so host access goes through #platform. Runs without a browser.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROJECT_ROOT } from "./support/paths.js";
@@ -14,7 +18,7 @@ interface Graph {
   readonly problems: { file: string; specifier: string }[];
 }
 const script = (await import(pathToFileURL(join(PROJECT_ROOT, "scripts", "build-browser.mjs")).href)) as {
-  browserGraph: () => Graph;
+  browserGraph: (entries?: string[]) => Graph;
   specifiersOf: (code: string) => string[];
 };
 
@@ -28,6 +32,32 @@ test("nothing reachable from the browser entry imports node:* (or an unmapped pa
   for (const nodeOnly of ["platform/platform-node.js", "backend/wasm/platform-node.js", "loader/pretrained.js", "io/safetensors-reader.js"]) {
     assert.ok(!reached.has(nodeOnly), `${nodeOnly} is not in the graph`);
   }
+});
+
+test("a node:* import anywhere down the graph is a problem the build refuses", () => {
+  const dir = mkdtempSync(join(tmpdir(), "browser-graph-"));
+  writeFileSync(join(dir, "entry.js"), 'import { b } from "./b.js";\n');
+  writeFileSync(join(dir, "b.js"), 'export { b } from "./c.js";\n');
+  writeFileSync(join(dir, "c.js"), 'import { open } from "node:fs/promises";\nexport const b = open;\n');
+  const { problems } = script.browserGraph([join(dir, "entry.js")]);
+  assert.deepEqual(problems, [{ file: join(dir, "c.js"), specifier: "node:fs/promises" }]);
+});
+
+/** Folders (and files) of src/ that run on Node only and may import node:* directly. */
+const NODE_ONLY = ["cli/", "server/", "train/", "platform/platform-node.ts", "backend/wasm/platform-node.ts"];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [join(dir, e.name)] : []);
+}
+
+test("outside the Node-only folders no source file imports node:* (host access is #platform)", () => {
+  const src = join(PROJECT_ROOT, "src");
+  const offenders = sourceFiles(src)
+    .map((f) => relative(src, f).split("\\").join("/"))
+    .filter((f) => !NODE_ONLY.some((n) => f.startsWith(n)))
+    .flatMap((f) => script.specifiersOf(readFileSync(join(src, f), "utf8")).filter((s) => s.startsWith("node:")).map((s) => `${f} -> ${s}`));
+  assert.deepEqual(offenders, []);
 });
 
 test("the walk finds every kind of import and ignores comments", () => {

@@ -5,9 +5,7 @@
 // the new one renamed in, then the old one deleted). A rename within one parent folder is atomic on
 // POSIX file systems; both folders are siblings for that reason.
 
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, realpath, rename, rm, rmdir, stat } from "node:fs/promises";
-import { basename, dirname, join, relative, resolve, isAbsolute } from "node:path";
+import { basename, dirname, isAbsolute, join, mkdir, randomBytes, readdir, realpath, relative, rename, resolve, rm, rmdir, stat } from "#platform";
 import { ArgumentError } from "../errors.js";
 
 /** Options of {@link writeFolderAtomically}. */

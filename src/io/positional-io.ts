@@ -5,7 +5,7 @@
 // (about 2 GiB): each chunk gets its own small view. No intermediate buffer is ever allocated, so
 // reading a tensor costs exactly its own bytes. Used by the safetensors reader and writer.
 
-import type { FileHandle } from "node:fs/promises";
+import type { FileHandle } from "#platform";
 import { FormatError, LlamaError } from "../errors.js";
 
 /**

@@ -9,8 +9,7 @@
 // Departure: transformers tries `model.safetensors` before the index; we prefer the index (a
 // folder holding both is noted), because a stray single file beside shards is the likelier leftover.
 
-import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, readdir, readFile, stat } from "#platform";
 import { FormatError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { INDEX_FILE_NAME, MAX_INDEX_BYTES, SINGLE_FILE_NAME, parseIndex, type SafetensorsIndex } from "./safetensors-index.js";

@@ -8,7 +8,7 @@
 // memory-maps the file and hands out views, we copy each tensor into its own buffer instead
 // (JavaScript cannot map files, and a fresh buffer is always aligned for its typed array).
 
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "#platform";
 import { ArgumentError, FormatError } from "../errors.js";
 import type { Tensor } from "../tensor/tensor.js";
 import { readRange } from "./positional-io.js";

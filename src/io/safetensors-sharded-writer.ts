@@ -5,8 +5,7 @@
 // file is written under a temporary name and renamed, and the index is written last, so a failed
 // write never leaves an index that names missing shards.
 
-import { mkdir, readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, mkdir, readdir, rm } from "#platform";
 import { ArgumentError } from "../errors.js";
 import { writeRange } from "./positional-io.js";
 import {

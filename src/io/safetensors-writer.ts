@@ -9,8 +9,7 @@
 // first, header padded with spaces to 8 bytes. For the same tensors and at most one metadata key,
 // our output is byte-identical to `safetensors.torch.save_file`.
 
-import { open, rename, rm, type FileHandle } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { type FileHandle, basename, dirname, join, open, rename, rm } from "#platform";
 import { ArgumentError, ShapeError } from "../errors.js";
 import type { DType } from "../tensor/dtype.js";
 import { sameShape, type Tensor } from "../tensor/tensor.js";

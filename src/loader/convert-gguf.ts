@@ -9,8 +9,7 @@
 // quantizers, so the tensor bytes are llama.cpp's. q/k rows go back to the interleaved layout
 // llama.cpp's RoPE wants.
 
-import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, existsSync, join } from "#platform";
 import { weightNames } from "../convert/names.js";
 import { writeFileAtomically } from "../convert/output-folder.js";
 import { halvesToInterleaved } from "../convert/rope-layout.js";

@@ -9,9 +9,7 @@
 // (convert/output-folder.ts). The model is never instantiated here: the output is checked by loading
 // it in tests.
 
-import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync, join, readdir } from "#platform";
 import { LLAMA3_EOS_TOKEN_ID, LLAMA_VERSION_FACTS, type LlamaVersion, isLlamaVersion } from "../convert/llama-versions.js";
 import { mergeMetaShards } from "../convert/meta-shards.js";
 import { type WeightName, isIgnoredTensor, weightNames } from "../convert/names.js";

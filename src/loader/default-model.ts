@@ -4,9 +4,7 @@
 // right after install with the same loading code as any checkpoint. Its output is meaningless;
 // the CLI says so and points at --model. Nothing here is special-cased when loading.
 
-import { copyFile, mkdir, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { copyFile, dirname, fileURLToPath, join, mkdir, rename, rm, writeFile } from "#platform";
 import { writeSafetensors, type TensorToWrite } from "../io/safetensors-writer.js";
 import { f32ToBf16 } from "../tensor/float16.js";
 import { Rng } from "../tensor/rng.js";

@@ -3,9 +3,7 @@
 // consolidated.NN.pth), or from a GGUF file (loader/gguf.ts). Ties the layers together: io reads tensors, convert names and merges them,
 // model/ parses the config and runs. `LlamaForCausalLM.fromPretrained` is the public entry point.
 
-import { existsSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { existsSync, join, readdir, stat } from "#platform";
 import type { Backend } from "../backend/backend.js";
 import { mergeMetaShards } from "../convert/meta-shards.js";
 import { type NameScheme, weightNames } from "../convert/names.js";

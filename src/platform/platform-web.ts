@@ -1,6 +1,7 @@
 // The browser platform, platform-node.ts's twin (`#platform` under the "browser" condition): the
 // same names, so core files do not know which host they run on. A page has no file system: the
-// file functions throw UnsupportedError saying to load from URLs or File objects (src/browser/);
+// file functions throw UnsupportedError saying to load from URLs or File objects (src/browser/), and
+// so do the few non-file names only Node-side writers and converters use (zlib, crypto);
 // paths are joined as URL paths; endianness is probed; threads are backend/wasm/platform-web.ts.
 
 import { UnsupportedError } from "../errors.js";
@@ -22,6 +23,27 @@ export const readFile = (path: string): Promise<never> => noFiles("readFile", pa
 export const readdir = (path: string): Promise<never> => noFiles("readdir", path);
 export const stat = (path: string): Promise<never> => noFiles("stat", path);
 export const createRequire = (from: string): never => noFiles("createRequire", from);
+export const createReadStream = (path: string): never => noFiles("createReadStream", path);
+export const copyFile = (from: string): Promise<never> => noFiles("copyFile", from);
+export const mkdir = (path: string): Promise<never> => noFiles("mkdir", path);
+export const realpath = (path: string): Promise<never> => noFiles("realpath", path);
+export const rename = (from: string): Promise<never> => noFiles("rename", from);
+export const rm = (path: string): Promise<never> => noFiles("rm", path);
+export const rmdir = (path: string): Promise<never> => noFiles("rmdir", path);
+export const writeFile = (path: string): Promise<never> => noFiles("writeFile", path);
+export const fileURLToPath = (url: string): never => noFiles("fileURLToPath", url);
+export const isAbsolute = (path: string): never => noFiles("isAbsolute", path);
+export const relative = (from: string): never => noFiles("relative", from);
+export const resolve = (path: string): never => noFiles("resolve", path);
+
+/** What only the Node-side writers, converters and the PyTorch reader use: none of them runs in a page. */
+function nodeOnly(what: string): never {
+  throw new UnsupportedError(`${what}: Node only (checkpoint writing, conversion and PyTorch zip checkpoints); in a page load safetensors or GGUF`);
+}
+export const inflateRawSync = (_data: Uint8Array, _options?: object): never => nodeOnly("inflateRawSync");
+export const deflateRawSync = (_data: Uint8Array): never => nodeOnly("deflateRawSync");
+export const createHash = (_algorithm: string): never => nodeOnly("createHash");
+export const randomBytes = (_size: number): never => nodeOnly("randomBytes");
 /** A file handle: there are none in a page (the type, for the signatures that name one). */
 export type FileHandle = never;
 

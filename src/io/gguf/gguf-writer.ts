@@ -4,7 +4,7 @@
 // positional writes. Writes to the path given; atomicity (temporary name, rename) is the caller's
 // (convert/gguf-output.ts). The inverse of gguf-header.ts; the round-trip tests pair them.
 
-import { open } from "node:fs/promises";
+import { open } from "#platform";
 import { ArgumentError } from "../../errors.js";
 import { writeRange } from "../positional-io.js";
 import {

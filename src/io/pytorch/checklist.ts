@@ -3,10 +3,7 @@
 // shard costs no more memory than a small one. The names come from the download: they must be plain
 // names inside the folder (no separators, no "..").
 
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { createHash, createReadStream, join, readFile, stat } from "#platform";
 import { FormatError } from "../../errors.js";
 
 /** The checklist file Meta ships beside the weights. */

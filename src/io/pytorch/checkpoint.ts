@@ -11,7 +11,7 @@
 // read (bounded by MAX_GATHER_SPAN_BYTES); big-endian storages and the legacy pre-1.6 formats are
 // refused with UnsupportedError.
 
-import { open, type FileHandle } from "node:fs/promises";
+import { type FileHandle, open } from "#platform";
 import { FormatError, UnsupportedError } from "../../errors.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
 import type { Tensor } from "../../tensor/tensor.js";

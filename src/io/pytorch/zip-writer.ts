@@ -5,7 +5,7 @@
 // For tests and small files; a large checkpoint writer would stream instead. Format: PKWARE
 // APPNOTE.TXT 6.3.10 (see zip.ts for the sections).
 
-import { deflateRawSync } from "node:zlib";
+import { deflateRawSync } from "#platform";
 import { crc32 } from "./crc32.js";
 
 /** Alignment of entry data that torch.save uses (kFieldAlignment in inline_container.cc). */

@@ -9,8 +9,7 @@
 // 16 GB tensor file is never held whole. Not a general zip tool: no multi-disk archives, no
 // encryption, and only STORED entries (plus DEFLATE for small records read whole).
 
-import { open, type FileHandle } from "node:fs/promises";
-import { inflateRawSync } from "node:zlib";
+import { type FileHandle, inflateRawSync, open } from "#platform";
 import { ArgumentError, FormatError, UnsupportedError } from "../../errors.js";
 import { crc32 } from "./crc32.js";
 import { readRange } from "../positional-io.js";
