@@ -123,6 +123,10 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
         await saveState();
         throw new NumericalError(`${error.message}; the last good state (step ${trainer.stepCount}) is saved in ${run.checkpointDir}`, { cause: error });
       }
+      // Diverged at the first step after --resume: the checkpoint it started from is that last good state.
+      if (error instanceof NumericalError && resumeFrom !== undefined) {
+        throw new NumericalError(`${error.message}; the checkpoint of step ${firstStep} in ${run.checkpointDir} is kept`, { cause: error });
+      }
       throw error;
     } finally {
       reporter.finish();
