@@ -62,3 +62,38 @@ test("a diverging run: NumericalError naming the step, exit 1, the last good che
   assert.equal((await loadCheckpoint(`${out}.checkpoint`)).state.step, bad - 1);
   assert.equal(existsSync(out), false);
 });
+
+/** Nothing but the inputs is left in `dir`: no output, no checkpoint, no temporary sibling. */
+function assertNothingWritten(dir: string, inputs: readonly string[], what: string): void {
+  assert.deepEqual(readdirSync(dir).sort(), [...inputs].sort(), `${what}: nothing written beside the inputs`);
+}
+
+test("bad data: malformed JSONL, labels of the wrong length, an empty file, examples left empty by --max-seq-len; each names file, line and field, and nothing is written", async () => {
+  const dir = tempDir("ft-bad-data");
+  const out = join(dir, "out");
+  const data = join(dir, "data.jsonl");
+  const cases: { what: string; text: string; extra?: string[]; message: RegExp }[] = [
+    { what: "malformed JSONL", text: `${JSON.stringify({ input_ids: [1, 2, 3] })}\n{"input_ids": [1, 2\n`, message: /data\.jsonl:2: .*not valid JSON/ },
+    { what: "labels of the wrong length", text: `${JSON.stringify({ input_ids: [1, 2, 3], labels: [1, 2] })}\n`, message: /data\.jsonl:1: labels: .*has 2 entries; input_ids has 3/ },
+    { what: "an empty dataset", text: "\n\n", message: /data\.jsonl: .*no examples/ },
+    // --max-seq-len truncates (with a warning, below); an example whose labels all fall past the cut is dropped, and a file left with none is an error.
+    { what: "every example's labels past --max-seq-len", text: `${JSON.stringify({ input_ids: [1, 2, 3, 4], labels: [-100, -100, -100, 4] })}\n`, extra: ["--max-seq-len", "2"], message: /data\.jsonl: .*none of its 1 examples/ },
+  ];
+  for (const c of cases) {
+    writeFileSync(data, c.text);
+    const run = await runCliCaptured(["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--max-steps", "1", ...(c.extra ?? [])]);
+    assert.equal(run.code, 1, `${c.what}: ${run.stderr}`);
+    assert.match(run.stderr, c.message, c.what);
+    assert.equal(run.stderr.split("\n").filter((l) => l.startsWith("llama3 finetune:")).length, 1, `${c.what}: one error line`);
+    assertNothingWritten(dir, ["data.jsonl"], c.what);
+  }
+});
+
+test("a sequence longer than --max-seq-len is truncated to its first tokens, with a warning saying how many", async () => {
+  const dir = tempDir("ft-long");
+  const out = join(dir, "out");
+  const run = await runCliCaptured(["finetune", "--model", BASE, "--data", rows(dir, 3), "--output", out, "--backend", "reference", "--dtype", "float32", "--max-steps", "1", "--max-seq-len", "4"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /warning: .*rows\.jsonl: 3 of 3 examples were longer than 4 tokens/);
+  assert.equal(existsSync(out), true);
+});
