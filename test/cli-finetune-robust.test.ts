@@ -5,12 +5,18 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { mock } from "node:test";
 import { join } from "node:path";
 import type { CliIo } from "../src/cli/command.js";
 import { finetuneCommand } from "../src/cli/finetune.js";
-import { NumericalError } from "../src/errors.js";
+import { NumericalError, ShapeError } from "../src/errors.js";
+import { LlamaForCausalLM } from "../src/loader/pretrained.js";
+import { Rng } from "../src/tensor/rng.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
+import { initLoraAdapter } from "../src/train/lora.js";
+import { writePeftAdapter } from "../src/train/peft.js";
 import { runCliCaptured } from "./support/cli.js";
 import { tempDirsRemovedAfter } from "./support/checkpoints.js";
 import { fixturePath } from "./support/paths.js";
@@ -96,4 +102,54 @@ test("a sequence longer than --max-seq-len is truncated to its first tokens, wit
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /warning: .*rows\.jsonl: 3 of 3 examples were longer than 4 tokens/);
   assert.equal(existsSync(out), true);
+});
+
+test("--lora-init with an adapter for another model (hidden size 128, not 64): a ShapeError naming the tensor, nothing written", async () => {
+  const dir = tempDir("ft-foreign");
+  const out = join(dir, "out");
+  const { config } = await LlamaForCausalLM.fromPretrained(BASE);
+  const wider = { ...config, dim: 128, headDim: 32 };
+  await writePeftAdapter(join(dir, "adapter"), initLoraAdapter(wider, { rng: new Rng(1) }));
+  const data = rows(dir, 2);
+  const run = await runCliCaptured(["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--max-steps", "1", "--lora-init", join(dir, "adapter")]);
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /^llama3 finetune: the adapter does not fit the model: tensor base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight has shape \[8, 128\], expected \[8, 64\]$/m);
+  const argv = ["--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--max-steps", "1", "--lora-init", join(dir, "adapter")];
+  await assert.rejects(finetuneCommand.run(argv, quietIo()), (e: unknown) => e instanceof ShapeError && e.tensor.endsWith("q_proj.lora_A.weight"));
+  assertNothingWritten(dir, ["adapter", "rows.jsonl"], "foreign adapter");
+});
+
+test("a full disk while the output is written (ENOSPC from the file system's write, through the real atomic save): a clear error, no output folder, no temporary files", async () => {
+  const dir = tempDir("ft-full-disk");
+  const out = join(dir, "out");
+  const data = rows(dir, 2);
+  // The disk fills after 64 KiB: writes move what fits (a short write, as write(2) does), then fail
+  // with ENOSPC, as Node reports it. Only the output's safetensors goes through FileHandle.write here.
+  const probe = await open(join(dir, "probe"), "w");
+  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number; buffer: unknown }> };
+  await probe.close();
+  rmSync(join(dir, "probe"));
+  const original = proto.write;
+  let room = 64 * 1024;
+  let failed = 0;
+  mock.method(proto, "write", async function (this: unknown, buffer: Uint8Array, offset: number, length: number, position: number) {
+    if (room === 0) {
+      failed += 1;
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+    }
+    const n = Math.min(length, room);
+    room -= n;
+    return original.call(this, buffer, offset, n, position);
+  });
+  let run;
+  try {
+    run = await runCliCaptured(["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--dtype", "float32", "--max-steps", "2"]);
+  } finally {
+    mock.restoreAll();
+  }
+  assert.ok(failed > 0, "the simulated disk filled up");
+  assert.equal(run.code, 1, run.stderr);
+  assert.match(run.stderr, /^llama3 finetune: cannot write .*out: ENOSPC: no space left on device, write; nothing was written there$/m);
+  assert.doesNotMatch(run.stderr, /unexpected error/);
+  assertNothingWritten(dir, ["rows.jsonl"], "full disk");
 });
