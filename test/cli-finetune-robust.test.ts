@@ -11,6 +11,7 @@ import { mock } from "node:test";
 import { join } from "node:path";
 import type { CliIo } from "../src/cli/command.js";
 import { finetuneCommand } from "../src/cli/finetune.js";
+import { runCli } from "../src/cli/main.js";
 import { NumericalError, ShapeError } from "../src/errors.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Rng } from "../src/tensor/rng.js";
@@ -119,37 +120,67 @@ test("--lora-init with an adapter for another model (hidden size 128, not 64): a
   assertNothingWritten(dir, ["adapter", "rows.jsonl"], "foreign adapter");
 });
 
+/** A disk that fills up: `room` bytes more fit (Infinity: no limit yet); past them FileHandle.write
+ * moves what fits (a short write, as write(2) does), then fails with ENOSPC as Node reports it. */
+interface FillingDisk { room: number; failed: number }
+
+/** Run `body` with every FileHandle.write going through a {@link FillingDisk} (the real writes, limited). */
+async function withFillingDisk<T>(dir: string, room: number, body: (disk: FillingDisk) => Promise<T>): Promise<{ disk: FillingDisk; result: T }> {
+  const probePath = join(dir, ".probe");
+  const probe = await open(probePath, "w");
+  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number; buffer: unknown }> };
+  await probe.close();
+  rmSync(probePath);
+  const original = proto.write;
+  const disk: FillingDisk = { room, failed: 0 };
+  mock.method(proto, "write", async function (this: unknown, buffer: Uint8Array, offset: number, length: number, position: number) {
+    if (disk.room <= 0) {
+      disk.failed += 1;
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
+    }
+    const n = Math.min(length, disk.room);
+    disk.room -= n;
+    return original.call(this, buffer, offset, n, position);
+  });
+  try {
+    return { disk, result: await body(disk) };
+  } finally {
+    mock.restoreAll();
+  }
+}
+
 test("a full disk while the output is written (ENOSPC from the file system's write, through the real atomic save): a clear error, no output folder, no temporary files", async () => {
   const dir = tempDir("ft-full-disk");
   const out = join(dir, "out");
   const data = rows(dir, 2);
-  // The disk fills after 64 KiB: writes move what fits (a short write, as write(2) does), then fail
-  // with ENOSPC, as Node reports it. Only the output's safetensors goes through FileHandle.write here.
-  const probe = await open(join(dir, "probe"), "w");
-  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number; buffer: unknown }> };
-  await probe.close();
-  rmSync(join(dir, "probe"));
-  const original = proto.write;
-  let room = 64 * 1024;
-  let failed = 0;
-  mock.method(proto, "write", async function (this: unknown, buffer: Uint8Array, offset: number, length: number, position: number) {
-    if (room === 0) {
-      failed += 1;
-      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
-    }
-    const n = Math.min(length, room);
-    room -= n;
-    return original.call(this, buffer, offset, n, position);
-  });
-  let run;
-  try {
-    run = await runCliCaptured(["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--dtype", "float32", "--max-steps", "2"]);
-  } finally {
-    mock.restoreAll();
-  }
-  assert.ok(failed > 0, "the simulated disk filled up");
+  // The disk fills after 64 KiB; only the output's safetensors goes through FileHandle.write here.
+  const { disk, result: run } = await withFillingDisk(dir, 64 * 1024, () => runCliCaptured(["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--dtype", "float32", "--max-steps", "2"]));
+  assert.ok(disk.failed > 0, "the simulated disk filled up");
   assert.equal(run.code, 1, run.stderr);
   assert.match(run.stderr, /^llama3 finetune: cannot write .*out: ENOSPC: no space left on device, write; nothing was written there$/m);
   assert.doesNotMatch(run.stderr, /unexpected error/);
   assertNothingWritten(dir, ["rows.jsonl"], "full disk");
+});
+
+test("a full disk while a --save-steps checkpoint is written: a clear error, the previous checkpoint kept as it was, no output", async () => {
+  const dir = tempDir("ft-full-disk-ckpt");
+  const out = join(dir, "out");
+  const data = rows(dir, 4);
+  const argv = ["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--dtype", "float32", "--max-steps", "4", "--save-steps", "1", "--json"];
+  const { disk, result: stderr } = await withFillingDisk(dir, Number.POSITIVE_INFINITY, async (d) => {
+    let err = "";
+    const io: CliIo = {
+      // Step 2's line comes before its checkpoint is saved: the disk is full from then on.
+      stdout: (t) => { if (t.startsWith('{"step":2,')) d.room = 0; },
+      stdoutBytes: () => undefined,
+      stderr: (t) => { err += t; },
+      readStdin: async () => new Uint8Array(),
+    };
+    assert.equal(await runCli(argv, io), 1);
+    return err;
+  });
+  assert.ok(disk.failed > 0, "the simulated disk filled up");
+  assert.match(stderr, /^llama3 finetune: cannot write the checkpoint .*out\.checkpoint: ENOSPC: no space left on device, write; an earlier checkpoint there is kept as it was$/m);
+  assert.equal((await loadCheckpoint(`${out}.checkpoint`)).state.step, 1, "step 1's checkpoint, whole");
+  assertNothingWritten(dir, ["out.checkpoint", "rows.jsonl"], "full disk at a checkpoint");
 });
