@@ -84,7 +84,7 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
   let trainer: Trainer | undefined;
   const saveState = async (): Promise<void> => {
     const t = trainer!;
-    await saveCheckpoint(run.checkpointDir, t.params.params, t.optimizer.state(), { step: t.stepCount, settings: run.settings as JsonObject, log, ...(t.gradScaler === undefined ? {} : { gradScaler: t.gradScaler.state() }) });
+    await asWriteError(`the checkpoint ${run.checkpointDir}`, "an earlier checkpoint there is kept as it was", () => saveCheckpoint(run.checkpointDir, t.params.params, t.optimizer.state(), { step: t.stepCount, settings: run.settings as JsonObject, log, ...(t.gradScaler === undefined ? {} : { gradScaler: t.gradScaler.state() }) }));
   };
   const reporter = stepReporter(io, flags.json, totalSteps, firstStep);
   const batches = (function* () {
@@ -123,6 +123,10 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
         await saveState();
         throw new NumericalError(`${error.message}; the last good state (step ${trainer.stepCount}) is saved in ${run.checkpointDir}`, { cause: error });
       }
+      // Diverged at the first step after --resume: the checkpoint it started from is that last good state.
+      if (error instanceof NumericalError && resumeFrom !== undefined) {
+        throw new NumericalError(`${error.message}; the checkpoint of step ${firstStep} in ${run.checkpointDir} is kept`, { cause: error });
+      }
       throw error;
     } finally {
       reporter.finish();
@@ -140,8 +144,16 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
 
 /** The finished run's output folder: the PEFT adapter, or the whole model as a Hugging Face folder. */
 async function writeOutput(run: PreparedRun, trainer: Trainer, io: CliIo): Promise<void> {
-  const { flags, model } = run;
+  const { flags } = run;
   const overwrite = flags.overwriteOutputDir;
+  await asWriteError(flags.outputDir, "nothing was written there", () => writeOutputFolder(run, trainer, io, overwrite));
+  await rm(run.checkpointDir, { recursive: true, force: true }); // the output now holds the result
+  const last = trainer.stepCount;
+  io.stderr(`trained ${last} steps; wrote ${trainer.adapter === undefined ? "the model" : "the LoRA adapter"} to ${flags.outputDir}\n`);
+}
+
+async function writeOutputFolder(run: PreparedRun, trainer: Trainer, io: CliIo, overwrite: boolean): Promise<void> {
+  const { flags, model } = run;
   if (trainer.adapter !== undefined) {
     await writePeftAdapter(flags.outputDir, trainer.adapter, { dropout: flags.lora!.dropout, baseModelNameOrPath: run.modelDir, overwrite });
   } else {
@@ -152,7 +164,17 @@ async function writeOutput(run: PreparedRun, trainer: Trainer, io: CliIo): Promi
     const result = await saveHfModel(flags.outputDir, model, { sourceDir: run.modelDir, tokenizer: run.tokenizer, overwrite, ...(dtype === undefined ? {} : { dtype }) });
     for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
   }
-  await rm(run.checkpointDir, { recursive: true, force: true }); // the output now holds the result
-  const last = trainer.stepCount;
-  io.stderr(`trained ${last} steps; wrote ${trainer.adapter === undefined ? "the model" : "the LoRA adapter"} to ${flags.outputDir}\n`);
+}
+
+/**
+ * Run a folder write, turning a file system error (ENOSPC, EACCES, ...) into a LlamaError that says
+ * what was being written; the atomic writers have removed their temporary files by then.
+ */
+async function asWriteError<T>(what: string, left: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof LlamaError || !(error instanceof Error) || typeof (error as NodeJS.ErrnoException).code !== "string") throw error;
+    throw new LlamaError(`cannot write ${what}: ${error.message}; ${left}`, { cause: error });
+  }
 }
