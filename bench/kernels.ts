@@ -7,7 +7,7 @@
 // of each dtype (block formats: a few rows quantized by the reference quantizer, repeated), two matrices of 16.8 M weights each (gate 8192x2048, down 2048x8192) used in turn,
 // more than the L3 cache, so decode reads memory as a real model would. One thread, no workers.
 
-import { matmulIndex, matmulKernel, quantizeIndex, quantizeKernel } from "../src/backend/wasm/quant-kernels.js";
+import { F16_FINITE_MATMUL_INDEX, matmulIndex, matmulKernel, quantizeIndex, quantizeKernel } from "../src/backend/wasm/quant-kernels.js";
 import { QUANT_DOTS } from "../src/kernels/reference/quant-dot.js";
 import { matmul as referenceMatmul } from "../src/kernels/reference/linear.js";
 import {
@@ -103,7 +103,8 @@ function setup(kernels: WasmKernels, memory: KernelMemory, dtype: Dtype, rng: Rn
 /** One matmul through the wasm kernels (the backend's table): out (nTokens, outF) = x @ w^T (block formats: x quantized first). */
 function runWasm(s: Setup, dtype: Dtype, w: number, nTokens: number, inF: number, outF: number): void {
   const k = s.kernels;
-  const matmul = matmulKernel(k, matmulIndex(dtype));
+  // f16: the kernel the backend picks for weights without infinity/NaN (these are finite).
+  const matmul = matmulKernel(k, dtype === "f16" ? F16_FINITE_MATMUL_INDEX : matmulIndex(dtype));
   if (isQuantType(dtype)) {
     quantizeKernel(k, quantizeIndex(QUANT_DOTS[dtype].activation))[1](s.xq, s.x, nTokens, inF);
     matmul(s.out, s.xq, w, nTokens, inF, outF, 0, outF);

@@ -74,6 +74,12 @@ export function f16ArrayToF32(src: Uint16Array, dst: Float32Array = new Float32A
   return dst;
 }
 
+/** Whether no half in `bits` is infinity or NaN (exponent field all ones). */
+export function f16ArrayFinite(bits: Uint16Array): boolean {
+  for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7c00) === 0x7c00) return false;
+  return true;
+}
+
 /** Narrow a float32 array to bfloat16 bits (nearest, ties to even). */
 export function f32ArrayToBf16(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
   for (let i = 0; i < src.length; i++) dst[i] = f32ToBf16(src[i]!);

@@ -105,6 +105,7 @@ function jsKernels(memory: WasmMemory): KernelExports {
     matmul_f32: matmulWith((v, i) => v.f32[i]!, 4),
     matmul_bf16: matmulWith((v, i) => bf16ToF32(v.u16[i]!), 2),
     matmul_f16: matmulWith((v, i) => f16ToF32(v.u16[i]!), 2),
+    matmul_f16_finite: matmulWith((v, i) => f16ToF32(v.u16[i]!), 2),
     quantize_q8_0(xq, x, nTokens, inF) {
       const { f32, u8 } = views.get();
       quantizeBlocksQ8_0(f32, x / 4, (nTokens * inF) / Q8_0_BLOCK_SIZE, u8, xq);

@@ -9,7 +9,7 @@ import type { FloatDType } from "../../tensor/dtype.js";
 import type { KernelExports } from "./kernel-abi.js";
 
 /** Kernels with matmul_f32's signature: (out, x, w, nTokens, inF, outF, rowStart, rowEnd). */
-type MatmulKernel = "matmul_f32" | "matmul_bf16" | "matmul_f16" | "matmul_q8_0" | "matmul_q4_0" | "matmul_q5_0" | "matmul_q4_1" | "matmul_q5_1" | "matmul_q2_k" | "matmul_q3_k" | "matmul_q4_k" | "matmul_q5_k" | "matmul_q6_k";
+type MatmulKernel = "matmul_f32" | "matmul_bf16" | "matmul_f16" | "matmul_f16_finite" | "matmul_q8_0" | "matmul_q4_0" | "matmul_q5_0" | "matmul_q4_1" | "matmul_q5_1" | "matmul_q2_k" | "matmul_q3_k" | "matmul_q4_k" | "matmul_q5_k" | "matmul_q6_k";
 /** Kernels with quantize_q8_0's signature: (xq, x, nTokens, inF). */
 type QuantizeKernel = "quantize_q8_0" | "quantize_q8_1" | "quantize_q8_k";
 
@@ -17,7 +17,13 @@ type QuantizeKernel = "quantize_q8_0" | "quantize_q8_1" | "quantize_q8_k";
 export const WASM_MATMUL: ReadonlyArray<readonly [FloatDType | QuantType, MatmulKernel]> = [
   ["f32", "matmul_f32"], ["bf16", "matmul_bf16"], ["f16", "matmul_f16"], ["q8_0", "matmul_q8_0"],
   ["q4_0", "matmul_q4_0"], ["q5_0", "matmul_q5_0"], ["q4_1", "matmul_q4_1"], ["q5_1", "matmul_q5_1"], ["q2_k", "matmul_q2_k"], ["q3_k", "matmul_q3_k"], ["q4_k", "matmul_q4_k"], ["q5_k", "matmul_q5_k"], ["q6_k", "matmul_q6_k"],
+  // f16 weights with no infinity or NaN (the backend checks once per weight): after the exact row
+  // above, so matmulIndex("f16") finds that one.
+  ["f16", "matmul_f16_finite"],
 ];
+
+/** The job-argument index of matmul_f16_finite (f16 weights known to hold no infinity or NaN). */
+export const F16_FINITE_MATMUL_INDEX = WASM_MATMUL.length - 1;
 
 /** The activation formats that have a wasm quantizer, in job-argument order, with their kernel. */
 export const WASM_QUANTIZE: ReadonlyArray<readonly [ActivationType, QuantizeKernel]> = [

@@ -267,6 +267,29 @@ test("back-to-back jobs of different sizes never mix (thread pool stress)", asyn
   });
 });
 
+test("f16 weights: finite ones take matmul_f16_finite, one holding infinity or NaN the exact kernel (same results as matmul_f16)", async () => {
+  const rng = new Rng(0xf160);
+  const [outF, inF] = [24, 64];
+  await withBackend({ threads: 2 }, (b) => {
+    const finite = weightOf("f16", [outF, inF], randoms(rng, outF * inF, 0.05)) as Extract<WeightTensor, { dtype: "f16" }>;
+    const special = { ...finite, data: finite.data.slice() };
+    special.data[3 * inF + 5] = 0x7c00; // +infinity in row 3
+    special.data[17 * inF + 40] = 0x7e01; // a NaN in row 17
+    const x = randoms(rng, inF);
+    for (const w of [finite, special]) {
+      const expected = new Float32Array(outF);
+      referenceBackend.matmul(expected, x, w, 1);
+      const out = new Float32Array(outF);
+      b.matmul(out, x, w, 1);
+      for (let r = 0; r < outF; r++) {
+        if (!Number.isFinite(expected[r]!)) assert.ok(Object.is(out[r], expected[r]) || (Number.isNaN(out[r]!) && Number.isNaN(expected[r]!)), `row ${r}: ${out[r]}, expected ${expected[r]}`);
+        else assert.ok(Math.abs(out[r]! - expected[r]!) <= 1e-5, `row ${r}: ${out[r]}, expected ${expected[r]}`);
+      }
+      if (w === special) assert.ok(!Number.isFinite(out[3]!) && Number.isNaN(out[17]!), "the special rows stay infinite / NaN");
+    }
+  });
+});
+
 test("bad inputs get typed errors; the backend refuses work after close()", async () => {
   const provider = KERNEL_PROVIDERS[0]!;
   await assert.rejects(createWasmBackend({ threads: 0, kernelProvider: provider.url }), ArgumentError);

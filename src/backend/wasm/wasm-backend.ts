@@ -13,6 +13,7 @@
 import { ArgumentError, ShapeError, UnsupportedError } from "../../errors.js";
 import { embed as referenceEmbed, matmul as referenceMatmul } from "../../kernels/reference/linear.js";
 import { DTYPE_BYTES } from "../../tensor/dtype.js";
+import { f16ArrayFinite } from "../../tensor/float16.js";
 import { QUANT_DOTS } from "../../kernels/reference/quant-dot.js";
 import { isQuantTensor, isQuantType, quantByteLength, quantRowBytes } from "../../tensor/quant-formats.js";
 import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
@@ -24,7 +25,7 @@ import { NoRoomError, type OpArray, Staging, checkLength, splitWhenNoRoom } from
 import * as training from "./wasm-training.js";
 import { convertWeightInto } from "./convert-weight.js";
 import { OP } from "./jobs.js";
-import { matmulIndex, quantizeIndex } from "./quant-kernels.js";
+import { F16_FINITE_MATMUL_INDEX, matmulIndex, quantizeIndex } from "./quant-kernels.js";
 import type { ThreadPool } from "./pool.js";
 
 /** The dtypes a weight may be allocated in. */
@@ -59,6 +60,8 @@ export class WasmBackend implements TrainingBackend {
   readonly name = "wasm";
   /** Placement of weights that were not allocated in the arena, per data array. */
   private readonly copiedWeights = new WeakMap<object, Place>();
+  /** Per f16 weight (its data): whether it holds no infinity or NaN, so matmul_f16_finite serves it. */
+  private readonly finiteF16 = new WeakMap<object, boolean>();
   /** Copies of read-only float arrays (norm weights) per memory, per array. */
   private readonly copiedConstants = new WeakMap<Float32Array, Map<number, number>>();
   /** Blocks handed out by allocateFloat32, for freeFloat32. */
@@ -177,7 +180,7 @@ export class WasmBackend implements TrainingBackend {
     const [outF, inF] = w.shape as [number, number];
     checkLength("matmul x", x, nTokens * inF);
     checkLength("matmul out", out, nTokens * outF);
-    const dtypeIndex = matmulIndex(w.dtype);
+    const dtypeIndex = w.dtype === "f16" && this.f16Finite(w) ? F16_FINITE_MATMUL_INDEX : matmulIndex(w.dtype);
     const activationIndex = isQuantTensor(w) ? quantizeIndex(QUANT_DOTS[w.dtype].activation) : 0;
     if (dtypeIndex < 0 || activationIndex < 0) {
       // A block format with no wasm kernel (or activation quantizer) yet: the reference kernel, on this thread.
@@ -349,6 +352,20 @@ export class WasmBackend implements TrainingBackend {
     if (where !== undefined) return where.memoryIndex;
     if (this.arena.memories.length === 0) this.arena.free(this.arena.allocate(BLOCK_ALIGN)); // create memory 0
     return this.arena.memories.length - 1;
+  }
+
+  /**
+   * Whether an f16 weight holds no infinity or NaN, checked on its first product (a scan of its bits,
+   * about 1 ns per weight) and remembered: weights are not written once used, as copiedWeights
+   * assumes too (a merged adapter makes new tensors).
+   */
+  private f16Finite(w: FloatTensor): boolean {
+    let finite = this.finiteF16.get(w.data);
+    if (finite === undefined) {
+      finite = f16ArrayFinite(w.data as Uint16Array);
+      this.finiteF16.set(w.data, finite);
+    }
+    return finite;
   }
 
   /**

@@ -125,6 +125,72 @@ test("16-bit widening inside the kernels is exact for all 65536 bit patterns (f1
   }
 });
 
+test("matmul_f16_finite is bit for bit matmul_f16 on weights without infinity/NaN (decode fast path and its fallbacks)", () => {
+  const rng = new Rng(0xf16f);
+  for (const [nTokens, inF, outF, rowStart, rowEnd] of [...CASES, [1, 2048, 37, 0, 37], [1, 200, 24, 5, 24]] as const) {
+    for (const xScale of [1, 3e4, 1e-30]) {
+      // xScale 3e4 puts some |x| past 2^16, where x * 2^112 would overflow: the exact path runs then.
+      const scale = (inF + outF) % 3 === 0 ? 1e-5 : 0.05;
+      const w = makeWeight("f16", normals(rng, outF * inF, scale), outF, inF); // (outF, inF)
+      const x = normals(rng, nTokens * inF, xScale); // (nTokens, inF)
+      if (xScale === 1 && nTokens === 1) x[inF >> 1] = Infinity; // infinity stays infinity when scaled
+      for (const arena of ARENAS) {
+        arena.reset();
+        const wPtr = arena.put(w.data);
+        const xPtr = arena.put(x);
+        const exact = arena.alloc(nTokens * outF * 4);
+        const fast = arena.alloc(nTokens * outF * 4);
+        arena.kernels.matmul_f16(exact, xPtr, wPtr, nTokens, inF, outF, rowStart, rowEnd);
+        arena.kernels.matmul_f16_finite(fast, xPtr, wPtr, nTokens, inF, outF, rowStart, rowEnd);
+        const a = arena.bytes(exact, nTokens * outF * 4);
+        const b = arena.bytes(fast, nTokens * outF * 4);
+        assert.deepEqual(b, a, `${arena.build} matmul_f16_finite nTokens ${nTokens} inF ${inF} outF ${outF} x scale ${xScale}`);
+      }
+    }
+  }
+});
+
+test("matmul_f16_finite's widening is exact for every finite f16 bit pattern (all 65536 checked: 63488 finite)", () => {
+  const bits = new Uint16Array(65536);
+  for (let i = 0; i < 65536; i++) bits[i] = i;
+  const finite = bits.filter((h) => (h & 0x7c00) !== 0x7c00); // (63488,)
+  assert.equal(finite.length, 63488);
+  for (const arena of ARENAS) {
+    arena.reset();
+    const src = arena.put(bits);
+    const dst = arena.alloc(65536 * 4);
+    arena.kernels.widen_f16_scaled(dst, src, 65536);
+    const got = arena.f32(dst, 65536);
+    for (let i = 0; i < 65536; i++) {
+      if ((i & 0x7c00) === 0x7c00) {
+        // Infinity and NaN come out finite (why matmul_f16_finite is for finite weights only).
+        assert.ok(Number.isFinite(got[i]!), `${arena.build} 0x${i.toString(16)}`);
+        continue;
+      }
+      // got = value * 2^-112 exactly: scaled back by a power of two in float64 it is the value.
+      const back = got[i]! * 2 ** 112;
+      if (!Object.is(back, f16ToF32(i))) assert.fail(`${arena.build} scaled f16 widening of 0x${i.toString(16)}: ${got[i]} * 2^112 = ${back}, expected ${f16ToF32(i)}`);
+    }
+    // Through the kernel's decode path: 8-wide rows [h, 0 x 7] (and 9-wide, a tail column) times
+    // x = [1, 0 ...]; each output is the widened weight (+0 for -0).
+    for (const inF of [8, 9]) {
+      const w = new Uint16Array(finite.length * inF);
+      for (let i = 0; i < finite.length; i++) w[i * inF] = finite[i]!;
+      const x = new Float32Array(inF);
+      x[0] = 1;
+      arena.reset();
+      const wPtr = arena.put(w);
+      const xPtr = arena.put(x);
+      const out = arena.alloc(finite.length * 4);
+      arena.kernels.matmul_f16_finite(out, xPtr, wPtr, 1, inF, finite.length, 0, finite.length);
+      const o = arena.f32(out, finite.length);
+      for (let i = 0; i < finite.length; i++) {
+        if (o[i] !== f16ToF32(finite[i]!)) assert.fail(`${arena.build} matmul_f16_finite (inF ${inF}) widening of 0x${finite[i]!.toString(16)}: ${o[i]}, expected ${f16ToF32(finite[i]!)}`);
+      }
+    }
+  }
+});
+
 test("quantize_q8_0 is byte-exact with the reference quantizer (ties away from zero, zero and tiny blocks)", () => {
   const rng = new Rng(0x0880);
   const nTokens = 3;

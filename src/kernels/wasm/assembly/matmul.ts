@@ -11,7 +11,10 @@
 // a smaller tile. Sums are in float32 in a different order than the reference, so results agree to
 // rounding (the conformance test bounds it), not bit for bit.
 
-import { bf16Hi, bf16Lo, bf16ToF32, f16High, f16Hi, f16Lo, f16ToF32, hsum, hsum4, madd, madd2 } from "./vec";
+import {
+  bf16Hi, bf16Lo, bf16ToF32, f16High, f16HighFinite, f16Hi, f16Lo, f16Scale, f16ScaledHi, f16ScaledLo,
+  f16ToF32, hsum, hsum4, madd, madd2,
+} from "./vec";
 
 // Weight dtypes; compile-time constants of the inlined kernels below (each export gets its own copy).
 const F32: i32 = 0;
@@ -381,9 +384,105 @@ export function matmul_bf16(out: usize, x: usize, w: usize, nTokens: u32, inF: u
   matmul(BF16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
+/**
+ * Whether x[0 .. n) times 2^112 is exact in float32 for every element: |x| < 2^16, or infinity or
+ * NaN (which stay what they are). Then a product (h's value * 2^-112) * (x * 2^112) is the same real
+ * number as h's value * x, so it rounds to the same float32: rows8x1F16 gives rows8x1's bits.
+ */
+// @ts-ignore: decorator
+@inline function f16ScalableX(x: usize, n: u32): bool {
+  let bad = i32x4.splat(0);
+  const n4 = n & ~3;
+  for (let k: u32 = 0; k < n4; k += 4) {
+    const a = f32x4.abs(v128.load(x + (<usize>k << 2)));
+    bad = v128.or(bad, v128.and(f32x4.ge(a, f32x4.splat(65536)), f32x4.lt(a, f32x4.splat(Infinity))));
+  }
+  if (v128.any_true(bad)) return false;
+  for (let k = n4; k < n; k++) {
+    const a = Mathf.abs(load<f32>(x + (<usize>k << 2)));
+    if (a >= 65536 && a < Infinity) return false;
+  }
+  return true;
+}
+
+/**
+ * rows8x1 for f16 weights without infinity or NaN, with a cheaper widening: each half becomes its
+ * value times 2^-112 in four integer operations per eight (no multiply, no special-exponent fix:
+ * f16HighFinite), and the token is scaled by 2^112 instead, once per step for all eight rows. The
+ * products are exactly rows8x1's (f16ScalableX must hold) and are summed in the same order, so the
+ * result is bit for bit rows8x1's.
+ */
+// @ts-ignore: decorator
+@inline function rows8x1F16(out: usize, x: usize, w: usize, inF: u32, r: u32): void {
+  const rowBytes = <usize>inF << 1;
+  const w0 = w + <usize>r * rowBytes;
+  const w4 = w0 + rowBytes * 4;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  const k8 = inF & ~7;
+  for (let k: u32 = 0; k < k8; k += 8) {
+    const xp = x + (<usize>k << 2);
+    const xa = f32x4.mul(v128.load(xp), f16Scale());
+    const xb = f32x4.mul(v128.load(xp, 16), f16Scale());
+    const p0 = w0 + (<usize>k << 1);
+    const p4 = w4 + (<usize>k << 1);
+    let h = v128.load(p0), lo = i16x8.shl(h, 13), hi = f16HighFinite(h);
+    a0 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a0);
+    h = v128.load(p0 + rowBytes); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a1 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a1);
+    h = v128.load(p0 + rowBytes * 2); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a2 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a2);
+    h = v128.load(p4 - rowBytes); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a3 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a3);
+    h = v128.load(p4); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a4 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a4);
+    h = v128.load(p4 + rowBytes); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a5 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a5);
+    h = v128.load(p4 + rowBytes * 2); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a6 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a6);
+    h = v128.load(p4 + rowBytes * 3); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
+    a7 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a7);
+  }
+  const o = out + (<usize>r << 2);
+  v128.store(o, hsum4(a0, a1, a2, a3));
+  v128.store(o, hsum4(a4, a5, a6, a7), 16);
+  for (let k = k8; k < inF; k++) {
+    const xk = load<f32>(x + (<usize>k << 2));
+    for (let i: u32 = 0; i < 8; i++) {
+      const oi = o + (<usize>i << 2);
+      store<f32>(oi, load<f32>(oi) + f16ToF32(<u32>load<u16>(w0 + <usize>i * rowBytes + (<usize>k << 1))) * xk);
+    }
+  }
+}
+
 /** As matmul_f32 with w IEEE half bits (outF, inF). */
 export function matmul_f16(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
   matmul(F16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/**
+ * matmul_f16 for weights the caller knows hold no infinity or NaN (no half with exponent 31; the
+ * backend checks each weight once): the same result bit for bit, decode through rows8x1F16 (about
+ * bf16's speed) unless an element of the token is at least 2^16 in magnitude.
+ */
+export function matmul_f16_finite(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+  if (nTokens == 1 && f16ScalableX(x, inF)) {
+    let r = rowStart;
+    for (; r + 8 <= rowEnd; r += 8) rows8x1F16(out, x, w, inF, r);
+    matmul(F16, out, x, w, nTokens, inF, outF, r, rowEnd);
+    return;
+  }
+  matmul(F16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** Test hook: n finite halves at src to their values times 2^-112 at dst (rows8x1F16's widening; n a multiple of 8). */
+export function widen_f16_scaled(dst: usize, src: usize, n: u32): void {
+  for (let i: u32 = 0; i + 8 <= n; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    const low = i16x8.shl(h, 13), high = f16HighFinite(h);
+    v128.store(dst + (<usize>i << 2), f16ScaledLo(low, high));
+    v128.store(dst + (<usize>i << 2), f16ScaledHi(low, high), 16);
+  }
 }
 
 /** Test hook: widen n halves at src to float32 at dst with the vector path (n a multiple of 8). */

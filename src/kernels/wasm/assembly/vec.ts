@@ -125,6 +125,37 @@ const F16_CONSTS: usize = memory.data<u32>([
   return f32x4.mul(v128.shuffle<i16>(i16x8.shl(h, 13), high, 4, 12, 5, 13, 6, 14, 7, 15), v128.load(F16_CONSTS, 48));
 }
 
+/**
+ * f16High for halves that are not infinity or NaN, in two operations: the sign and the half's
+ * exponent and top mantissa bits, without the special-exponent fix. The float32 patterns this and
+ * f16Scaled form are each half's value times 2^-112, exactly (a half's exponent field read as a
+ * float32 one, its mantissa as the top of a float32 mantissa; subnormal halves become subnormal
+ * float32s of the same digits); a half with exponent 31 becomes a finite number there, so it serves
+ * only weights known to hold no infinity or NaN.
+ */
+// @ts-ignore: decorator
+@inline export function f16HighFinite(h: v128): v128 {
+  return v128.and(i16x8.shr_s(h, 3), v128.load(F16_CONSTS));
+}
+
+/** Halves 0..3 (`upper` false) or 4..7 of `h` times 2^-112 as float32, given `low = h << 13`, `high = f16HighFinite(h)`. */
+// @ts-ignore: decorator
+@inline export function f16ScaledLo(low: v128, high: v128): v128 {
+  return v128.shuffle<i16>(low, high, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/** As f16ScaledLo for halves 4..7. */
+// @ts-ignore: decorator
+@inline export function f16ScaledHi(low: v128, high: v128): v128 {
+  return v128.shuffle<i16>(low, high, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/** 2^112 in every float32 lane (the factor between f16Scaled* values and the halves' values). */
+// @ts-ignore: decorator
+@inline export function f16Scale(): v128 {
+  return v128.load(F16_CONSTS, 48);
+}
+
 /** float32 values of bfloat16s 0..3 of `h` (the bits shifted up 16). */
 // @ts-ignore: decorator
 @inline export function bf16Lo(h: v128): v128 {
