@@ -6,7 +6,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
-import type { ServerEngine } from "../src/server/index.js";
+import { connect } from "node:net";
+import OpenAI from "openai";
+import { MAX_DISCARDED_BODY_BYTES, type ServerEngine } from "../src/server/index.js";
 import { MODEL_ID, type RawResponse, type TestServer, rawRequest, startServer, waitFor } from "./server-support.js";
 
 interface ErrorBody {
@@ -142,6 +144,52 @@ test("a body over the limit is a 413, whether its Content-Length says so or not"
   assert.match(errorBody(chunked).message, /65536/);
   // The server is still fine afterwards.
   assert.equal((await rawRequest(s.address.url, "GET", "/health")).status, 200);
+});
+
+/** What a raw socket gets after sending `head` and `body` (written at once): the bytes, and the socket error if any. */
+async function rawExchange(port: number, head: string, body: readonly Buffer[]): Promise<{ answer: string; error: NodeJS.ErrnoException | undefined }> {
+  const socket = connect(port, "127.0.0.1");
+  let answer = "";
+  let error: NodeJS.ErrnoException | undefined;
+  socket.on("data", (chunk: Buffer) => (answer += chunk.toString("utf8")));
+  socket.on("error", (e: NodeJS.ErrnoException) => (error = e));
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.write(head);
+  for (const part of body) socket.write(part);
+  await closed;
+  return { answer, error };
+}
+
+test("past the limit the body is read to its end before the 413, so a client still sending sees the answer, not a reset", { timeout: 60_000 }, async () => {
+  // Far more than loopback's socket buffers hold: a server that answered and closed with the body
+  // unread would make the kernel reset the connection while the client is still writing (EPIPE).
+  const bodyBytes = 32 * 1024 * 1024;
+  const part = Buffer.alloc(1024 * 1024, 0x78);
+  const parts = Array.from({ length: bodyBytes / part.length }, () => part);
+  const head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  const declared = await rawExchange(s.address.port, `${head}Content-Length: ${bodyBytes}\r\n\r\n`, parts);
+  assert.equal(declared.error, undefined, `${declared.error?.code}: the client saw ${JSON.stringify(declared.answer.slice(0, 80))}`);
+  assert.match(declared.answer, /^HTTP\/1\.1 413 [^]*\r\nconnection: close\r\n[^]*"code":"request_too_large"/i);
+  const chunkedParts = parts.map((p) => Buffer.concat([Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from("\r\n")]));
+  const chunked = await rawExchange(s.address.port, `${head}Transfer-Encoding: chunked\r\n\r\n`, [...chunkedParts, Buffer.from("0\r\n\r\n")]);
+  assert.equal(chunked.error, undefined, `${chunked.error?.code}: the client saw ${JSON.stringify(chunked.answer.slice(0, 80))}`);
+  assert.match(chunked.answer, /^HTTP\/1\.1 413 [^]*"code":"request_too_large"/);
+  // A body declared longer than the limit plus MAX_DISCARDED_BODY_BYTES is not waited for: the 413 comes at once.
+  const huge = await rawExchange(s.address.port, `${head}Content-Length: ${64 * 1024 + MAX_DISCARDED_BODY_BYTES + 1}\r\n\r\n`, []);
+  assert.match(huge.answer, /^HTTP\/1\.1 413 /);
+});
+
+test("the openai client reports a 413 as an APIError with status 413, after exactly one request (no retries)", { timeout: 60_000 }, async () => {
+  // Default retries (2): a connection error instead of the 413 would be sent three times.
+  const client = new OpenAI({ baseURL: s.baseURL, apiKey: "none" });
+  const before = s.logs.length;
+  await assert.rejects(client.chat.completions.create({ model: MODEL_ID, messages: [{ role: "user", content: "x".repeat(8 * 1024 * 1024) }] }), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.APIError, String(error));
+    assert.equal(error.status, 413, String(error));
+    assert.equal(error.code, "request_too_large");
+    return true;
+  });
+  assert.deepEqual(s.logs.slice(before).map((line) => line.split(" ").slice(0, 3).join(" ")), ["POST /v1/chat/completions 413"]);
 });
 
 test("a full queue is a 429 with Retry-After", async () => {

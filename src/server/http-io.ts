@@ -11,7 +11,7 @@ import { type JsonFields, isFields, jsonType } from "./fields.js";
 /** Default largest request body: 4 MiB, room for a long chat (about a million tokens of text is 4 MB). */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /**
- * Most bytes of a too-large body read and thrown away before the 413 is sent. A client such as
+ * Most bytes past the limit that are read and thrown away before the 413 is sent. A client such as
  * Node's fetch only sees a response once it has sent its whole body (a server that answers early and
  * closes gives it a connection error, which the openai client retries); past this bound the server
  * answers and closes anyway.
@@ -29,7 +29,8 @@ export const DEFAULT_SSE_KEEPALIVE_MS = 1000;
 export async function readJsonBody(req: IncomingMessage, maxBytes: number, signal?: AbortSignal): Promise<JsonFields> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) {
-    await discardBody(req, MAX_DISCARDED_BODY_BYTES, signal);
+    // A body that would take more than the discard bound to throw away is not waited for.
+    if (Number(declared) <= maxBytes + MAX_DISCARDED_BODY_BYTES) await discardBody(req, Number(declared), signal);
     throw bodyTooLarge(Number(declared), maxBytes);
   }
   const bytes = await readBody(req, maxBytes, signal);
@@ -73,7 +74,7 @@ function readBody(req: IncomingMessage, maxBytes: number, signal: AbortSignal | 
       else if (error instanceof ApiError && error.status === 413) {
         // Throw the rest away (up to a bound) so that the client reads the 413.
         chunks.length = 0;
-        void discardBody(req, MAX_DISCARDED_BODY_BYTES - length, signal).then(() => reject(error));
+        void discardBody(req, MAX_DISCARDED_BODY_BYTES + maxBytes - length, signal).then(() => reject(error));
       } else {
         req.pause();
         reject(error);
