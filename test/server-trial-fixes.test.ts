@@ -1,12 +1,16 @@
 // The server fixes a client trial asked for (issue 13; the 413 ones are in server-errors.test.ts):
-// the log line of a cancelled stream counts the tokens it streamed; a stream queued behind a full
-// batch gets SSE keep-alive comments while it waits, clients read through them, and its log line says
-// how long it was queued. Real engine, tiny real-vocabulary model, loopback.
+// the log line of a cancelled request counts the tokens generated for it, streamed (real engine) or
+// not (an engine that generates a known number of tokens and then waits to be cancelled); a stream
+// queued behind a full batch gets SSE keep-alive comments while it waits, clients read through them,
+// and its log line says how long it was queued. Tiny real-vocabulary model, loopback.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import OpenAI from "openai";
+import { GenerationRun } from "../src/generate/engine.js";
+import type { GenerationOptions, SequenceOutput } from "../src/generate/types.js";
+import type { ServerEngine, ServerRun } from "../src/server/index.js";
 import { MODEL_ID, sseData, startServer, waitFor } from "./server-support.js";
 
 /** A prompt whose greedy reply from the tiny model runs to max_tokens (the lifecycle tests use it too). */
@@ -43,6 +47,63 @@ test("the log line of a stream cancelled mid-way counts the tokens it streamed",
     // Every chunk the client got carries at least one token; a few more may have been generated
     // before the cancellation reached the engine, never the 4000 asked for.
     assert.ok(logged >= received && logged < 4000, `${line} after ${received} chunks`);
+  } finally {
+    await s.close();
+  }
+});
+
+/**
+ * An engine whose every sequence generates `tokensPerSequence` tokens, then waits (as a long
+ * generation does) until its request's signal is aborted and fails, as GenerationEngine's runs do:
+ * the run is the engine's own GenerationRun, so its events are buffered whether or not anyone reads them.
+ */
+class StallingEngine implements ServerEngine {
+  readonly activeCount = 0;
+  readonly queuedCount = 0;
+  /** Tokens generated so far, over every sequence submitted. */
+  generated = 0;
+
+  constructor(private readonly tokensPerSequence: number) {}
+
+  submit(_promptIds: readonly number[], options: GenerationOptions): ServerRun {
+    const run = new GenerationRun<SequenceOutput>(() => {});
+    const signal = options.signal!;
+    signal.addEventListener("abort", () => run.fail(signal.reason), { once: true });
+    void (async () => {
+      for (let i = 0; i < this.tokensPerSequence && !signal.aborted; i++) {
+        await new Promise((resolve) => setImmediate(resolve));
+        run.emit({ type: "token", sequence: 0, tokenId: 9906, text: "Hello" });
+        this.generated++;
+      }
+    })();
+    return run;
+  }
+}
+
+test("the log line of a request that is not streamed and is cancelled counts the tokens generated (chat, completions with n=2, responses)", async () => {
+  const tokens = 7;
+  const engine = new StallingEngine(tokens);
+  const s = await startServer({ engine });
+  const requests = [
+    { path: "/v1/chat/completions", body: { messages: [{ role: "user", content: "Hi" }] }, sequences: 1 },
+    { path: "/v1/completions", body: { prompt: "Hi", max_tokens: 100, n: 2 }, sequences: 2 },
+    { path: "/v1/responses", body: { input: "Hi" }, sequences: 1 },
+  ];
+  const logged: Record<string, number> = {};
+  try {
+    for (const { path, body, sequences } of requests) {
+      engine.generated = 0;
+      const client = new AbortController();
+      const pending = fetch(`${s.address.url}${path}`, { method: "POST", body: JSON.stringify({ model: MODEL_ID, ...body }), signal: client.signal }).catch(() => undefined);
+      await waitFor(() => engine.generated === tokens * sequences, 5000, `${path}: ${tokens} tokens per sequence`);
+      client.abort();
+      await pending;
+      const line = (): string | undefined => s.logs.find((l) => l.startsWith(`POST ${path} 499`));
+      await waitFor(() => line() !== undefined, 5000, `${path}: the log line`);
+      logged[path] = Number(/ completion_tokens=(\d+) /.exec(line()!)?.[1]);
+    }
+    // Exact: the engine generated these tokens, and no more, before the client went away.
+    assert.deepEqual(logged, Object.fromEntries(requests.map((r) => [r.path, tokens * r.sequences])), s.logs.join("\n"));
   } finally {
     await s.close();
   }

@@ -48,7 +48,7 @@ export interface GenerationContext {
 /** Counts for the request log. */
 export interface GenerationStats {
   promptTokens: number;
-  /** Tokens generated so far: counted as they arrive, so a cancelled stream logs what it streamed. */
+  /** Tokens generated so far: counted as they arrive, so a cancelled request logs what was generated. */
   completionTokens: number;
   /** Longest time a sequence of the request waited in the engine's queue (ms), once one has started. */
   queueMs?: number;
@@ -70,6 +70,15 @@ export async function* countedEvents(run: AsyncIterable<GenerationEvent>, stats:
     }
     yield event;
   }
+}
+
+/**
+ * A run's outcome, its tokens counted into `stats.completionTokens` as they arrive (by reading its
+ * events), so that a request cancelled before its answer logs the tokens generated until then.
+ */
+export async function countedOutput(run: ServerRun, stats: GenerationStats): Promise<SequenceOutput> {
+  for await (const _ of countedEvents(run, stats));
+  return await run;
 }
 
 interface Prepared {
@@ -228,8 +237,7 @@ export async function serveGeneration(
 }
 
 async function answerRuns(ctx: GenerationContext, request: ChatRequest | CompletionRequest, runs: readonly ServerRun[], header: ResponseHeader, res: ServerResponse, stats: GenerationStats): Promise<void> {
-  const outputs: SequenceOutput[] = await Promise.all(runs);
-  stats.completionTokens = outputs.reduce((sum, o) => sum + o.tokenIds.length, 0);
+  const outputs: SequenceOutput[] = await Promise.all(runs.map((run) => countedOutput(run, stats)));
   const use = usage(stats.promptTokens, stats.completionTokens);
   if (request.endpoint === "chat") {
     const settings = chatSettings(ctx, request);

@@ -14,7 +14,7 @@ import type { ServerResponse } from "node:http";
 import { type ChatAnswer, type WireToolCall, chatAnswer, chatStreamEvents } from "./chat-output.js";
 import { toApiError } from "./api-error.js";
 import type { JsonFields } from "./fields.js";
-import { type GenerationContext, type GenerationStats, chatSettings, countedEvents, submitRuns } from "./generation.js";
+import { type GenerationContext, type GenerationStats, chatSettings, countedEvents, countedOutput, submitRuns } from "./generation.js";
 import { SseStream, sendJson } from "./http-io.js";
 import type { GenerationEvent } from "../generate/types.js";
 import { type ResponsesRequest, type StoredItem, parseResponsesRequest } from "./responses-request.js";
@@ -99,8 +99,7 @@ export async function serveResponses(ctx: GenerationContext, body: JsonFields, r
   const settings = chatSettings(ctx, request.chat);
   try {
     if (!request.chat.stream) {
-      const output = await run;
-      stats.completionTokens = output.tokenIds.length;
+      const output = await countedOutput(run, stats);
       const items = outputItems(chatAnswer(output, settings));
       if (keep) items.forEach((item) => store.add(item));
       const status = output.finishReason === "length" ? "incomplete" : "completed";
