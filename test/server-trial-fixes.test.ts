@@ -2,7 +2,8 @@
 // the log line of a cancelled request counts the tokens generated for it, streamed (real engine) or
 // not (an engine that generates a known number of tokens and then waits to be cancelled); a stream
 // queued behind a full batch gets SSE keep-alive comments while it waits, clients read through them,
-// and its log line says how long it was queued. Tiny real-vocabulary model, loopback.
+// and its log line says how long it was queued; keepAliveMs is bounded by Node's timer limit. Tiny
+// real-vocabulary model, loopback.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,8 +11,9 @@ import { request as httpRequest } from "node:http";
 import OpenAI from "openai";
 import { GenerationRun } from "../src/generate/engine.js";
 import type { GenerationOptions, SequenceOutput } from "../src/generate/types.js";
-import type { ServerEngine, ServerRun } from "../src/server/index.js";
-import { MODEL_ID, sseData, startServer, waitFor } from "./server-support.js";
+import { ArgumentError } from "../src/errors.js";
+import { LlamaServer, MAX_SSE_KEEPALIVE_MS, type ServerEngine, type ServerRun } from "../src/server/index.js";
+import { MODEL_ID, loadTiny, sseData, startServer, waitFor } from "./server-support.js";
 
 /** A prompt whose greedy reply from the tiny model runs to max_tokens (the lifecycle tests use it too). */
 const ENDLESS = [{ role: "user" as const, content: "Talk forever." }];
@@ -154,5 +156,15 @@ test("a stream queued behind a full batch gets keep-alives, clients read through
     }
   } finally {
     await s.close();
+  }
+});
+
+test("keepAliveMs: 0 up to Node's timer limit; past it (a timer would fire after 1 ms), negative or NaN is an ArgumentError", async () => {
+  const { tokenizer } = await loadTiny();
+  const make = (keepAliveMs: number): LlamaServer =>
+    new LlamaServer({ engine: new StallingEngine(0), model: { id: MODEL_ID, contextLength: 64, tokenizer, stopTokenIds: [], created: 0 }, maxBatch: 1, keepAliveMs });
+  for (const ok of [0, 20, MAX_SSE_KEEPALIVE_MS]) assert.ok(make(ok));
+  for (const bad of [-1, Number.NaN, MAX_SSE_KEEPALIVE_MS + 1, Number.POSITIVE_INFINITY]) {
+    assert.throws(() => make(bad), (e: unknown) => e instanceof ArgumentError && /keepAliveMs must be between 0 and 2147483647/.test(e.message), String(bad));
   }
 });

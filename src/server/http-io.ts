@@ -19,6 +19,8 @@ export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const MAX_DISCARDED_BODY_BYTES = 64 * 1024 * 1024;
 /** Default silence after which a stream gets an SSE comment, so a queued request is seen to be alive. */
 export const DEFAULT_SSE_KEEPALIVE_MS = 1000;
+/** Longest keep-alive interval: Node's setTimeout limit (TIMEOUT_MAX, 2^31 - 1 ms); a longer delay would fire after 1 ms. */
+export const MAX_SSE_KEEPALIVE_MS = 2 ** 31 - 1;
 
 /**
  * Read a request body and parse it as a JSON object.

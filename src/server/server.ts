@@ -14,7 +14,7 @@ import { ApiError, toApiError } from "./api-error.js";
 import { type CorsOrigins, answerPreflight, setCorsHeaders } from "./cors.js";
 import type { ServedModel, ServerEngine } from "./engine-port.js";
 import { type GenerationContext, type GenerationStats, serveGeneration, tooManySequences } from "./generation.js";
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SSE_KEEPALIVE_MS, readJsonBody, sendError, sendJson } from "./http-io.js";
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_SSE_KEEPALIVE_MS, MAX_SSE_KEEPALIVE_MS, readJsonBody, sendError, sendJson } from "./http-io.js";
 import { parseChatRequest, parseCompletionRequest } from "./request.js";
 import { TokenSpeller, modelList } from "./responses.js";
 import { type WebPage, chatPage } from "./web/chat-page.js";
@@ -43,7 +43,8 @@ export interface ServerOptions {
   readonly maxBodyBytes?: number;
   /**
    * Silence (ms) after which a stream gets an SSE comment `: keep-alive`, so a client whose request
-   * waits behind a full batch sees it alive. Default DEFAULT_SSE_KEEPALIVE_MS; 0 turns them off.
+   * waits behind a full batch sees it alive. Default DEFAULT_SSE_KEEPALIVE_MS; 0 turns them off; at
+   * most MAX_SSE_KEEPALIVE_MS.
    */
   readonly keepAliveMs?: number;
   /**
@@ -106,7 +107,7 @@ export class LlamaServer {
     const maxQueue = options.maxQueue ?? DEFAULT_MAX_QUEUE;
     if (!Number.isInteger(maxQueue) || maxQueue < 0) throw new ArgumentError(`maxQueue must be a non-negative integer, got ${maxQueue}`);
     const keepAlive = options.keepAliveMs;
-    if (keepAlive !== undefined && !(Number.isFinite(keepAlive) && keepAlive >= 0)) throw new ArgumentError(`keepAliveMs must be a non-negative number, got ${keepAlive}`);
+    if (keepAlive !== undefined && !(keepAlive >= 0 && keepAlive <= MAX_SSE_KEEPALIVE_MS)) throw new ArgumentError(`keepAliveMs must be between 0 and ${MAX_SSE_KEEPALIVE_MS}, got ${keepAlive}`);
     this.options = options;
     const capacity = options.maxBatch + maxQueue;
     this.context = {
