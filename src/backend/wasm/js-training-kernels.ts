@@ -1,4 +1,4 @@
-// The backward kernels of training in plain JavaScript over a kernel memory, for js-kernels.ts (the
+// The training kernels (the backward's and the masked attention forward) in plain JavaScript over a kernel memory, for js-kernels.ts (the
 // ABI twin the backend's plumbing is tested with): the loops of kernels/reference/linear-backward.ts,
 // elementwise-backward.ts and attention-train.ts on byte offsets, each call computing only its slice
 // as the WebAssembly kernels do. Not a fast path.
@@ -82,6 +82,42 @@ export function jsTrainingKernels(views: () => MemoryViews): Pick<KernelExports,
       }
     },
     attention_backward_scratch_bytes: () => 16,
+    attention_forward_masked(out, maxes, sums, q, k, v, mask, seqLen, nHeads, nKvHeads, headDim, u0, u1) {
+      const { f32, u8 } = views();
+      const f64 = new Float64Array(f32.buffer);
+      const group = nHeads / nKvHeads;
+      const scale = 1 / Math.sqrt(headDim);
+      const [qW, kvW] = [nHeads * headDim, nKvHeads * headDim];
+      for (let u = u0; u < u1; u++) {
+        const [b, g] = [Math.floor(u / nKvHeads), u % nKvHeads];
+        const r0 = b * seqLen;
+        for (let h = g * group; h < (g + 1) * group; h++) {
+          for (let t = 0; t < seqLen; t++) {
+            const qo = (r0 + t) * qW + h * headDim;
+            const seen: [number, number][] = []; // (kv row offset, score)
+            let max = -Infinity;
+            for (let p = 0; p <= t; p++) {
+              if (u8[mask + r0 + p] === 0) continue;
+              const ko = (r0 + p) * kvW + g * headDim;
+              let dot = 0;
+              for (let i = 0; i < headDim; i++) dot += f32[q / 4 + qo + i]! * f32[k / 4 + ko + i]!;
+              seen.push([ko, Math.fround(dot) * scale]);
+              max = Math.max(max, Math.fround(dot) * scale);
+            }
+            let sum = 0;
+            const acc = new Float64Array(headDim);
+            for (const [ko, s] of seen) {
+              const e = Math.exp(s - max);
+              sum += e;
+              for (let i = 0; i < headDim; i++) acc[i] = acc[i]! + e * f32[v / 4 + ko + i]!;
+            }
+            for (let i = 0; i < headDim; i++) f32[out / 4 + qo + i] = sum > 0 ? acc[i]! / sum : 0;
+            f64[maxes / 8 + (r0 + t) * nHeads + h] = max;
+            f64[sums / 8 + (r0 + t) * nHeads + h] = sum;
+          }
+        }
+      }
+    },
     rmsnorm_backward(dx, dWeight, dy, x, weight, nTokens, dim, eps) {
       const { f32 } = views();
       const at = (p: number): Float32Array => f32.subarray(p / 4, p / 4 + nTokens * dim);

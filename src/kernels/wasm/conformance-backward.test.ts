@@ -1,4 +1,4 @@
-// Conformance of the WebAssembly backward kernels of training with their reference twins
+// Conformance of the WebAssembly training kernels (the backward's, and the masked attention forward) with their reference twins
 // (src/kernels/reference/linear-backward.ts, elementwise-backward.ts, attention-train.ts), for every
 // build this runtime validates, on seeded random inputs whose sizes are not multiples of the vector
 // width or the kernels' tiles, with slices split as threads split them. Tolerances come from the
@@ -178,6 +178,52 @@ test("rope_backward matches ropeBackward (halves layout, odd half widths)", () =
       const ptr = arena.put(d);
       arena.kernels.rope_backward(ptr, nTokens, nHeads, headDim, arena.put(cos), arena.put(sin));
       assertClose(arena.f32(ptr, d.length), expected, (i) => 3 * U * (Math.abs(d[i]!) + Math.abs(d[partner(i)]!)), `${arena.build} rope_backward ${nTokens}x${nHeads}x${headDim}`);
+    }
+  }
+});
+
+test("attention_forward_masked matches attentionForwardMasked (GQA, padding, a query that sees no key, unit slices)", () => {
+  const rng = new Rng(0xa78);
+  for (const [rows, seqLen, nHeads, nKvHeads, headDim] of [[2, 13, 4, 2, 10], [1, 33, 4, 1, 64], [3, 5, 2, 2, 7]] as const) {
+    const shape = { rows, seqLen, nHeads, nKvHeads, headDim };
+    const n = rows * seqLen;
+    const [qW, kvW] = [nHeads * headDim, nKvHeads * headDim];
+    const [q, k, v] = [normals(rng, n * qW), normals(rng, n * kvW), normals(rng, n * kvW)];
+    const mask = new Uint8Array(n).fill(1);
+    if (rows > 1) {
+      mask.fill(0, 2 * seqLen - 3, 2 * seqLen); // right padding of row 1
+      mask[seqLen] = 0; // row 1, position 0: its query sees no key
+    }
+    const out = new Float32Array(n * qW);
+    const lse = new Float64Array(n * nHeads);
+    attentionForwardMasked(out, lse, q, k, v, mask, shape);
+    // A score is a float32 dot of headDim products (|error| <= (headDim + 2) u sum |q k|, the
+    // reference's fround one u more), times the scale; A bounds sum |q k| / sqrt(headDim) over every
+    // pair. The kernel then rounds s - max to float32 (u |s - max| <= 2 u A) and takes exp within 2
+    // ulp, so each weight e^(s - max) has relative error at most delta = 2 (headDim + 3) u A + 2 u A
+    // + 3 u (the max's error cancels between numerator and denominator of out, twice the scores').
+    // out is a convex combination of values, summed in float32 in key order: |error| <= (2 delta +
+    // (seqLen + 3) u) max |v|; lse = max + log(sum) is off by the max's error plus log(1 + delta).
+    // A wrong key, head or mask is of the size of the values.
+    const maxAbs = (a: Float32Array): number => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    const bigA = (headDim * maxAbs(q) * maxAbs(k)) / Math.sqrt(headDim);
+    const delta = 2 * (headDim + 3) * U * bigA + 2 * U * bigA + 3 * U;
+    for (const arena of ARENAS) {
+      arena.reset();
+      const [outP, maxP, sumP] = [arena.alloc(out.byteLength), arena.alloc(lse.byteLength), arena.alloc(lse.byteLength)];
+      const scratch = arena.alloc(arena.kernels.attention_backward_scratch_bytes(seqLen, headDim));
+      const ins = [arena.put(q), arena.put(k), arena.put(v), arena.put(mask)] as const;
+      for (let u = 0; u < rows * nKvHeads; u++) arena.kernels.attention_forward_masked(outP, maxP, sumP, ...ins, seqLen, nHeads, nKvHeads, headDim, u, u + 1, scratch);
+      const what = `${arena.build} attention_forward_masked ${rows}x${seqLen}x${nHeads}/${nKvHeads}x${headDim}`;
+      assertClose(arena.f32(outP, out.length), out, () => (2 * delta + (seqLen + 3) * U) * maxAbs(v), `${what} out`);
+      const [maxes, sums] = [arena.f64(maxP, lse.length), arena.f64(sumP, lse.length)];
+      for (let i = 0; i < lse.length; i++) {
+        const got = maxes[i]! + Math.log(sums[i]!);
+        if (lse[i] === -Infinity) assert.equal(got, -Infinity, `${what} lse ${i}`);
+        else assert.ok(Math.abs(got - lse[i]!) <= (headDim + 3) * U * bigA + 2 * delta, `${what} lse ${i}: ${got} against ${lse[i]}`);
+      }
+      // The query that sees no key gets zeros.
+      if (rows > 1) assert.deepEqual(arena.f32(outP + seqLen * qW * 4, qW), new Float32Array(qW));
     }
   }
 });

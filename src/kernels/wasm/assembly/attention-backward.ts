@@ -19,14 +19,17 @@ import { exp1, madd } from "./vec";
   return <usize>((headDim + 3) & ~3) << 2;
 }
 
-/** Scratch bytes per call (per thread): P and dP of one query (seqLen each) and its dq accumulator. */
+/**
+ * Scratch bytes per call (per thread): P and dP of one query (seqLen each) and its dq accumulator.
+ * attention-train.ts's forward uses the same block (its weights and output accumulator).
+ */
 export function attention_backward_scratch_bytes(seqLen: u32, headDim: u32): u32 {
   return (((seqLen + 3) & ~3) << 3) + <u32>paddedBytes(headDim);
 }
 
 /** y[0..headDim) += alpha * x. */
 // @ts-ignore: decorator
-@inline function axpy(y: usize, alpha: f32, x: usize, headDim: u32): void {
+@inline export function axpy(y: usize, alpha: f32, x: usize, headDim: u32): void {
   const av = f32x4.splat(alpha);
   let i: u32 = 0;
   for (; i + 4 <= headDim; i += 4) {
