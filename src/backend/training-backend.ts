@@ -7,6 +7,7 @@
 // is handed is cached across a weight update.
 
 import { type TrainAttentionShape, attentionBackwardMasked, attentionForwardMasked } from "../kernels/reference/attention-train.js";
+import { crossEntropy } from "../kernels/reference/cross-entropy.js";
 import { rmsNormBackward, ropeBackward, swigluBackward } from "../kernels/reference/elementwise-backward.js";
 import { matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
 import { widenRange } from "../kernels/reference/widen.js";
@@ -17,13 +18,16 @@ import { referenceBackend } from "./reference.js";
 
 /**
  * A Backend with the gradients of its matmul (shapes as kernels/reference/linear-backward.ts), the
- * other backward ops, and the training forward's masked attention (which keeps log-sum-exps).
+ * other backward ops, the training forward's masked attention (which keeps log-sum-exps) and the
+ * loss's cross-entropy.
  */
 export interface TrainingBackend extends Backend {
   /** dx (nTokens, inFeatures) += alpha * dy (nTokens, outFeatures) @ w (outFeatures, inFeatures) */
   matmulBackwardInput(dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha?: number): void;
   /** dw (outFeatures, inFeatures) += alpha * dy^T (outFeatures, nTokens) @ x (nTokens, inFeatures) */
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha?: number): void;
+  /** kernels/reference/cross-entropy.ts crossEntropy: writes losses and, when given, dLogits (may be logits). */
+  crossEntropy(losses: Float64Array, dLogits: Float32Array | undefined, logits: Float32Array, targets: Int32Array, vocabSize: number, norm: number): void;
   /** kernels/reference/attention-train.ts attentionForwardMasked: writes out and lse. */
   attentionForward(out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array, mask: Uint8Array, shape: TrainAttentionShape): void;
   /** kernels/reference/attention-train.ts attentionBackwardMasked: accumulates into dq, dk, dv. */
@@ -40,14 +44,14 @@ export interface TrainingBackend extends Backend {
 }
 
 /** The training ops besides the products, on the reference kernels. */
-const REFERENCE_BACKWARD_OPS = { attentionForward: attentionForwardMasked, attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward };
+const REFERENCE_BACKWARD_OPS = { crossEntropy, attentionForward: attentionForwardMasked, attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward };
 
 /** The reference backend with the reference backward kernels. */
 export const referenceTrainingBackend: TrainingBackend = { ...referenceBackend, ...REFERENCE_BACKWARD_OPS, name: "reference", matmulBackwardInput, matmulBackwardWeight };
 
 function isTrainingBackend(b: Backend): b is TrainingBackend {
   const t = b as Partial<TrainingBackend>;
-  return (["matmulBackwardInput", "matmulBackwardWeight", "attentionForward", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
+  return (["matmulBackwardInput", "matmulBackwardWeight", "crossEntropy", "attentionForward", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
 }
 
 /**

@@ -1,4 +1,4 @@
-// The training kernels (the backward's and the masked attention forward) in plain JavaScript over a kernel memory, for js-kernels.ts (the
+// The training kernels (the backward's, the masked attention forward, the cross-entropy) in plain JavaScript over a kernel memory, for js-kernels.ts (the
 // ABI twin the backend's plumbing is tested with): the loops of kernels/reference/linear-backward.ts,
 // elementwise-backward.ts and attention-train.ts on byte offsets, each call computing only its slice
 // as the WebAssembly kernels do. Not a fast path.
@@ -82,6 +82,25 @@ export function jsTrainingKernels(views: () => MemoryViews): Pick<KernelExports,
       }
     },
     attention_backward_scratch_bytes: () => 16,
+    cross_entropy(maxes, sums, dLogits, logits, targets, vocab, invNorm, r0, r1) {
+      const { f32 } = views();
+      const [f64, i32] = [new Float64Array(f32.buffer), new Int32Array(f32.buffer)];
+      for (let r = r0; r < r1; r++) {
+        const [x, d, target] = [logits / 4 + r * vocab, dLogits / 4 + r * vocab, i32[targets / 4 + r]!];
+        if (target < 0) {
+          if (dLogits !== 0) f32.fill(0, d, d + vocab);
+          continue;
+        }
+        let [max, sum] = [-Infinity, 0];
+        for (let j = 0; j < vocab; j++) max = Math.max(max, f32[x + j]!);
+        for (let j = 0; j < vocab; j++) sum += Math.exp(f32[x + j]! - max);
+        [f64[maxes / 8 + r], f64[sums / 8 + r]] = [max, sum];
+        if (dLogits === 0) continue;
+        const pTarget = Math.exp(f32[x + target]! - max) / sum;
+        for (let j = 0; j < vocab; j++) f32[d + j] = (Math.exp(f32[x + j]! - max) / sum) * invNorm;
+        f32[d + target] = (pTarget - 1) * invNorm;
+      }
+    },
     attention_forward_masked(out, maxes, sums, q, k, v, mask, seqLen, nHeads, nKvHeads, headDim, u0, u1) {
       const { f32, u8 } = views();
       const f64 = new Float64Array(f32.buffer);

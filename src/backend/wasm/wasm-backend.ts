@@ -319,6 +319,10 @@ export class WasmBackend implements TrainingBackend {
     training.matmulBackwardWeight(this, dw, dy, x, nTokens, outFeatures, alpha);
   }
 
+  crossEntropy(losses: Float64Array, dLogits: Float32Array | undefined, logits: Float32Array, targets: Int32Array, vocabSize: number, norm: number): void {
+    training.crossEntropy(this, losses, dLogits, logits, targets, vocabSize, norm);
+  }
+
   attentionForward(out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array, mask: Uint8Array, shape: TrainAttentionShape): void {
     training.attentionForward(this, out, lse, q, k, v, mask, shape);
   }

@@ -1,7 +1,7 @@
 // The training ops of the WebAssembly backend (backend/training-backend.ts's TrainingBackend: the
 // WasmBackend methods of those names call these), on the SIMD twins of the reference kernels in
 // src/kernels/wasm/assembly/ (linear-backward.ts, attention-backward.ts, attention-train.ts for the
-// masked attention forward, elementwise-backward.ts), split over the worker pool as the forward ops are: the input gradient,
+// masked attention forward, cross-entropy.ts, elementwise-backward.ts), split over the worker pool as the forward ops are: the input gradient,
 // RMSNorm and RoPE by tokens, the weight gradient by output rows, attention by (row, kv head), SwiGLU
 // by elements. Arrays outside the backend's memory are staged per call (staging.ts); nothing is cached
 // across calls, because training changes the weights and norm weights it hands in between them.
@@ -107,6 +107,41 @@ export function attentionForward(b: WasmBackend, out: Float32Array, lse: Float64
     const sums = new Float64Array(b.arena.buffer(home), sumsPtr, lse.length); // (rows * seqLen, nHeads)
     for (let i = 0; i < maxes.length; i++) maxes[i] = maxes[i]! + Math.log(sums[i]!);
   }));
+}
+
+/**
+ * The rows' cross-entropy, as kernels/reference/cross-entropy.ts crossEntropy (losses written, and
+ * dLogits when given, which may be logits): chunks of rows on the pool. The kernel gives each
+ * scored row's max and sum of exponentials; loss = max + log(sum) - the target's logit is taken
+ * here, the target's logit read before the kernel may overwrite it.
+ */
+export function crossEntropy(b: WasmBackend, losses: Float64Array, dLogits: Float32Array | undefined, logits: Float32Array, targets: Int32Array, vocabSize: number, norm: number): void {
+  const nRows = targets.length;
+  checkLength("crossEntropy logits", logits, nRows * vocabSize);
+  checkLength("crossEntropy losses", losses, nRows);
+  if (dLogits !== undefined) checkLength("crossEntropy dLogits", dLogits, nRows * vocabSize);
+  const targetLogits = new Float64Array(nRows); // (nRows) each scored row's logit of its target
+  for (let r = 0; r < nRows; r++) {
+    const target = targets[r]!;
+    if (target >= vocabSize) throw new ArgumentError(`crossEntropy: row ${r} has target ${target}, outside the vocabulary [0, ${vocabSize})`);
+    if (target >= 0) targetLogits[r] = logits[r * vocabSize + target]!;
+  }
+  const home = b.homeOf(logits);
+  b.timed("crossEntropy", () => {
+    splitWhenNoRoom(nRows, (r0, n) => new Staging(b.arena, home).run((s) => {
+      const rows = logits.subarray(r0 * vocabSize, (r0 + n) * vocabSize);
+      const maxesPtr = s.scratch(n * 8);
+      const sumsPtr = s.scratch(n * 8);
+      const logitsPtr = s.place(rows, dLogits === logits ? "inout" : "in");
+      const dPtr = dLogits === undefined ? 0 : dLogits === logits ? logitsPtr : s.place(dLogits.subarray(r0 * vocabSize, (r0 + n) * vocabSize), "out");
+      const perChunk = b.tokensPerChunk(n, vocabSize);
+      const args = [maxesPtr, sumsPtr, dPtr, logitsPtr, s.place(new Uint8Array(targets.buffer, targets.byteOffset + r0 * 4, n * 4), "in"), vocabSize, 1 / norm, perChunk, n];
+      b.pool.run(OP.crossEntropy, home, args, Math.ceil(n / perChunk));
+      const maxes = new Float64Array(b.arena.buffer(home), maxesPtr, n); // (n)
+      const sums = new Float64Array(b.arena.buffer(home), sumsPtr, n); // (n)
+      for (let r = 0; r < n; r++) losses[r0 + r] = targets[r0 + r]! < 0 ? 0 : maxes[r]! + Math.log(sums[r]!) - targetLogits[r0 + r]!;
+    }));
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
-// Conformance of the WebAssembly training kernels (the backward's, and the masked attention forward) with their reference twins
+// Conformance of the WebAssembly training kernels (the backward's, the masked attention forward and the
+// cross-entropy) with their reference twins
 // (src/kernels/reference/linear-backward.ts, elementwise-backward.ts, attention-train.ts), for every
 // build this runtime validates, on seeded random inputs whose sizes are not multiples of the vector
 // width or the kernels' tiles, with slices split as threads split them. Tolerances come from the
@@ -7,6 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { attentionBackwardMasked, attentionForwardMasked } from "../reference/attention-train.js";
+import { crossEntropy } from "../reference/cross-entropy.js";
 import { rmsNormBackward, ropeBackward, swigluBackward } from "../reference/elementwise-backward.js";
 import { matmulBackwardInput, matmulBackwardWeight } from "../reference/linear-backward.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
@@ -178,6 +180,43 @@ test("rope_backward matches ropeBackward (halves layout, odd half widths)", () =
       const ptr = arena.put(d);
       arena.kernels.rope_backward(ptr, nTokens, nHeads, headDim, arena.put(cos), arena.put(sin));
       assertClose(arena.f32(ptr, d.length), expected, (i) => 3 * U * (Math.abs(d[i]!) + Math.abs(d[partner(i)]!)), `${arena.build} rope_backward ${nTokens}x${nHeads}x${headDim}`);
+    }
+  }
+});
+
+test("cross_entropy matches crossEntropy (unscored rows, a vocabulary off the vector width, in place, row slices)", () => {
+  const rng = new Rng(0xce);
+  for (const [nRows, vocab] of [[5, 1003], [3, 37], [2, 4096]] as const) {
+    const logits = normals(rng, nRows * vocab).map((x) => 3 * x);
+    const targets = Int32Array.from({ length: nRows }, (_, r) => (r === 1 ? -1 : Math.floor(rng.uniform() * vocab)));
+    const norm = 7;
+    const [losses, dLogits] = [new Float64Array(nRows), new Float32Array(nRows * vocab)];
+    crossEntropy(losses, dLogits, logits, targets, vocab, norm);
+    // Each exponent x - max rounds to float32 (relative error u R in e^..., R the row's max - min)
+    // and exp is within 2 ulp: each e^(x - max), and their float64 sum, within (R + 2) u; p = e *
+    // float32(1 / sum) * float32(1 / norm) adds four roundings, so |error| <= (2 R + 8) u (p +
+    // onehot) / norm, and u |d| for the reference's own rounding. The loss max + log(sum) - x_t is
+    // off by log(1 + (R + 2) u) plus float64 roundings: (R + 4) u absolutely. A wrong row, target
+    // or normaliser is far above both.
+    for (const arena of ARENAS) {
+      for (const inPlace of [false, true]) {
+        arena.reset();
+        const [maxP, sumP, logitsP, targetsP] = [arena.alloc(nRows * 8), arena.alloc(nRows * 8), arena.put(logits), arena.put(new Uint8Array(targets.buffer))];
+        const dP = inPlace ? logitsP : arena.alloc(dLogits.byteLength);
+        for (let r = 0; r < nRows; r++) arena.kernels.cross_entropy(maxP, sumP, dP, logitsP, targetsP, vocab, 1 / norm, r, r + 1);
+        const [maxes, sums, d] = [arena.f64(maxP, nRows), arena.f64(sumP, nRows), arena.f32(dP, nRows * vocab)];
+        const what = `${arena.build} cross_entropy ${nRows}x${vocab}${inPlace ? " in place" : ""}`;
+        for (let r = 0; r < nRows; r++) {
+          const row = logits.subarray(r * vocab, (r + 1) * vocab);
+          const spread = row.reduce((m, x) => Math.max(m, x), -Infinity) - row.reduce((m, x) => Math.min(m, x), Infinity);
+          const t = targets[r]!;
+          const rowBound = (j: number): number => ((2 * spread + 8) * U * (Math.abs(dLogits[r * vocab + j]!) + (j === t ? 2 / norm : 0))) + U * Math.abs(dLogits[r * vocab + j]!);
+          assertClose(d.subarray(r * vocab, (r + 1) * vocab), dLogits.subarray(r * vocab, (r + 1) * vocab), t < 0 ? () => 0 : rowBound, `${what} row ${r} dLogits`);
+          if (t < 0) continue;
+          const loss = maxes[r]! + Math.log(sums[r]!) - row[t]!;
+          assert.ok(Math.abs(loss - losses[r]!) <= (spread + 4) * U + U * losses[r]!, `${what} row ${r} loss ${loss} against ${losses[r]}`);
+        }
+      }
     }
   }
 });

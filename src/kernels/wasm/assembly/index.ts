@@ -14,6 +14,7 @@ export { matmul_backward_input_f32, matmul_backward_input_bf16, matmul_backward_
 export { rmsnorm_backward, swiglu_backward } from "./elementwise-backward";
 export { attention_backward, attention_backward_scratch_bytes } from "./attention-backward";
 export { attention_forward_masked } from "./attention-train";
+export { cross_entropy } from "./cross-entropy";
 export { read_stream } from "./stream";
 
 /** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */
