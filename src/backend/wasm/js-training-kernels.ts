@@ -14,6 +14,15 @@ export interface MemoryViews {
   readonly u8: Uint8Array;
 }
 
+/** Each query (row start r0, kv head g, query head h, position t) of attention units [u0, u1) (unit = row * nKvHeads + kv head). */
+function forEachQuery(u0: number, u1: number, seqLen: number, nHeads: number, nKvHeads: number, body: (r0: number, g: number, h: number, t: number) => void): void {
+  const group = nHeads / nKvHeads;
+  for (let u = u0; u < u1; u++) {
+    const [r0, g] = [Math.floor(u / nKvHeads) * seqLen, u % nKvHeads];
+    for (let h = g * group; h < (g + 1) * group; h++) for (let t = 0; t < seqLen; t++) body(r0, g, h, t);
+  }
+}
+
 /** The training kernels over `views()` (called at each use: a memory may have grown). */
 export function jsTrainingKernels(views: () => MemoryViews): Pick<KernelExports, TrainingKernelName> {
   const backwardInput = (widen: (v: MemoryViews, i: number) => number, bytes: number) =>
@@ -44,42 +53,35 @@ export function jsTrainingKernels(views: () => MemoryViews): Pick<KernelExports,
     attention_backward(dq, dk, dv, dOut, q, k, v, lse, mask, seqLen, nHeads, nKvHeads, headDim, u0, u1) {
       const { f32, u8 } = views();
       const lse64 = new Float64Array(f32.buffer);
-      const group = nHeads / nKvHeads;
       const scale = 1 / Math.sqrt(headDim);
       const [qW, kvW] = [nHeads * headDim, nKvHeads * headDim];
-      for (let u = u0; u < u1; u++) {
-        const [b, g] = [Math.floor(u / nKvHeads), u % nKvHeads];
-        const r0 = b * seqLen;
-        for (let h = g * group; h < (g + 1) * group; h++) {
-          for (let t = 0; t < seqLen; t++) {
-            const m = lse64[lse / 8 + (r0 + t) * nHeads + h]!;
-            if (m === -Infinity) continue;
-            const qo = (r0 + t) * qW + h * headDim;
-            const seen: [number, number, number][] = []; // (kv row offset, P, dP)
-            let d = 0;
-            for (let p = 0; p <= t; p++) {
-              if (u8[mask + r0 + p] === 0) continue;
-              const ko = (r0 + p) * kvW + g * headDim;
-              let [dot, dP] = [0, 0];
-              for (let i = 0; i < headDim; i++) {
-                dot += f32[q / 4 + qo + i]! * f32[k / 4 + ko + i]!;
-                dP += f32[dOut / 4 + qo + i]! * f32[v / 4 + ko + i]!;
-              }
-              const pr = Math.exp(Math.fround(dot) * scale - m);
-              seen.push([ko, pr, dP]);
-              d += pr * dP;
-            }
-            for (const [ko, pr, dP] of seen) {
-              const ds = pr * (dP - d) * scale;
-              for (let i = 0; i < headDim; i++) {
-                f32[dq / 4 + qo + i] = f32[dq / 4 + qo + i]! + ds * f32[k / 4 + ko + i]!;
-                f32[dk / 4 + ko + i] = f32[dk / 4 + ko + i]! + ds * f32[q / 4 + qo + i]!;
-                f32[dv / 4 + ko + i] = f32[dv / 4 + ko + i]! + pr * f32[dOut / 4 + qo + i]!;
-              }
-            }
+      forEachQuery(u0, u1, seqLen, nHeads, nKvHeads, (r0, g, h, t) => {
+        const m = lse64[lse / 8 + (r0 + t) * nHeads + h]!;
+        if (m === -Infinity) return;
+        const qo = (r0 + t) * qW + h * headDim;
+        const seen: [number, number, number][] = []; // (kv row offset, P, dP)
+        let d = 0;
+        for (let p = 0; p <= t; p++) {
+          if (u8[mask + r0 + p] === 0) continue;
+          const ko = (r0 + p) * kvW + g * headDim;
+          let [dot, dP] = [0, 0];
+          for (let i = 0; i < headDim; i++) {
+            dot += f32[q / 4 + qo + i]! * f32[k / 4 + ko + i]!;
+            dP += f32[dOut / 4 + qo + i]! * f32[v / 4 + ko + i]!;
+          }
+          const pr = Math.exp(Math.fround(dot) * scale - m);
+          seen.push([ko, pr, dP]);
+          d += pr * dP;
+        }
+        for (const [ko, pr, dP] of seen) {
+          const ds = pr * (dP - d) * scale;
+          for (let i = 0; i < headDim; i++) {
+            f32[dq / 4 + qo + i] = f32[dq / 4 + qo + i]! + ds * f32[k / 4 + ko + i]!;
+            f32[dk / 4 + ko + i] = f32[dk / 4 + ko + i]! + ds * f32[q / 4 + qo + i]!;
+            f32[dv / 4 + ko + i] = f32[dv / 4 + ko + i]! + pr * f32[dOut / 4 + qo + i]!;
           }
         }
-      }
+      });
     },
     attention_backward_scratch_bytes: () => 16,
     cross_entropy(maxes, sums, dLogits, logits, targets, vocab, invNorm, r0, r1) {
@@ -104,38 +106,31 @@ export function jsTrainingKernels(views: () => MemoryViews): Pick<KernelExports,
     attention_forward_masked(out, maxes, sums, q, k, v, mask, seqLen, nHeads, nKvHeads, headDim, u0, u1) {
       const { f32, u8 } = views();
       const f64 = new Float64Array(f32.buffer);
-      const group = nHeads / nKvHeads;
       const scale = 1 / Math.sqrt(headDim);
       const [qW, kvW] = [nHeads * headDim, nKvHeads * headDim];
-      for (let u = u0; u < u1; u++) {
-        const [b, g] = [Math.floor(u / nKvHeads), u % nKvHeads];
-        const r0 = b * seqLen;
-        for (let h = g * group; h < (g + 1) * group; h++) {
-          for (let t = 0; t < seqLen; t++) {
-            const qo = (r0 + t) * qW + h * headDim;
-            const seen: [number, number][] = []; // (kv row offset, score)
-            let max = -Infinity;
-            for (let p = 0; p <= t; p++) {
-              if (u8[mask + r0 + p] === 0) continue;
-              const ko = (r0 + p) * kvW + g * headDim;
-              let dot = 0;
-              for (let i = 0; i < headDim; i++) dot += f32[q / 4 + qo + i]! * f32[k / 4 + ko + i]!;
-              seen.push([ko, Math.fround(dot) * scale]);
-              max = Math.max(max, Math.fround(dot) * scale);
-            }
-            let sum = 0;
-            const acc = new Float64Array(headDim);
-            for (const [ko, s] of seen) {
-              const e = Math.exp(s - max);
-              sum += e;
-              for (let i = 0; i < headDim; i++) acc[i] = acc[i]! + e * f32[v / 4 + ko + i]!;
-            }
-            for (let i = 0; i < headDim; i++) f32[out / 4 + qo + i] = sum > 0 ? acc[i]! / sum : 0;
-            f64[maxes / 8 + (r0 + t) * nHeads + h] = max;
-            f64[sums / 8 + (r0 + t) * nHeads + h] = sum;
-          }
+      forEachQuery(u0, u1, seqLen, nHeads, nKvHeads, (r0, g, h, t) => {
+        const qo = (r0 + t) * qW + h * headDim;
+        const seen: [number, number][] = []; // (kv row offset, score)
+        let max = -Infinity;
+        for (let p = 0; p <= t; p++) {
+          if (u8[mask + r0 + p] === 0) continue;
+          const ko = (r0 + p) * kvW + g * headDim;
+          let dot = 0;
+          for (let i = 0; i < headDim; i++) dot += f32[q / 4 + qo + i]! * f32[k / 4 + ko + i]!;
+          seen.push([ko, Math.fround(dot) * scale]);
+          max = Math.max(max, Math.fround(dot) * scale);
         }
-      }
+        let sum = 0;
+        const acc = new Float64Array(headDim);
+        for (const [ko, s] of seen) {
+          const e = Math.exp(s - max);
+          sum += e;
+          for (let i = 0; i < headDim; i++) acc[i] = acc[i]! + e * f32[v / 4 + ko + i]!;
+        }
+        for (let i = 0; i < headDim; i++) f32[out / 4 + qo + i] = sum > 0 ? acc[i]! / sum : 0;
+        f64[maxes / 8 + (r0 + t) * nHeads + h] = max;
+        f64[sums / 8 + (r0 + t) * nHeads + h] = sum;
+      });
     },
     rmsnorm_backward(dx, dWeight, dy, x, weight, nTokens, dim, eps) {
       const { f32 } = views();

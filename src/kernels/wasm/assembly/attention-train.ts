@@ -11,7 +11,7 @@
 // no key gets zeros, max -Infinity and sum 0.
 
 import { dot } from "./attention";
-import { attention_backward_scratch_bytes, axpy } from "./attention-backward";
+import { attention_backward_scratch_bytes, axpy, unitHead } from "./attention-backward";
 import { exp1 } from "./vec";
 
 /**
@@ -32,11 +32,9 @@ export function attention_forward_masked(
   const weights = scratch; // (seqLen) one query's float32 dots, then its weights
   const acc = scratch + (<usize>attention_backward_scratch_bytes(seqLen, headDim) - (<usize>((headDim + 3) & ~3) << 2)); // (headDim)
   for (let u = unitStart; u < unitEnd; u++) {
-    const b = u / nKvHeads;
     const g = u % nKvHeads;
-    const r0 = <usize>b * seqLen;
-    const kHead = k + r0 * kvBytes + <usize>g * rowBytes;
-    const vHead = v + r0 * kvBytes + <usize>g * rowBytes;
+    const r0 = <usize>(u / nKvHeads) * seqLen;
+    const kHead = unitHead(k, u, seqLen, nKvHeads, rowBytes), vHead = unitHead(v, u, seqLen, nKvHeads, rowBytes);
     for (let h = g * group; h < (g + 1) * group; h++) {
       for (let t: u32 = 0; t < seqLen; t++) {
         const qOff = (r0 + t) * qBytes + <usize>h * rowBytes;
