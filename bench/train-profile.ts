@@ -28,7 +28,7 @@ const PHASES: Readonly<Record<string, string>> = {
 
 /** Ops inside a phase: the innermost of these on a sample's stack names it. */
 const OPS: Readonly<Record<string, string>> = {
-  matmul: "matmul", attentionForwardMasked: "attention", attentionBackwardMasked: "attention",
+  matmul: "matmul", attentionForwardMasked: "attention", attentionBackwardMasked: "attention", attentionForward: "attention", crossEntropy: "cross-entropy", attentionBackward: "attention",
   transposeWeight: "transposes", transpose: "transposes",
   matmulBackwardInput: "matmul-backward glue", matmulBackwardWeight: "matmul-backward glue",
   rmsNorm: "elementwise", rmsNormBackward: "elementwise", swiglu: "elementwise", swigluBackward: "elementwise",

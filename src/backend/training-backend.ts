@@ -6,7 +6,8 @@
 // its memory and freed after the call, so its fast kernels do the backward's work too and nothing it
 // is handed is cached across a weight update.
 
-import { type TrainAttentionShape, attentionBackwardMasked } from "../kernels/reference/attention-train.js";
+import { type TrainAttentionShape, attentionBackwardMasked, attentionForwardMasked } from "../kernels/reference/attention-train.js";
+import { crossEntropy } from "../kernels/reference/cross-entropy.js";
 import { rmsNormBackward, ropeBackward, swigluBackward } from "../kernels/reference/elementwise-backward.js";
 import { matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
 import { widenRange } from "../kernels/reference/widen.js";
@@ -15,12 +16,20 @@ import type { WeightTensor } from "../tensor/tensor.js";
 import type { Backend } from "./backend.js";
 import { referenceBackend } from "./reference.js";
 
-/** A Backend with the gradients of its matmul. Shapes as kernels/reference/linear-backward.ts. */
+/**
+ * A Backend with the gradients of its matmul (shapes as kernels/reference/linear-backward.ts), the
+ * other backward ops, the training forward's masked attention (which keeps log-sum-exps) and the
+ * loss's cross-entropy.
+ */
 export interface TrainingBackend extends Backend {
   /** dx (nTokens, inFeatures) += alpha * dy (nTokens, outFeatures) @ w (outFeatures, inFeatures) */
   matmulBackwardInput(dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha?: number): void;
   /** dw (outFeatures, inFeatures) += alpha * dy^T (outFeatures, nTokens) @ x (nTokens, inFeatures) */
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha?: number): void;
+  /** kernels/reference/cross-entropy.ts crossEntropy: writes losses and, when given, dLogits (may be logits). */
+  crossEntropy(losses: Float64Array, dLogits: Float32Array | undefined, logits: Float32Array, targets: Int32Array, vocabSize: number, norm: number): void;
+  /** kernels/reference/attention-train.ts attentionForwardMasked: writes out and lse. */
+  attentionForward(out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array, mask: Uint8Array, shape: TrainAttentionShape): void;
   /** kernels/reference/attention-train.ts attentionBackwardMasked: accumulates into dq, dk, dv. */
   attentionBackward(
     dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
@@ -34,15 +43,15 @@ export interface TrainingBackend extends Backend {
   ropeBackward(d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void;
 }
 
-/** The backward ops besides the products, on the reference kernels. */
-const REFERENCE_BACKWARD_OPS = { attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward };
+/** The training ops besides the products, on the reference kernels. */
+const REFERENCE_BACKWARD_OPS = { crossEntropy, attentionForward: attentionForwardMasked, attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward };
 
 /** The reference backend with the reference backward kernels. */
 export const referenceTrainingBackend: TrainingBackend = { ...referenceBackend, ...REFERENCE_BACKWARD_OPS, name: "reference", matmulBackwardInput, matmulBackwardWeight };
 
 function isTrainingBackend(b: Backend): b is TrainingBackend {
   const t = b as Partial<TrainingBackend>;
-  return (["matmulBackwardInput", "matmulBackwardWeight", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
+  return (["matmulBackwardInput", "matmulBackwardWeight", "crossEntropy", "attentionForward", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
 }
 
 /**

@@ -4,15 +4,16 @@
 // 0 never attended to. The same kernels as the inference forward (model/llama.ts) in the same order,
 // except attention, which runs over the whole padded batch with a mask and keeps log-sum-exps
 // (kernels/reference/attention-train.ts); so on real tokens the logits are the inference forward's
-// on the reference backend. The weight products run on the view's Backend (the WebAssembly one
-// when given); the cheap per-token ops and the adapter's small products always run on the
+// on the reference backend. The weight products and that attention run on the view's Backend (the
+// WebAssembly one when given; attention through its TrainingBackend op, training-backend.ts); the cheap per-token ops and the adapter's small products always run on the
 // reference kernels, because a backend may keep copies of arrays it is handed (norm weights, A and
 // B), which training changes. Every projection goes through one linear(), where a LoRA adapter adds
 // scale * B(A dropout(x)) as PEFT's LoraLayer does. No KV cache, no chunking: the batch is one pass.
 
 import type { Backend } from "../backend/backend.js";
+import { trainingBackend } from "../backend/training-backend.js";
 import { ArgumentError } from "../errors.js";
-import { type TrainAttentionShape, attentionForwardMasked } from "../kernels/reference/attention-train.js";
+import type { TrainAttentionShape } from "../kernels/reference/attention-train.js";
 import { addInPlace, rmsNorm, swiglu } from "../kernels/reference/elementwise.js";
 import { embed, matmul } from "../kernels/reference/linear.js";
 import { rope as ropeRotate } from "../kernels/reference/rope.js";
@@ -125,7 +126,7 @@ export function layerForward(
   proj(a.v, a.xnAttn, "v_proj");
   ropeRotate(a.q, n, nHeads, headDim, cos, sin);
   ropeRotate(a.k, n, nKvHeads, headDim, cos, sin);
-  attentionForwardMasked(a.att, a.lse, a.q, a.k, a.v, ctx.mask, ctx.shape);
+  trainingBackend(model.backend).attentionForward(a.att, a.lse, a.q, a.k, a.v, ctx.mask, ctx.shape);
   proj(tmp, a.att, "o_proj");
   addInPlace(x, tmp);
   a.xMid.set(x);

@@ -4,9 +4,11 @@
 // labels that are not IGNORE_INDEX, divided by a normaliser: the number of scored labels of the batch
 // (reduction "mean"), or, with gradient accumulation, of the whole accumulated batch
 // (num_items_in_batch), so k micro-batches add up to the full batch's loss and gradient.
-// Log-sum-exp and sums in float64 (transformers upcasts logits to float32; wider is closer to its
-// float64 goldens), gradients stored as float32.
+// The rows' cross-entropy and its gradient are kernels/reference/cross-entropy.ts (log-sum-exp and
+// sums in float64, gradients stored as float32), run on a TrainingBackend (the WebAssembly one has a
+// SIMD twin); the batch's loss sums the rows' losses here in float64, in order.
 
+import { type TrainingBackend, referenceTrainingBackend } from "../backend/training-backend.js";
 import { ArgumentError } from "../errors.js";
 import { IGNORE_INDEX, type TrainBatch } from "./batch.js";
 
@@ -44,35 +46,26 @@ export interface CausalLmLoss {
  *   of the whole accumulated batch
  * @param dLogits (rows * seqLen, vocabSize) receives (softmax - onehot) / normalizer at scored
  *   positions and 0 elsewhere; may be `logits` itself (overwritten row by row)
+ * @param backend runs the rows' cross-entropy (kernels/reference/cross-entropy.ts or a twin); the
+ *   reference training backend by default
  * @throws ArgumentError for bad labels or a normalizer that is not positive
  */
-export function causalLmLoss(logits: Float32Array, batch: TrainBatch, vocabSize: number, normalizer?: number, dLogits?: Float32Array): CausalLmLoss {
+export function causalLmLoss(logits: Float32Array, batch: TrainBatch, vocabSize: number, normalizer?: number, dLogits?: Float32Array, backend?: TrainingBackend): CausalLmLoss {
   checkLabels(batch, vocabSize);
   const nLabelTokens = countLabelTokens(batch);
   const norm = normalizer ?? nLabelTokens;
   if (!(norm > 0)) throw new ArgumentError(`the loss normalizer (label tokens) must be positive; got ${norm}`);
   const { rows, seqLen } = batch;
-  let lossSum = 0;
+  const targets = new Int32Array(rows * seqLen); // (rows * seqLen) labels shifted left by one; -1: not scored
   for (let r = 0; r < rows; r++) {
     for (let t = 0; t < seqLen; t++) {
-      const row = (r * seqLen + t) * vocabSize;
       const label = t + 1 < seqLen ? batch.labels[r * seqLen + t + 1]! : IGNORE_INDEX;
-      if (label === IGNORE_INDEX) {
-        dLogits?.fill(0, row, row + vocabSize);
-        continue;
-      }
-      let max = -Infinity;
-      for (let j = 0; j < vocabSize; j++) if (logits[row + j]! > max) max = logits[row + j]!;
-      let sum = 0;
-      for (let j = 0; j < vocabSize; j++) sum += Math.exp(logits[row + j]! - max);
-      const lse = max + Math.log(sum);
-      lossSum += lse - logits[row + label]!;
-      if (dLogits === undefined) continue;
-      for (let j = 0; j < vocabSize; j++) {
-        const p = Math.exp(logits[row + j]! - lse);
-        dLogits[row + j] = (j === label ? p - 1 : p) / norm;
-      }
+      targets[r * seqLen + t] = label === IGNORE_INDEX ? -1 : label;
     }
   }
+  const losses = new Float64Array(rows * seqLen); // (rows * seqLen) each position's cross-entropy
+  (backend ?? referenceTrainingBackend).crossEntropy(losses, dLogits, logits, targets, vocabSize, norm);
+  let lossSum = 0;
+  for (let i = 0; i < losses.length; i++) if (targets[i]! >= 0) lossSum += losses[i]!;
   return { loss: lossSum / norm, lossSum, nLabelTokens };
 }

@@ -10,6 +10,7 @@
 // loading, checkpoint folders and the CLI are elsewhere (train/data.ts, train/peft.ts, cli/).
 
 import type { Backend } from "../backend/backend.js";
+import { trainingBackend } from "../backend/training-backend.js";
 import { ArgumentError, NumericalError, UnsupportedError } from "../errors.js";
 import type { LlamaModel } from "../model/llama.js";
 import type { LoraAdapter, LoraModule } from "../model/lora.js";
@@ -115,7 +116,7 @@ export function lossAndGradients(
   options: { normalizer?: number; rng?: Rng; gradientCheckpointing?: boolean; lossScale?: number; float16Grads?: boolean } = {},
 ): CausalLmLoss {
   const acts = trainForward(view, batch, { ...(options.rng === undefined ? {} : { rng: options.rng }), checkpointLayers: options.gradientCheckpointing === true });
-  const result = causalLmLoss(acts.logits, batch, view.config.vocabSize, options.normalizer, acts.logits);
+  const result = causalLmLoss(acts.logits, batch, view.config.vocabSize, options.normalizer, acts.logits, trainingBackend(view.backend));
   // GradScaler's scale(loss).backward(): the gradient of scale * loss (the scale times d loss / d logits).
   const scale = options.lossScale ?? 1;
   if (scale !== 1) for (let i = 0; i < acts.logits.length; i++) acts.logits[i] = acts.logits[i]! * scale;
@@ -257,7 +258,7 @@ export class Trainer {
    */
   evaluate(batch: TrainBatch): number {
     const acts = trainForward({ ...this.view, loraDropout: 0 }, batch);
-    return causalLmLoss(acts.logits, batch, this.view.config.vocabSize).loss;
+    return causalLmLoss(acts.logits, batch, this.view.config.vocabSize, undefined, undefined, trainingBackend(this.view.backend)).loss;
   }
 
   /** The run's progress for a checkpoint (the caller saves the weights or adapter beside it). */

@@ -30,6 +30,8 @@ export const OP = {
   rmsNormBackward: 16,
   swigluBackward: 17,
   ropeBackward: 18,
+  attentionForwardMasked: 19,
+  crossEntropy: 20,
 } as const;
 
 /** The float weight dtypes of the input-gradient kernel, in job-argument order (a block format runs dequantized, as f32). */
@@ -194,6 +196,17 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
     case OP.attentionBackward: {
       const [dq, dk, dv, dOut, q, kk, v, lse, mask, seqLen, nHeads, nKvHeads, headDim, scratch, scratchStride] = a as unknown as number[];
       k.attention_backward(dq!, dk!, dv!, dOut!, q!, kk!, v!, lse!, mask!, seqLen!, nHeads!, nKvHeads!, headDim!, chunk, chunk + 1, scratch! + thread * scratchStride!);
+      return;
+    }
+    case OP.attentionForwardMasked: {
+      const [out, maxes, sums, q, kk, v, mask, seqLen, nHeads, nKvHeads, headDim, scratch, scratchStride] = a as unknown as number[];
+      k.attention_forward_masked(out!, maxes!, sums!, q!, kk!, v!, mask!, seqLen!, nHeads!, nKvHeads!, headDim!, chunk, chunk + 1, scratch! + thread * scratchStride!);
+      return;
+    }
+    case OP.crossEntropy: {
+      const [maxes, sums, dLogits, logits, targets, vocab, invNorm, rowsPerChunk, nRows] = a as unknown as number[];
+      const r0 = chunk * rowsPerChunk!;
+      k.cross_entropy(maxes!, sums!, dLogits!, logits!, targets!, vocab!, invNorm!, r0, Math.min(nRows!, r0 + rowsPerChunk!));
       return;
     }
     case OP.rmsNormBackward: {

@@ -20,10 +20,10 @@ export type KernelExports = Pick<
   | TrainingKernelName
 >;
 
-/** The kernels of training's backward ops (backend/wasm/wasm-training.ts calls them). */
+/** The kernels of training's ops (backend/wasm/wasm-training.ts calls them). */
 export type TrainingKernelName =
   | "matmul_backward_input_f32" | "matmul_backward_input_bf16" | "matmul_backward_input_f16" | "matmul_backward_weight"
-  | "attention_backward" | "attention_backward_scratch_bytes" | "rmsnorm_backward" | "swiglu_backward" | "rope_backward";
+  | "attention_backward" | "attention_backward_scratch_bytes" | "attention_forward_masked" | "cross_entropy" | "rmsnorm_backward" | "swiglu_backward" | "rope_backward";
 
 /**
  * How a thread gets kernel instances: a module exporting `instantiate`. The default is the

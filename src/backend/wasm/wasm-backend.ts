@@ -309,7 +309,7 @@ export class WasmBackend implements TrainingBackend {
     });
   }
 
-  // TrainingBackend (backend/training-backend.ts): the backward ops on their SIMD twins (wasm-training.ts).
+  // TrainingBackend (backend/training-backend.ts): the training ops on their SIMD twins (wasm-training.ts).
 
   matmulBackwardInput(dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha = 1): void {
     training.matmulBackwardInput(this, dx, dy, w, nTokens, alpha);
@@ -317,6 +317,14 @@ export class WasmBackend implements TrainingBackend {
 
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha = 1): void {
     training.matmulBackwardWeight(this, dw, dy, x, nTokens, outFeatures, alpha);
+  }
+
+  crossEntropy(losses: Float64Array, dLogits: Float32Array | undefined, logits: Float32Array, targets: Int32Array, vocabSize: number, norm: number): void {
+    training.crossEntropy(this, losses, dLogits, logits, targets, vocabSize, norm);
+  }
+
+  attentionForward(out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array, mask: Uint8Array, shape: TrainAttentionShape): void {
+    training.attentionForward(this, out, lse, q, k, v, mask, shape);
   }
 
   attentionBackward(

@@ -61,17 +61,32 @@ function checkOps(b: WasmBackend, rng: Rng): void {
   const [q, k, v, dOut] = [randoms(rng, tokens * 32), randoms(rng, tokens * 16), randoms(rng, tokens * 16), randoms(rng, tokens * 32)];
   const mask = new Uint8Array(tokens).fill(1).fill(0, 15);
   const lse = Float64Array.from({ length: tokens * 4 }, (_, i) => 2 + (i % 3)); // any finite values: P = exp(s - lse)
+  const [out, lseOut] = [new Float32Array(tokens * 32), new Float64Array(tokens * 4)];
+  const [outRef, lseRef] = [new Float32Array(tokens * 32), new Float64Array(tokens * 4)];
+  b.attentionForward(out, lseOut, q, k, v, mask, shape);
+  referenceTrainingBackend.attentionForward(outRef, lseRef, q, k, v, mask, shape);
+  assertNear(out, outRef, "attentionForward out");
+  assertNear(Float32Array.from(lseOut), Float32Array.from(lseRef), "attentionForward lse");
+  const vocab = 301;
+  const logits = randoms(rng, n * vocab, 3);
+  const targets = Int32Array.from({ length: n }, (_, r) => (r % 5 === 2 ? -1 : (r * 37) % vocab));
+  for (const inPlace of [false, true]) {
+    const [losses, lossesRef] = [new Float64Array(n), new Float64Array(n)];
+    same(b, `crossEntropy${inPlace ? " in place" : ""}`, [logits, new Float32Array(n * vocab)], (tb, [l, d]) =>
+      tb.crossEntropy(tb === b ? losses : lossesRef, inPlace ? l! : d!, l!, targets, vocab, 3));
+    assertNear(Float32Array.from(losses), Float32Array.from(lossesRef), "crossEntropy losses");
+  }
   same(b, "attentionBackward", [randoms(rng, tokens * 32), randoms(rng, tokens * 16), randoms(rng, tokens * 16)], (tb, [dq, dk, dv]) =>
     tb.attentionBackward(dq!, dk!, dv!, dOut, q, k, v, lse, mask, shape));
 }
 
 for (const provider of KERNEL_PROVIDERS) {
   for (const threads of [1, 3]) {
-    test(`${provider.name} kernels, ${threads} threads: the backward ops match the reference training backend`, async () => {
+    test(`${provider.name} kernels, ${threads} threads: the training ops match the reference training backend`, async () => {
       const b = await createWasmBackend({ threads, kernelProvider: provider.url });
       try {
         checkOps(b, new Rng(77 + threads));
-        for (const op of ["matmulBackwardInput f32", "matmulBackwardWeight", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"]) {
+        for (const op of ["matmulBackwardInput f32", "matmulBackwardWeight", "crossEntropy", "attentionForward", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"]) {
           assert.ok(op in b.opStats(), `${op} ran on the backend`);
         }
       } finally {

@@ -1,7 +1,7 @@
-// The backward ops of training on the WebAssembly backend (backend/training-backend.ts's
-// TrainingBackend: the WasmBackend methods of those names call these), on the SIMD twins of the
-// reference backward kernels in src/kernels/wasm/assembly/ (linear-backward.ts, attention-backward.ts,
-// elementwise-backward.ts), split over the worker pool as the forward ops are: the input gradient,
+// The training ops of the WebAssembly backend (backend/training-backend.ts's TrainingBackend: the
+// WasmBackend methods of those names call these), on the SIMD twins of the reference kernels in
+// src/kernels/wasm/assembly/ (linear-backward.ts, attention-backward.ts, attention-train.ts for the
+// masked attention forward, cross-entropy.ts, elementwise-backward.ts), split over the worker pool as the forward ops are: the input gradient,
 // RMSNorm and RoPE by tokens, the weight gradient by output rows, attention by (row, kv head), SwiGLU
 // by elements. Arrays outside the backend's memory are staged per call (staging.ts); nothing is cached
 // across calls, because training changes the weights and norm weights it hands in between them.
@@ -71,6 +71,79 @@ export function matmulBackwardWeight(b: WasmBackend, dw: Float32Array, dy: Float
   });
 }
 
+/** Check the arrays of a masked attention call against its shape (q-shaped, kv-shaped, per-query statistics, mask). */
+function checkAttention(op: string, shape: TrainAttentionShape, qShaped: Readonly<Record<string, Float32Array>>, kvShaped: Readonly<Record<string, Float32Array>>, lse: Float64Array, mask: Uint8Array): void {
+  const { rows, seqLen, nHeads, nKvHeads, headDim } = shape;
+  if (nKvHeads < 1 || nHeads % nKvHeads !== 0) throw new ArgumentError(`${op}: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+  const n = rows * seqLen;
+  for (const [what, array] of Object.entries(qShaped)) checkLength(`${op} ${what}`, array, n * nHeads * headDim);
+  for (const [what, array] of Object.entries(kvShaped)) checkLength(`${op} ${what}`, array, n * nKvHeads * headDim);
+  checkLength(`${op} lse`, lse, n * nHeads);
+  checkLength(`${op} mask`, mask, n);
+}
+
+/** Per-thread scratch of the masked attention kernels: its stride and the block for every thread. */
+function attentionScratch(b: WasmBackend, s: Staging, home: number, shape: TrainAttentionShape): [number, number] {
+  const stride = Math.ceil(b.pool.kernelsOn(home).attention_backward_scratch_bytes(shape.seqLen, shape.headDim) / BLOCK_ALIGN) * BLOCK_ALIGN;
+  return [s.scratch(stride * b.nThreads), stride];
+}
+
+/**
+ * Training attention's forward, as kernels/reference/attention-train.ts attentionForwardMasked
+ * (out and lse written): one chunk per sequence row and kv head. The kernel gives each query's max
+ * score and sum of exponentials; lse = max + log(sum) is taken here (-Infinity for a query that
+ * sees no key: max -Infinity, sum 0).
+ */
+export function attentionForward(b: WasmBackend, out: Float32Array, lse: Float64Array, q: Float32Array, k: Float32Array, v: Float32Array, mask: Uint8Array, shape: TrainAttentionShape): void {
+  checkAttention("attentionForward", shape, { out, q }, { k, v }, lse, mask);
+  const { rows, seqLen, nHeads, nKvHeads, headDim } = shape;
+  const home = b.homeOf(q);
+  b.timed("attentionForward", () => new Staging(b.arena, home).run((s) => {
+    const sumsPtr = s.scratch(lse.byteLength);
+    const ptrs = [s.place(out, "out"), s.place(lse, "out"), sumsPtr, s.place(q, "in"), s.place(k, "in"), s.place(v, "in"), s.place(mask, "in")];
+    const [scratch, stride] = attentionScratch(b, s, home, shape);
+    b.pool.run(OP.attentionForwardMasked, home, [...ptrs, seqLen, nHeads, nKvHeads, headDim, scratch, stride], rows * nKvHeads);
+    const maxes = new Float64Array(b.arena.buffer(home), ptrs[1]!, lse.length); // (rows * seqLen, nHeads)
+    const sums = new Float64Array(b.arena.buffer(home), sumsPtr, lse.length); // (rows * seqLen, nHeads)
+    for (let i = 0; i < maxes.length; i++) maxes[i] = maxes[i]! + Math.log(sums[i]!);
+  }));
+}
+
+/**
+ * The rows' cross-entropy, as kernels/reference/cross-entropy.ts crossEntropy (losses written, and
+ * dLogits when given, which may be logits): chunks of rows on the pool. The kernel gives each
+ * scored row's max and sum of exponentials; loss = max + log(sum) - the target's logit is taken
+ * here, the target's logit read before the kernel may overwrite it.
+ */
+export function crossEntropy(b: WasmBackend, losses: Float64Array, dLogits: Float32Array | undefined, logits: Float32Array, targets: Int32Array, vocabSize: number, norm: number): void {
+  const nRows = targets.length;
+  checkLength("crossEntropy logits", logits, nRows * vocabSize);
+  checkLength("crossEntropy losses", losses, nRows);
+  if (dLogits !== undefined) checkLength("crossEntropy dLogits", dLogits, nRows * vocabSize);
+  const targetLogits = new Float64Array(nRows); // (nRows) each scored row's logit of its target
+  for (let r = 0; r < nRows; r++) {
+    const target = targets[r]!;
+    if (target >= vocabSize) throw new ArgumentError(`crossEntropy: row ${r} has target ${target}, outside the vocabulary [0, ${vocabSize})`);
+    if (target >= 0) targetLogits[r] = logits[r * vocabSize + target]!;
+  }
+  const home = b.homeOf(logits);
+  b.timed("crossEntropy", () => {
+    splitWhenNoRoom(nRows, (r0, n) => new Staging(b.arena, home).run((s) => {
+      const rows = logits.subarray(r0 * vocabSize, (r0 + n) * vocabSize);
+      const maxesPtr = s.scratch(n * 8);
+      const sumsPtr = s.scratch(n * 8);
+      const logitsPtr = s.place(rows, dLogits === logits ? "inout" : "in");
+      const dPtr = dLogits === undefined ? 0 : dLogits === logits ? logitsPtr : s.place(dLogits.subarray(r0 * vocabSize, (r0 + n) * vocabSize), "out");
+      const perChunk = b.tokensPerChunk(n, vocabSize);
+      const args = [maxesPtr, sumsPtr, dPtr, logitsPtr, s.place(new Uint8Array(targets.buffer, targets.byteOffset + r0 * 4, n * 4), "in"), vocabSize, 1 / norm, perChunk, n];
+      b.pool.run(OP.crossEntropy, home, args, Math.ceil(n / perChunk));
+      const maxes = new Float64Array(b.arena.buffer(home), maxesPtr, n); // (n)
+      const sums = new Float64Array(b.arena.buffer(home), sumsPtr, n); // (n)
+      for (let r = 0; r < n; r++) losses[r0 + r] = targets[r0 + r]! < 0 ? 0 : maxes[r]! + Math.log(sums[r]!) - targetLogits[r0 + r]!;
+    }));
+  });
+}
+
 /**
  * Training attention's backward, as kernels/reference/attention-train.ts attentionBackwardMasked
  * (accumulates into dq, dk, dv): one chunk per sequence row and kv head, so no two threads write
@@ -80,19 +153,12 @@ export function attentionBackward(
   b: WasmBackend, dq: Float32Array, dk: Float32Array, dv: Float32Array, dOut: Float32Array,
   q: Float32Array, k: Float32Array, v: Float32Array, lse: Float64Array, mask: Uint8Array, shape: TrainAttentionShape,
 ): void {
+  checkAttention("attentionBackward", shape, { dq, dOut, q }, { dk, dv, k, v }, lse, mask);
   const { rows, seqLen, nHeads, nKvHeads, headDim } = shape;
-  if (nKvHeads < 1 || nHeads % nKvHeads !== 0) throw new ArgumentError(`attentionBackward: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
-  const n = rows * seqLen;
-  for (const [what, array, width] of [["dq", dq, nHeads], ["dOut", dOut, nHeads], ["q", q, nHeads], ["dk", dk, nKvHeads], ["dv", dv, nKvHeads], ["k", k, nKvHeads], ["v", v, nKvHeads]] as const) {
-    checkLength(`attentionBackward ${what}`, array, n * width * headDim);
-  }
-  checkLength("attentionBackward lse", lse, n * nHeads);
-  checkLength("attentionBackward mask", mask, n);
   const home = b.homeOf(q);
   b.timed("attentionBackward", () => new Staging(b.arena, home).run((s) => {
     const ptrs = [s.place(dq, "inout"), s.place(dk, "inout"), s.place(dv, "inout"), s.place(dOut, "in"), s.place(q, "in"), s.place(k, "in"), s.place(v, "in"), s.place(lse, "in"), s.place(mask, "in")];
-    const stride = Math.ceil(b.pool.kernelsOn(home).attention_backward_scratch_bytes(seqLen, headDim) / BLOCK_ALIGN) * BLOCK_ALIGN;
-    const scratch = s.scratch(stride * b.nThreads);
+    const [scratch, stride] = attentionScratch(b, s, home, shape);
     b.pool.run(OP.attentionBackward, home, [...ptrs, seqLen, nHeads, nKvHeads, headDim, scratch, stride], rows * nKvHeads);
   }));
 }

@@ -1,4 +1,5 @@
-// Conformance of the WebAssembly backward kernels of training with their reference twins
+// Conformance of the WebAssembly training kernels (the backward's, the masked attention forward and the
+// cross-entropy) with their reference twins
 // (src/kernels/reference/linear-backward.ts, elementwise-backward.ts, attention-train.ts), for every
 // build this runtime validates, on seeded random inputs whose sizes are not multiples of the vector
 // width or the kernels' tiles, with slices split as threads split them. Tolerances come from the
@@ -7,6 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { attentionBackwardMasked, attentionForwardMasked } from "../reference/attention-train.js";
+import { crossEntropy } from "../reference/cross-entropy.js";
 import { rmsNormBackward, ropeBackward, swigluBackward } from "../reference/elementwise-backward.js";
 import { matmulBackwardInput, matmulBackwardWeight } from "../reference/linear-backward.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
@@ -178,6 +180,89 @@ test("rope_backward matches ropeBackward (halves layout, odd half widths)", () =
       const ptr = arena.put(d);
       arena.kernels.rope_backward(ptr, nTokens, nHeads, headDim, arena.put(cos), arena.put(sin));
       assertClose(arena.f32(ptr, d.length), expected, (i) => 3 * U * (Math.abs(d[i]!) + Math.abs(d[partner(i)]!)), `${arena.build} rope_backward ${nTokens}x${nHeads}x${headDim}`);
+    }
+  }
+});
+
+test("cross_entropy matches crossEntropy (unscored rows, a vocabulary off the vector width, in place, row slices)", () => {
+  const rng = new Rng(0xce);
+  for (const [nRows, vocab] of [[5, 1003], [3, 37], [2, 4096]] as const) {
+    const logits = normals(rng, nRows * vocab).map((x) => 3 * x);
+    const targets = Int32Array.from({ length: nRows }, (_, r) => (r === 1 ? -1 : Math.floor(rng.uniform() * vocab)));
+    const norm = 7;
+    const [losses, dLogits] = [new Float64Array(nRows), new Float32Array(nRows * vocab)];
+    crossEntropy(losses, dLogits, logits, targets, vocab, norm);
+    // Each exponent x - max rounds to float32 (relative error u R in e^..., R the row's max - min)
+    // and exp is within 2 ulp: each e^(x - max), and their float64 sum, within (R + 2) u; p = e *
+    // float32(1 / sum) * float32(1 / norm) adds four roundings, so |error| <= (2 R + 8) u (p +
+    // onehot) / norm, and u |d| for the reference's own rounding. The loss max + log(sum) - x_t is
+    // off by log(1 + (R + 2) u) plus float64 roundings: (R + 4) u absolutely. A wrong row, target
+    // or normaliser is far above both.
+    for (const arena of ARENAS) {
+      for (const inPlace of [false, true]) {
+        arena.reset();
+        const [maxP, sumP, logitsP, targetsP] = [arena.alloc(nRows * 8), arena.alloc(nRows * 8), arena.put(logits), arena.put(new Uint8Array(targets.buffer))];
+        const dP = inPlace ? logitsP : arena.alloc(dLogits.byteLength);
+        for (let r = 0; r < nRows; r++) arena.kernels.cross_entropy(maxP, sumP, dP, logitsP, targetsP, vocab, 1 / norm, r, r + 1);
+        const [maxes, sums, d] = [arena.f64(maxP, nRows), arena.f64(sumP, nRows), arena.f32(dP, nRows * vocab)];
+        const what = `${arena.build} cross_entropy ${nRows}x${vocab}${inPlace ? " in place" : ""}`;
+        for (let r = 0; r < nRows; r++) {
+          const row = logits.subarray(r * vocab, (r + 1) * vocab);
+          const spread = row.reduce((m, x) => Math.max(m, x), -Infinity) - row.reduce((m, x) => Math.min(m, x), Infinity);
+          const t = targets[r]!;
+          const rowBound = (j: number): number => ((2 * spread + 8) * U * (Math.abs(dLogits[r * vocab + j]!) + (j === t ? 2 / norm : 0))) + U * Math.abs(dLogits[r * vocab + j]!);
+          assertClose(d.subarray(r * vocab, (r + 1) * vocab), dLogits.subarray(r * vocab, (r + 1) * vocab), t < 0 ? () => 0 : rowBound, `${what} row ${r} dLogits`);
+          if (t < 0) continue;
+          const loss = maxes[r]! + Math.log(sums[r]!) - row[t]!;
+          assert.ok(Math.abs(loss - losses[r]!) <= (spread + 4) * U + U * losses[r]!, `${what} row ${r} loss ${loss} against ${losses[r]}`);
+        }
+      }
+    }
+  }
+});
+
+test("attention_forward_masked matches attentionForwardMasked (GQA, padding, a query that sees no key, unit slices)", () => {
+  const rng = new Rng(0xa78);
+  for (const [rows, seqLen, nHeads, nKvHeads, headDim] of [[2, 13, 4, 2, 10], [1, 33, 4, 1, 64], [3, 5, 2, 2, 7]] as const) {
+    const shape = { rows, seqLen, nHeads, nKvHeads, headDim };
+    const n = rows * seqLen;
+    const [qW, kvW] = [nHeads * headDim, nKvHeads * headDim];
+    const [q, k, v] = [normals(rng, n * qW), normals(rng, n * kvW), normals(rng, n * kvW)];
+    const mask = new Uint8Array(n).fill(1);
+    if (rows > 1) {
+      mask.fill(0, 2 * seqLen - 3, 2 * seqLen); // right padding of row 1
+      mask[seqLen] = 0; // row 1, position 0: its query sees no key
+    }
+    const out = new Float32Array(n * qW);
+    const lse = new Float64Array(n * nHeads);
+    attentionForwardMasked(out, lse, q, k, v, mask, shape);
+    // A score is a float32 dot of headDim products (|error| <= (headDim + 2) u sum |q k|, the
+    // reference's fround one u more), times the scale; A bounds sum |q k| / sqrt(headDim) over every
+    // pair. The kernel then rounds s - max to float32 (u |s - max| <= 2 u A) and takes exp within 2
+    // ulp, so each weight e^(s - max) has relative error at most delta = 2 (headDim + 3) u A + 2 u A
+    // + 3 u (the max's error cancels between numerator and denominator of out, twice the scores').
+    // out is a convex combination of values, summed in float32 in key order: |error| <= (2 delta +
+    // (seqLen + 3) u) max |v|; lse = max + log(sum) is off by the max's error plus log(1 + delta).
+    // A wrong key, head or mask is of the size of the values.
+    const maxAbs = (a: Float32Array): number => a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    const bigA = (headDim * maxAbs(q) * maxAbs(k)) / Math.sqrt(headDim);
+    const delta = 2 * (headDim + 3) * U * bigA + 2 * U * bigA + 3 * U;
+    for (const arena of ARENAS) {
+      arena.reset();
+      const [outP, maxP, sumP] = [arena.alloc(out.byteLength), arena.alloc(lse.byteLength), arena.alloc(lse.byteLength)];
+      const scratch = arena.alloc(arena.kernels.attention_backward_scratch_bytes(seqLen, headDim));
+      const ins = [arena.put(q), arena.put(k), arena.put(v), arena.put(mask)] as const;
+      for (let u = 0; u < rows * nKvHeads; u++) arena.kernels.attention_forward_masked(outP, maxP, sumP, ...ins, seqLen, nHeads, nKvHeads, headDim, u, u + 1, scratch);
+      const what = `${arena.build} attention_forward_masked ${rows}x${seqLen}x${nHeads}/${nKvHeads}x${headDim}`;
+      assertClose(arena.f32(outP, out.length), out, () => (2 * delta + (seqLen + 3) * U) * maxAbs(v), `${what} out`);
+      const [maxes, sums] = [arena.f64(maxP, lse.length), arena.f64(sumP, lse.length)];
+      for (let i = 0; i < lse.length; i++) {
+        const got = maxes[i]! + Math.log(sums[i]!);
+        if (lse[i] === -Infinity) assert.equal(got, -Infinity, `${what} lse ${i}`);
+        else assert.ok(Math.abs(got - lse[i]!) <= (headDim + 3) * U * bigA + 2 * delta, `${what} lse ${i}: ${got} against ${lse[i]}`);
+      }
+      // The query that sees no key gets zeros.
+      if (rows > 1) assert.deepEqual(arena.f32(outP + seqLen * qW * 4, qW), new Float32Array(qW));
     }
   }
 });

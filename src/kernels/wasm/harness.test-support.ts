@@ -46,6 +46,11 @@ export class Arena {
     return new Float32Array(this.memory.buffer, ptr, n).slice();
   }
 
+  /** A copy of n float64 values at ptr (8-byte aligned). */
+  f64(ptr: number, n: number): Float64Array {
+    return new Float64Array(this.memory.buffer, ptr, n).slice();
+  }
+
   /** A copy of n bytes at ptr. */
   bytes(ptr: number, n: number): Uint8Array {
     return new Uint8Array(this.memory.buffer, ptr, n).slice();

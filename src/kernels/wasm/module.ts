@@ -147,7 +147,24 @@ export interface WasmKernels {
     dq: number, dk: number, dv: number, dOut: number, q: number, k: number, v: number, lse: number, mask: number,
     seqLen: number, nHeads: number, nKvHeads: number, headDim: number, unitStart: number, unitEnd: number, scratch: number,
   ): void;
-  /** Scratch bytes of one attention_backward call (one per thread). */
+  /**
+   * Units [unitStart, unitEnd) of training attention's forward (reference attention-train.ts
+   * attentionForwardMasked): out from q, k, v and mask, and each query's max score and sum of
+   * e^(s - max) (float64, rows * seqLen x nHeads), whose lse is max + log(sum); scratch:
+   * attention_backward_scratch_bytes.
+   */
+  attention_forward_masked(
+    out: number, maxes: number, sums: number, q: number, k: number, v: number, mask: number,
+    seqLen: number, nHeads: number, nKvHeads: number, headDim: number, unitStart: number, unitEnd: number, scratch: number,
+  ): void;
+  /**
+   * Rows [rowStart, rowEnd) of the cross-entropy (reference cross-entropy.ts crossEntropy) of logits
+   * (nRows, vocab) against targets (nRows, int32; negative: not scored): maxes and sums (nRows,
+   * float64) of each scored row, whose log-sum-exp is max + log(sum); dLogits (may be logits; 0:
+   * none) = (softmax - onehot) * invNorm, zero rows where not scored.
+   */
+  cross_entropy(maxes: number, sums: number, dLogits: number, logits: number, targets: number, vocab: number, invNorm: number, rowStart: number, rowEnd: number): void;
+  /** Scratch bytes of one attention_backward or attention_forward_masked call (one per thread). */
   attention_backward_scratch_bytes(seqLen: number, headDim: number): number;
   /** RMSNorm's backward (reference rmsNormBackward): dx += ..., dWeight (dim) += ... unless dWeight is 0. */
   rmsnorm_backward(dx: number, dWeight: number, dy: number, x: number, weight: number, nTokens: number, dim: number, eps: number): void;
@@ -171,7 +188,7 @@ const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
   "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
   "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes",
   "matmul_backward_input_f32", "matmul_backward_input_bf16", "matmul_backward_input_f16", "matmul_backward_weight",
-  "attention_backward", "attention_backward_scratch_bytes", "rmsnorm_backward", "swiglu_backward", "rope_backward", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "widen_f16_scaled", "read_stream",
+  "attention_backward", "attention_backward_scratch_bytes", "attention_forward_masked", "cross_entropy", "rmsnorm_backward", "swiglu_backward", "rope_backward", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "widen_f16_scaled", "read_stream",
 ];
 
 const BASE64: Readonly<Record<KernelBuild, string>> = { simd: SIMD_WASM_BASE64, "relaxed-simd": RELAXED_SIMD_WASM_BASE64 };

@@ -19,14 +19,27 @@ import { exp1, madd } from "./vec";
   return <usize>((headDim + 3) & ~3) << 2;
 }
 
-/** Scratch bytes per call (per thread): P and dP of one query (seqLen each) and its dq accumulator. */
+/**
+ * Scratch bytes per call (per thread): P and dP of one query (seqLen each) and its dq accumulator.
+ * attention-train.ts's forward uses the same block (its weights and output accumulator).
+ */
 export function attention_backward_scratch_bytes(seqLen: u32, headDim: u32): u32 {
   return (((seqLen + 3) & ~3) << 3) + <u32>paddedBytes(headDim);
 }
 
+/**
+ * The first row of unit u's kv head (unit = sequence row * nKvHeads + kv head) in a (rows * seqLen,
+ * nKvHeads, headDim) tensor at base: the row starts at token row * seqLen; later tokens are
+ * nKvHeads * rowBytes apart.
+ */
+// @ts-ignore: decorator
+@inline export function unitHead(base: usize, u: u32, seqLen: u32, nKvHeads: u32, rowBytes: usize): usize {
+  return base + (<usize>(u / nKvHeads) * seqLen * nKvHeads + <usize>(u % nKvHeads)) * rowBytes;
+}
+
 /** y[0..headDim) += alpha * x. */
 // @ts-ignore: decorator
-@inline function axpy(y: usize, alpha: f32, x: usize, headDim: u32): void {
+@inline export function axpy(y: usize, alpha: f32, x: usize, headDim: u32): void {
   const av = f32x4.splat(alpha);
   let i: u32 = 0;
   for (; i + 4 <= headDim; i += 4) {
@@ -59,13 +72,10 @@ export function attention_backward(
   const dps = probs + ((<usize>(seqLen + 3) & ~3) << 2);
   const dqAcc = dps + ((<usize>(seqLen + 3) & ~3) << 2);
   for (let u = unitStart; u < unitEnd; u++) {
-    const b = u / nKvHeads;
     const g = u % nKvHeads;
-    const r0 = <usize>b * seqLen;
-    const kHead = k + r0 * kvBytes + <usize>g * rowBytes;
-    const vHead = v + r0 * kvBytes + <usize>g * rowBytes;
-    const dkHead = dk + r0 * kvBytes + <usize>g * rowBytes;
-    const dvHead = dv + r0 * kvBytes + <usize>g * rowBytes;
+    const r0 = <usize>(u / nKvHeads) * seqLen;
+    const kHead = unitHead(k, u, seqLen, nKvHeads, rowBytes), vHead = unitHead(v, u, seqLen, nKvHeads, rowBytes);
+    const dkHead = unitHead(dk, u, seqLen, nKvHeads, rowBytes), dvHead = unitHead(dv, u, seqLen, nKvHeads, rowBytes);
     for (let h = g * group; h < (g + 1) * group; h++) {
       for (let t: u32 = 0; t < seqLen; t++) {
         const m = load<f64>(lse + (((r0 + t) * nHeads + h) << 3));

@@ -13,6 +13,8 @@ export { attention, attention_f16, attention_bf16, attention_scratch_bytes } fro
 export { matmul_backward_input_f32, matmul_backward_input_bf16, matmul_backward_input_f16, matmul_backward_weight } from "./linear-backward";
 export { rmsnorm_backward, swiglu_backward } from "./elementwise-backward";
 export { attention_backward, attention_backward_scratch_bytes } from "./attention-backward";
+export { attention_forward_masked } from "./attention-train";
+export { cross_entropy } from "./cross-entropy";
 export { read_stream } from "./stream";
 
 /** Bytes at the start of memory the module itself uses (its static data); the host allocates above. */
