@@ -5,7 +5,8 @@
 // greedy single-token steps; medians); WLLAMA_PAGE loads the same file (as a Blob) into wllama and
 // reads llama.cpp's own timings of a completion of the same length (temperature 0, EOS ignored,
 // no prompt cache). The worker also reports whether it is cross-origin isolated (the pool has
-// threads only then), the cores the browser reports and the kernel build it picked.
+// threads only then), the cores the browser reports, the kernel build it picked, the weights' dtype
+// and the bytes its memories hold, and the last repetition's time per op (backend.opStats).
 
 /** Served as /bench/ours-worker.js; imports the browser build from /dist/browser/. */
 export const OURS_WORKER = `
@@ -27,24 +28,29 @@ self.onmessage = async ({ data }) => {
     const loadSeconds = (performance.now() - t) / 1000;
     async function run(ids, nGen) {
       const cache = model.createKvCache({ maxSeqLen: ids.length + nGen + 16, allocator: backend });
+      backend.resetOpStats();
       const t0 = performance.now();
       const tokens = [argmax(await model.forward(ids, cache))];
       const t1 = performance.now();
+      const prefillOps = backend.opStats();
+      backend.resetOpStats();
       for (let i = 0; i < nGen; i++) tokens.push(argmax(await model.forward([tokens.at(-1)], cache)));
       const t2 = performance.now();
       cache.release();
-      return { tokens, prefill: ids.length / ((t1 - t0) / 1000), decode: nGen / ((t2 - t1) / 1000) };
+      return { tokens, prefill: ids.length / ((t1 - t0) / 1000), decode: nGen / ((t2 - t1) / 1000), prefillOps, decodeOps: backend.opStats() };
     }
     await run(prompt.slice(0, 16), 4);
     const prefill = [];
     const decode = [];
+    let last;
     for (let r = 0; r < reps; r++) {
-      const result = await run(prompt, genTokens);
-      prefill.push(result.prefill);
-      decode.push(result.decode);
+      last = await run(prompt, genTokens);
+      prefill.push(last.prefill);
+      decode.push(last.decode);
     }
     await backend.close();
-    self.postMessage({ ok: true, threads: backend.nThreads, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency, build: kernels.preferredKernelBuild(), loadSeconds, prefillTokS: median(prefill), decodeTokS: median(decode), prefillRuns: prefill, decodeRuns: decode });
+    self.postMessage({ ok: true, threads: backend.nThreads, isolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency, build: kernels.preferredKernelBuild(), loadSeconds, prefillTokS: median(prefill), decodeTokS: median(decode), prefillRuns: prefill, decodeRuns: decode,
+      weightDType: model.weights.layers[0].attnQ.dtype, arenaBytes: backend.arena.usedBytes(), decodeSeconds: genTokens / last.decode, prefillOps: last.prefillOps, decodeOps: last.decodeOps });
   } catch (error) {
     self.postMessage({ ok: false, error: String(error && error.stack || error) });
   }

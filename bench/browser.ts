@@ -1,5 +1,5 @@
 // `npm run bench -- browser [--files gguf-small-q8_0,gguf-small-q4_k_m] [--threads N] [--reps 3]
-// [--prompt-tokens 128] [--gen-tokens 64] [--node-simd auto|simd]`: prefill and decode tokens/s of one GGUF model in headless
+// [--prompt-tokens 128] [--gen-tokens 64] [--node-simd auto|simd] [--ops]`: prefill and decode tokens/s of one GGUF model in headless
 // Chromium (Debian's /usr/bin/chromium via playwright-core, as the browser tests; page
 // cross-origin isolated, threads = cores by default), three ways in one run on the same machine:
 // ours in the browser (the browser build's fromPretrained on the GGUF URL, in a Web Worker:
@@ -13,7 +13,9 @@
 // writes $TMPDIR/llama3-ts-bench/anchor-models/1b-shape-gguf/1b-shape-q4_k_m.gguf). Ours on Node runs
 // the kernel build the browser runs: on Node 20 that takes --experimental-wasm-relaxed-simd
 // (--node-simd simd leaves it off). The table says which build and whether the bench worker was
-// cross-origin isolated (its pool has threads only then). Load average is printed.
+// cross-origin isolated (its pool has threads only then); a line per file says what each side ran
+// on (threads, kernel build, weight dtype, bytes in the wasm memories), and --ops adds the last
+// decode repetition op by op on both sides (backend.opStats). Load average is printed.
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -39,6 +41,28 @@ interface Figures {
   build?: string;
   isolated?: boolean;
   cores?: number;
+  weightDType?: string;
+  arenaBytes?: number;
+  decodeSeconds?: number;
+  decodeOps?: Record<string, { calls: number; seconds: number }>;
+}
+
+/**
+ * The last decode repetition op by op, Node beside Chromium (backend.opStats of each): microseconds
+ * per decode step in each op, and what the step spent outside the ops (JS between kernels, argmax).
+ */
+function opRows(name: string, steps: number, node: Figures, ours: Figures): string[] {
+  const us = (seconds: number | undefined): string => (seconds === undefined ? "" : ((seconds / steps) * 1e6).toFixed(0));
+  const outside = (f: Figures): number => f.decodeSeconds! - Object.values(f.decodeOps!).reduce((sum, s) => sum + s.seconds, 0);
+  const ops = [...new Set([...Object.keys(node.decodeOps ?? {}), ...Object.keys(ours.decodeOps ?? {})])];
+  const rows = ops.map((op) => {
+    const a = node.decodeOps?.[op];
+    const b = ours.decodeOps?.[op];
+    return `| ${name} | ${op} | ${((a?.calls ?? b?.calls ?? 0) / steps).toFixed(0)} | ${us(a?.seconds)} | ${us(b?.seconds)} | ${a !== undefined && b !== undefined ? pct(b.seconds, a.seconds) : ""} |`;
+  });
+  rows.push(`| ${name} | (outside the ops) | | ${us(outside(node))} | ${us(outside(ours))} | ${pct(outside(ours), outside(node))} |`);
+  rows.push(`| ${name} | (whole step) | | ${us(node.decodeSeconds)} | ${us(ours.decodeSeconds)} | ${pct(ours.decodeSeconds!, node.decodeSeconds!)} |`);
+  return rows;
 }
 
 /** A fixture name or a .gguf path: the file, its folder and the name it is served under. */
@@ -67,6 +91,7 @@ export const browserBench: Bench = {
     const reps = Number(option(argv, "--reps", "3"));
     const promptTokens = Number(option(argv, "--prompt-tokens", "128"));
     const genTokens = Number(option(argv, "--gen-tokens", "64"));
+    const opsTable = argv.includes("--ops");
     const prompt = anchorPrompt(promptTokens);
     const pageDir = join(process.env["TMPDIR"] ?? tmpdir(), "llama3-ts-bench", "browser-page");
     mkdirSync(pageDir, { recursive: true });
@@ -81,6 +106,8 @@ export const browserBench: Bench = {
     const speedChild = join(dirname(fileURLToPath(import.meta.url)), "speed-child.js");
     console.log(`\nload average before: ${loadavg().map((x) => x.toFixed(2)).join(" ")} on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}); ${threads} threads; prompt ${promptTokens} tokens, ${genTokens} decode steps, median of ${reps}\n`);
     const rows: string[] = [];
+    const sameness: string[] = [];
+    const ops: string[] = [];
     try {
       for (const { path, name } of files) {
         const text = (await Tokenizer.fromPretrained(path)).decode(prompt.slice(1));
@@ -105,6 +132,8 @@ export const browserBench: Bench = {
             return result;
           }, { url, threads, prompt, genTokens, reps })) as Figures & { ok: boolean; error?: string };
           if (!ours.ok) throw new Error(`ours in the browser: ${ours.error}`);
+          sameness.push(`${name}: Chromium ${ours.threads} thread(s), ${ours.build} kernels, ${ours.weightDType} weights, ${ours.arenaBytes} bytes in the wasm memories; Node ${node.threads} thread(s), ${node.build} kernels, ${node.weightDType} weights, ${node.arenaBytes} bytes`);
+          if (opsTable) ops.push(...opRows(name, genTokens, node, ours));
           console.error(`browser bench: ${name}: wllama in Chromium`);
           // wllama can fail on a file (llama.cpp's JSON layer throws on the random models' invalid
           // UTF-8 output, Q4_K_M fixture): its row says so and the other files still run.
@@ -133,6 +162,14 @@ export const browserBench: Bench = {
     console.log("| file | engine | threads | prefill tok/s | decode tok/s | load s |");
     console.log("|---|---|---|---|---|---|");
     for (const row of rows) console.log(row);
+    console.log("");
+    for (const line of sameness) console.log(line);
+    if (opsTable) {
+      console.log(`\nThe last decode repetition op by op (backend.opStats; µs per step, ${genTokens} steps):\n`);
+      console.log("| file | op | calls/step | Node µs | Chromium µs | Chromium vs Node |");
+      console.log("|---|---|---|---|---|---|");
+      for (const row of ops) console.log(row);
+    }
     console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   },
 };

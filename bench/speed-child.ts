@@ -100,7 +100,7 @@ if (args.tokensFile !== undefined) {
   console.log(JSON.stringify({
     dtype: args.dtype, build: preferredKernelBuild(), weightDType: model.weights.layers[0]!.attnQ.dtype, threads: backend.nThreads, loadSeconds,
     prefillTokS: median(prefill), decodeTokS: median(decode), prefillRuns: prefill, decodeRuns: decode,
-    weightBytes: weightBytes(model.weights), baselineRssBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    weightBytes: weightBytes(model.weights), arenaBytes: backend.arena.usedBytes(), baselineRssBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     prefillSeconds: last?.prefillSeconds, decodeSeconds: last?.decodeSeconds, prefillOps: last?.prefillOps, decodeOps: last?.decodeOps,
   }));
 }

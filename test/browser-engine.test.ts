@@ -8,16 +8,14 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
 import { bundledTokenizerDir } from "../src/tokenizer/pretrained.js";
-import { BROWSER_SKIP, launchChromium, pageLog } from "./support/browser.js";
-import { PROJECT_ROOT, fixturePath } from "./support/paths.js";
-import { type StaticServer, startStaticServer } from "./support/static-server.js";
+import { BROWSER_SKIP, launchChromium, pageLog, serveBrowserBuild } from "./support/browser.js";
+import { fixturePath } from "./support/paths.js";
+import type { StaticServer } from "./support/static-server.js";
 import { TINY_MODEL_DIR } from "./server-support.js";
 
 // Page-side code (run by Chromium, not Node) names browser globals; the project compiles without DOM types.
@@ -30,11 +28,8 @@ let http: StaticServer;
 
 before(async () => {
   if (BROWSER_SKIP !== false) return;
-  const { buildBrowser } = (await import(pathToFileURL(join(PROJECT_ROOT, "scripts", "build-browser.mjs")).href)) as { buildBrowser: () => number };
-  buildBrowser();
   // The tiny model has no tokenizer files: the folder is the fixture with the bundled tokenizer's files beside it.
-  http = await startStaticServer({ "/dist/": [join(PROJECT_ROOT, "dist", "browser")], "/model/": [TINY_MODEL_DIR, bundledTokenizerDir()] }, { "/test.html": "<!doctype html><title>llama3-ts test</title>" });
-  browser = await launchChromium();
+  [http, browser] = await Promise.all([serveBrowserBuild({ "/model/": [TINY_MODEL_DIR, bundledTokenizerDir()] }, "llama3-ts test"), launchChromium()]);
 });
 after(async () => {
   await browser?.close();

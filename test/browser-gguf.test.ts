@@ -7,15 +7,13 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { statSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
-import { BROWSER_SKIP, launchChromium, pageLog } from "./support/browser.js";
-import { PROJECT_ROOT, fixturePath } from "./support/paths.js";
-import { type StaticServer, startStaticServer } from "./support/static-server.js";
+import { BROWSER_SKIP, launchChromium, pageLog, serveBrowserBuild } from "./support/browser.js";
+import { fixturePath } from "./support/paths.js";
+import type { StaticServer } from "./support/static-server.js";
 
 // Page-side code (run by Chromium, not Node) names browser globals; the project compiles without DOM types.
 declare const window: any;
@@ -28,10 +26,7 @@ let http: StaticServer;
 
 before(async () => {
   if (BROWSER_SKIP !== false) return;
-  const { buildBrowser } = (await import(pathToFileURL(join(PROJECT_ROOT, "scripts", "build-browser.mjs")).href)) as { buildBrowser: () => number };
-  buildBrowser();
-  http = await startStaticServer({ "/dist/": [join(PROJECT_ROOT, "dist", "browser")], "/gguf/": [fixturePath("gguf")] }, { "/test.html": "<!doctype html><title>llama3-ts gguf test</title>" });
-  browser = await launchChromium();
+  [http, browser] = await Promise.all([serveBrowserBuild({ "/gguf/": [fixturePath("gguf")] }, "llama3-ts gguf test"), launchChromium()]);
 });
 after(async () => {
   await browser?.close();

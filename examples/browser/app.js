@@ -1,7 +1,7 @@
 // The browser example: loads a model in an engine worker (llama3-ts/browser's LlamaWorker) from a
 // URL or a picked folder, with a progress bar, and chats with it: replies stream in token by token,
 // Stop aborts the current one. Served by serve.mjs (cross-origin isolated: one thread per core).
-import { LlamaWorker, cachedModelFiles } from "../../dist/browser/browser/index.js";
+import { LlamaWorker, clearModelCache } from "../../dist/browser/browser/index.js";
 
 const $ = (id) => document.getElementById(id);
 const messages = [];
@@ -22,13 +22,10 @@ async function load(source) {
   for (const id of ["load-url", "folder"]) $(id).disabled = true;
   const started = performance.now();
   try {
-    // A URL with "keep a copy" checked: streamed into OPFS once, loaded from there on later visits.
-    if (typeof source === "string" && $("cache").checked) {
-      source = await cachedModelFiles(source, {
-        onProgress: (loaded, total) => setStatus("downloading: " + (loaded / 1e6).toFixed(0) + " of " + (total / 1e6).toFixed(0) + " MB"),
-      });
-    }
+    // A URL (folder or .gguf) with "keep a copy" checked: streamed into OPFS once, loaded from there on later visits.
     llm = await LlamaWorker.load(source, {
+      cache: $("cache").checked,
+      onDownloadProgress: (loaded, total) => setStatus("downloading: " + (loaded / 1e6).toFixed(0) + " of " + (total / 1e6).toFixed(0) + " MB"),
       onProgress: (loaded, total) => {
         $("progress").max = total;
         $("progress").value = loaded;
@@ -95,6 +92,7 @@ async function send(text) {
 $("load-url").addEventListener("click", () => load($("url").value));
 $("folder").addEventListener("change", (event) => { if (event.target.files.length > 0) void load(event.target.files); });
 $("stop").addEventListener("click", () => controller?.abort());
+$("clear").addEventListener("click", () => clearModelCache().then(() => setStatus("cached copies removed"), showError));
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("input").value.trim();

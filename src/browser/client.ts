@@ -21,6 +21,14 @@ export interface LoadOptions {
   readonly threads?: number;
   /** Bytes of weights loaded so far and in all. */
   readonly onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  /**
+   * Keep a URL's files (a folder's, or the .gguf file) in the page's Origin Private File System and
+   * load them from there: downloaded once (cachedModelFiles), later loads, a reload included, make
+   * no request for them. No effect on picked files.
+   */
+  readonly cache?: boolean;
+  /** With `cache`: bytes downloaded into OPFS so far and in all (not called when the copy was there). */
+  readonly onDownloadProgress?: (loadedBytes: number, totalBytes: number) => void;
   readonly onWarning?: (message: string) => void;
   /** The engine worker script (default: engine-worker.js beside this file). */
   readonly workerUrl?: string | URL;
@@ -82,6 +90,7 @@ export class LlamaWorker {
         const message = event.data!;
         if (settled) return;
         if (message.type === "progress") options.onProgress?.(message.loadedBytes, message.totalBytes);
+        else if (message.type === "download") options.onDownloadProgress?.(message.loadedBytes, message.totalBytes);
         else if (message.type === "warning") options.onWarning?.(message.message);
         else if (message.type === "loaded") {
           settled = true;
@@ -92,7 +101,7 @@ export class LlamaWorker {
           reject(new WorkerError(message.name, message.message));
         }
       });
-      worker.postMessage({ type: "load", source: resolved, ...(options.dtype === undefined ? {} : { dtype: options.dtype }), ...(options.threads === undefined ? {} : { threads: options.threads }) });
+      worker.postMessage({ type: "load", source: resolved, ...(options.dtype === undefined ? {} : { dtype: options.dtype }), ...(options.threads === undefined ? {} : { threads: options.threads }), ...(options.cache === undefined ? {} : { cache: options.cache }) });
     });
   }
 

@@ -1,5 +1,5 @@
 // The engine worker of a page (started by browser/client.ts as a module Web Worker): loads the
-// model and tokenizer from a URL, picked files or a GGUF File/Blob onto the wasm backend (its pool workers share the
+// model and tokenizer from a URL (or its copy in OPFS, with cache), picked files or a GGUF File/Blob onto the wasm backend (its pool workers share the
 // memory when the page is cross-origin isolated; one thread when not), then serves generate,
 // tokenize and logits requests with the same GenerationEngine as Node, streaming token events back.
 // Errors go back as messages (never an unhandled rejection that leaves the page waiting).
@@ -40,6 +40,7 @@ function fail(error: unknown, id?: number): void {
 
 async function load(request: Extract<ToWorker, { type: "load" }>): Promise<Loaded> {
   const source: WebModelSource = typeof request.source === "string" || request.source instanceof Blob ? request.source : (request.source as readonly NamedBlob[]);
+  const cache = { cache: request.cache === true, onDownloadProgress: (loadedBytes: number, totalBytes: number) => post({ type: "download", loadedBytes, totalBytes }) };
   const backend = await createWasmBackend(request.threads === undefined ? {} : { threads: request.threads });
   const [web, tokenizer] = await Promise.all([
     fromPretrained(source, {
@@ -47,8 +48,10 @@ async function load(request: Extract<ToWorker, { type: "load" }>): Promise<Loade
       ...(request.dtype === undefined ? {} : { dtype: request.dtype }),
       onProgress: (loadedBytes, totalBytes) => post({ type: "progress", loadedBytes, totalBytes }),
       onWarning: (message) => post({ type: "warning", message }),
+      ...cache,
     }),
-    tokenizerFromPretrained(source),
+    // With cache, both go through the OPFS copy: the first to take its lock downloads it, the other then finds it.
+    tokenizerFromPretrained(source, cache),
   ]);
   const engine = new GenerationEngine(web.model, { tokenizer, defaults: web.generationConfig });
   post({

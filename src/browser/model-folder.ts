@@ -21,12 +21,27 @@ export interface NamedBlob extends Blob {
 /** What fromPretrained accepts: a folder URL (absolute, or relative to the page) or picked files. */
 export type ModelSource = string | URL | ModelFolder | ArrayLike<NamedBlob>;
 
+/** Whether a file name or URL path names a GGUF file (ends in .gguf, any case). */
+export const isGgufName = (name: string): boolean => name.toLowerCase().endsWith(".gguf");
+
+/**
+ * The absolute URL of a model (a relative one against the page): a GGUF file's URL (its path ends
+ * in .gguf) as it is, a folder's with a trailing slash ("models/tiny" and "models/tiny/" name the
+ * same folder).
+ */
+export function modelUrl(url: string | URL): { readonly href: string; readonly gguf: boolean } {
+  const page = (globalThis as { location?: { href: string } }).location?.href;
+  const href = String(url);
+  const absolute = new URL(href, page);
+  if (isGgufName(absolute.pathname)) return { href: absolute.href, gguf: true };
+  return { href: new URL(href.endsWith("/") ? href : `${href}/`, page).href, gguf: false };
+}
+
 /** The folder at `base`: "models/tiny" and "models/tiny/" name the same folder. */
 export function urlFolder(base: string | URL, fetchFn?: Fetch): ModelFolder {
+  const page = (globalThis as { location?: { href: string } }).location?.href;
   const href = String(base);
-  const folder = href.endsWith("/") ? href : `${href}/`;
-  const location = (globalThis as { location?: { href: string } }).location;
-  const absolute = new URL(folder, location?.href).href;
+  const absolute = new URL(href.endsWith("/") ? href : `${href}/`, page).href;
   return { name: absolute, open: (name) => urlSource(new URL(name, absolute).href, fetchFn) };
 }
 

@@ -6,6 +6,7 @@
 // the bytes come from differs (browser/byte-source.ts). A GGUF file (a URL ending in .gguf, a
 // File/Blob, or picked files holding one .gguf and no config.json) loads through loader/gguf.ts and
 // tokenizer/load-gguf.ts as on Node (browser/gguf-web.ts reads it). Meta folders load on Node only.
+// With `cache`, a URL's files are first copied into OPFS (browser/opfs-cache.ts) and read from there.
 
 import type { Backend } from "../backend/backend.js";
 import { ArgumentError, FormatError } from "../errors.js";
@@ -22,7 +23,8 @@ import { isQuantType } from "../tensor/quant-formats.js";
 import { Tokenizer } from "../tokenizer/tokenizer.js";
 import { type ByteSource, type Fetch, blobSource, urlSource } from "./byte-source.js";
 import { openWebGguf } from "./gguf-web.js";
-import { type ModelFolder, type ModelSource, type NamedBlob, modelFolder } from "./model-folder.js";
+import { type ModelFolder, type ModelSource, type NamedBlob, isGgufName, modelFolder } from "./model-folder.js";
+import { cachedModelFiles } from "./opfs-cache.js";
 import { openWebSafetensors } from "./safetensors-web.js";
 
 /** Options of the browser's fromPretrained. */
@@ -37,6 +39,23 @@ export interface WebPretrainedOptions {
   readonly onWarning?: (message: string) => void;
   /** The fetch to use (default: globalThis.fetch). */
   readonly fetch?: Fetch;
+  /**
+   * Keep a URL's files in the page's Origin Private File System and load them from there
+   * (cachedModelFiles): downloaded once, later loads (a reload included) make no request for them.
+   * No effect on picked files.
+   */
+  readonly cache?: boolean;
+  /** With `cache`: bytes downloaded into OPFS so far and in all (not called when the copy was there). */
+  readonly onDownloadProgress?: (loadedBytes: number, totalBytes: number) => void;
+}
+
+/** With `cache`, the files of a URL from OPFS (downloaded there first when missing); else `source` itself. */
+async function cachedSource(source: WebModelSource, options: Pick<WebPretrainedOptions, "cache" | "fetch" | "onDownloadProgress">): Promise<WebModelSource> {
+  if (options.cache !== true || !(typeof source === "string" || source instanceof URL)) return source;
+  return cachedModelFiles(source, {
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.onDownloadProgress === undefined ? {} : { onProgress: options.onDownloadProgress }),
+  });
 }
 
 /** A model loaded in a page. */
@@ -56,16 +75,18 @@ async function requiredJson(folder: ModelFolder, name: string, what: string): Pr
 }
 
 /**
- * Load a Hugging Face model folder from a URL or picked files.
- * @throws FormatError for a missing or malformed file; LlamaError for an HTTP failure;
+ * Load a Hugging Face model folder or a GGUF file from a URL or picked files.
+ * @throws FormatError for a missing or malformed file (or, with `cache`, a download cut short); LlamaError for an HTTP failure;
  *   ConfigError, ShapeError, UnsupportedError as LlamaForCausalLM.fromPretrained
  * @example
  * const { model } = await fromPretrained("https://example.com/models/Llama-3.2-1B-Instruct/", { backend });
+ * const cached = await fromPretrained("/models/Llama-3.2-1B-Instruct-Q4_K_M.gguf", { backend, cache: true });
  */
 export async function fromPretrained(source: WebModelSource, options: WebPretrainedOptions = {}): Promise<WebModel> {
   const warn = options.onWarning ?? ((): void => {});
   const dtypeOption = options.dtype ?? "auto";
   if (dtypeOption !== "auto" && !isQuantType(dtypeOption) && !TORCH_FLOAT_DTYPES.has(dtypeOption)) throw new ArgumentError(`dtype ${JSON.stringify(dtypeOption)} is not a dtype option`);
+  source = await cachedSource(source, options);
   const gguf = await ggufSourceOf(source, options.fetch);
   if (gguf !== undefined) return fromGguf(gguf, dtypeOption, options, warn);
   const folder = modelFolder(source as ModelSource, options.fetch);
@@ -101,9 +122,11 @@ export async function fromPretrained(source: WebModelSource, options: WebPretrai
 /**
  * The tokenizer of a model folder (URL or picked files): tokenizer.json with tokenizer_config.json
  * and chat_template.jinja when present; of a GGUF file, its tokenizer.ggml.* keys (header only).
+ * With `cache`, from the OPFS copy (cachedModelFiles: the whole model is downloaded when missing).
  * @throws FormatError when there is no tokenizer.json or a file is malformed
  */
-export async function tokenizerFromPretrained(source: WebModelSource, options: { fetch?: Fetch } = {}): Promise<Tokenizer> {
+export async function tokenizerFromPretrained(source: WebModelSource, options: Pick<WebPretrainedOptions, "cache" | "fetch" | "onDownloadProgress"> = {}): Promise<Tokenizer> {
+  source = await cachedSource(source, options);
   const gguf = await ggufSourceOf(source, options.fetch);
   if (gguf !== undefined) {
     const file = await openWebGguf(gguf);
@@ -124,8 +147,6 @@ export async function tokenizerFromPretrained(source: WebModelSource, options: {
 
 /** What the browser's fromPretrained accepts: a model folder (ModelSource) or one GGUF File/Blob. */
 export type WebModelSource = ModelSource | Blob;
-
-const isGgufName = (name: string): boolean => name.toLowerCase().endsWith(".gguf");
 
 /**
  * The GGUF file `source` names, if it names one: a URL whose path ends in .gguf, a Blob, or picked

@@ -12,7 +12,7 @@ export type WorkerGenerationOptions = Omit<GenerationOptions, "signal">;
 
 /** Page -> worker. */
 export type ToWorker =
-  | { readonly type: "load"; readonly source: string | readonly NamedBlob[] | Blob; readonly dtype?: DTypeOption; readonly threads?: number }
+  | { readonly type: "load"; readonly source: string | readonly NamedBlob[] | Blob; readonly dtype?: DTypeOption; readonly threads?: number; readonly cache?: boolean }
   | { readonly type: "generate"; readonly id: number; readonly prompt?: string; readonly messages?: readonly ChatMessage[]; readonly options: WorkerGenerationOptions }
   | { readonly type: "abort"; readonly id: number }
   | { readonly type: "tokenize"; readonly id: number; readonly text: string }
@@ -33,6 +33,8 @@ export interface LoadedInfo {
 /** Worker -> page. */
 export type FromWorker =
   | { readonly type: "progress"; readonly loadedBytes: number; readonly totalBytes: number }
+  /** Bytes downloaded into OPFS (a load with cache, when the copy was not there yet). */
+  | { readonly type: "download"; readonly loadedBytes: number; readonly totalBytes: number }
   | { readonly type: "loaded"; readonly info: LoadedInfo }
   | { readonly type: "warning"; readonly message: string }
   | { readonly type: "token"; readonly id: number; readonly event: TokenEvent }

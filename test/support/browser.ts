@@ -5,8 +5,10 @@
 
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { PROJECT_ROOT } from "./paths.js";
+import { type StaticServer, startStaticServer } from "./static-server.js";
 
 /** The Chromium binary: Debian's package (`apt-get install -y chromium`), or $LLAMA3_CHROMIUM. */
 export const CHROMIUM_PATH = process.env["LLAMA3_CHROMIUM"] ?? "/usr/bin/chromium";
@@ -34,6 +36,16 @@ export const CHROMIUM_ARGS = [
 /** Launch the browser (once per test file). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+}
+
+/**
+ * Build the browser entry (scripts/build-browser.mjs into dist/browser/) and serve it at /dist/
+ * beside `mounts`, with an empty page at /test.html titled `title` (under /iso/ and /plain/).
+ */
+export async function serveBrowserBuild(mounts: Readonly<Record<string, readonly string[]>>, title: string): Promise<StaticServer> {
+  const { buildBrowser } = (await import(pathToFileURL(join(PROJECT_ROOT, "scripts", "build-browser.mjs")).href)) as { buildBrowser: () => number };
+  buildBrowser();
+  return startStaticServer({ "/dist/": [join(PROJECT_ROOT, "dist", "browser")], ...mounts }, { "/test.html": `<!doctype html><title>${title}</title>` });
 }
 
 /** The folder for a test file's screenshots (created): test-artifacts/browser under the project root. */

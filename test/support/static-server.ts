@@ -1,7 +1,8 @@
 // A loopback static server for the browser tests: mounts (URL prefix -> folders searched in order),
 // HTTP Range requests (206 with Content-Range; what the browser loader reads weights with), and the
 // two cross-origin isolation headers on every response under /iso/ (the same files are served
-// without them under /plain/), so one server gives an isolated and a non-isolated page.
+// without them under /plain/), so one server gives an isolated and a non-isolated page. A test can
+// cut a file's whole-file GETs short (`cuts`), as a dropped connection or a server that ends early.
 
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { type Server, createServer } from "node:http";
@@ -16,6 +17,13 @@ export interface StaticServer {
   readonly url: string;
   /** Requests served, as "METHOD path range" lines (to check that weights were read by ranges). */
   readonly requests: string[];
+  /**
+   * Whole-file GETs to cut short, by mounted path (such as "/gguf/x.gguf"; Range requests are served
+   * whole): after `afterBytes`, "drop" destroys the connection mid-body (its Content-Length
+   * promised the whole file), "short" ends the body cleanly (no Content-Length, so the transfer itself
+   * looks complete).
+   */
+  readonly cuts: Map<string, { readonly afterBytes: number; readonly mode: "drop" | "short" }>;
   close(): Promise<void>;
 }
 
@@ -25,6 +33,7 @@ export interface StaticServer {
  */
 export async function startStaticServer(mounts: Readonly<Record<string, readonly string[]>>, pages: Readonly<Record<string, string>> = {}): Promise<StaticServer> {
   const requests: string[] = [];
+  const cuts: StaticServer["cuts"] = new Map();
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     requests.push(`${req.method} ${url.pathname} ${req.headers.range ?? ""}`.trim());
@@ -58,6 +67,15 @@ export async function startStaticServer(mounts: Readonly<Record<string, readonly
       createReadStream(file, { start, end }).pipe(res);
       return;
     }
+    const cut = cuts.get(path);
+    if (cut !== undefined) {
+      res.writeHead(200, { ...headers, "content-type": type, ...(cut.mode === "drop" ? { "content-length": size } : {}), "accept-ranges": "bytes" });
+      const part = createReadStream(file, { start: 0, end: cut.afterBytes - 1 });
+      part.pipe(res, { end: false });
+      // "drop": FIN once the part is flushed (socket.end), with the body short of its Content-Length.
+      part.on("end", () => (cut.mode === "drop" ? res.socket?.end() : res.end()));
+      return;
+    }
     res.writeHead(200, { ...headers, "content-type": type, "content-length": size, "accept-ranges": "bytes" });
     createReadStream(file).pipe(res);
   });
@@ -66,6 +84,7 @@ export async function startStaticServer(mounts: Readonly<Record<string, readonly
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    cuts,
     close: () => new Promise((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
