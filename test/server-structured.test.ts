@@ -1,14 +1,18 @@
 // Structured output over HTTP, as clients ask for it: OpenAI's `response_format` (json_schema,
 // json_object) through the official `openai` client on chat completions (whole and streamed) and
-// completions, and LangChain's `withStructuredOutput`, against the server on loopback with the real
+// completions, the AI SDK's `generateObject` and `generateText` with `Output.object` (zod schemas, on
+// chat completions and on the default provider's /v1/responses), and LangChain's `withStructuredOutput`, against the server on loopback with the real
 // engine and the tiny random-weight model (its unconstrained text is noise: valid JSON is the
 // constraint's doing). Answers parse and validate with ajv; unsupported keywords are 400s naming them.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { createOpenAI } from "@ai-sdk/openai";
 import { ChatOpenAI } from "@langchain/openai";
+import { Output, generateObject, generateText } from "ai";
 import { Ajv } from "ajv";
 import OpenAI from "openai";
+import { z } from "zod";
 import { MODEL_ID, type TestServer, startServer } from "./server-support.js";
 
 let s: TestServer;
@@ -106,3 +110,26 @@ test("LangChain withStructuredOutput (json schema method) returns a validated ob
   const result = await structured.invoke("Describe a person.");
   assert.ok(ajv.validate(PERSON, result), `${JSON.stringify(result)}: ${ajv.errorsText()}`);
 });
+
+/** PERSON as a zod schema (bounded, as above, so the random model finishes the document). */
+const ZOD_PERSON = z.object({
+  name: z.string().max(8),
+  age: z.number().int(),
+  pets: z.array(z.enum(["cat", "dog", "llama"])).max(2),
+  address: z.object({ city: z.string().max(6) }).nullable(),
+});
+
+for (const [name, api] of [["chat completions", "chat"], ["the default provider (/v1/responses)", "responses"]] as const) {
+  test(`AI SDK generateObject and generateText with Output.object, zod schema: a validated object (${name})`, async () => {
+    const provider = createOpenAI({ baseURL: s.baseURL, apiKey: "none" });
+    const model = api === "chat" ? provider.chat(MODEL_ID) : provider(MODEL_ID);
+    const settings = { model, prompt: "Describe a person.", maxOutputTokens: MAX_TOKENS, temperature: 0, maxRetries: 0 } as const;
+    const generated = await generateObject({ ...settings, schema: ZOD_PERSON, schemaName: "person" });
+    // The SDK has parsed and validated it with the zod schema already; check it independently too.
+    assert.equal(generated.finishReason, "stop");
+    assert.deepEqual(ZOD_PERSON.parse(generated.object), generated.object);
+    assert.ok(ajv.validate(PERSON, generated.object), `${JSON.stringify(generated.object)}: ${ajv.errorsText()}`);
+    const text = await generateText({ ...settings, temperature: 1, seed: 3, output: Output.object({ schema: ZOD_PERSON, name: "person" }) });
+    assert.ok(ajv.validate(PERSON, text.output), `${JSON.stringify(text.output)}: ${ajv.errorsText()}`);
+  });
+}

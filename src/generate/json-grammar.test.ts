@@ -70,6 +70,82 @@ test("the matcher accepts exactly the documents ajv validates (and JSON.parse re
   }
 });
 
+/** Schemas with numeric bounds, zod's spellings among them (`z.number().int()`, `.positive()`, draft 4's boolean form). */
+const BOUNDED: object[] = [
+  { type: "integer", minimum: -5, maximum: 12 },
+  { type: "integer", exclusiveMinimum: 0, exclusiveMaximum: 100 },
+  { type: "integer", minimum: -9007199254740991, maximum: 9007199254740991 },
+  { type: "integer", minimum: 1.5 },
+  { type: "integer", maximum: -3.5 },
+  { type: "integer", minimum: 5, exclusiveMinimum: true, maximum: 20 },
+  { type: "number", minimum: 0, maximum: 1 },
+  { type: "number", exclusiveMinimum: 0, maximum: 1 },
+  { type: "number", minimum: -2.5, exclusiveMaximum: 3.75 },
+  { type: "number", minimum: 0.1 },
+  { type: "number", maximum: -0.3 },
+  { type: "number", minimum: 17, maximum: 17 },
+  { type: ["number", "null"], minimum: 10, maximum: 11 },
+];
+
+function* numberTexts(): Generator<string> {
+  for (let i = -130; i <= 130; i++) yield String(i);
+  for (const t of ["-0", "0.0", "0.1", "0.09999999999999999", "0.1000000000000001", "0.10000000000000001", "1.0", "1.00000000000001", "0.99999999999999999", "3.75", "3.7499999999999999", "-2.5", "-2.5000000000000001", "-2.4", "17.0", "17.0000000000000001", "-0.3", "-0.30000000000000004", "-0.29999999999999999", "10.5", "11.25", "9007199254740991", "9007199254740992", "-9007199254740991", "-9007199254740992", "1e1", "1.5e1", "null", "01", "-", "1.", "20", "5", "6"]) yield t;
+}
+
+/** The same schema for ajv, which reads draft 7 (draft 4's boolean exclusiveMinimum rewritten). */
+function forAjv(schema: object): object {
+  const s = schema as Record<string, unknown>;
+  return s["exclusiveMinimum"] === true ? { ...s, exclusiveMinimum: s["minimum"], minimum: undefined } : schema;
+}
+
+test("bounded numbers: the matcher accepts a number exactly when ajv validates it (exponent-free decimals)", () => {
+  const ajv = new Ajv({ strict: false });
+  for (const schema of BOUNDED) {
+    const integer = (schema as { type: unknown }).type === "integer";
+    for (const text of numberTexts()) {
+      let valid = false;
+      try {
+        valid = ajv.validate(forAjv(schema), JSON.parse(text) as unknown);
+      } catch {
+        // Not JSON.
+      }
+      const matched = matches(schema, text);
+      assert.ok(!matched || valid, `${JSON.stringify(schema)} accepts ${text}, which ajv refuses`);
+      // ajv compares float64s, so a decimal within an ulp of a bound parses onto it and passes; the
+      // matcher decides in exact decimals and refuses it. Texts of 16 or more significant digits are
+      // therefore only checked one way (above). Bounded numbers are also written without an exponent,
+      // and integers without a fraction ("1.0" is an integer to ajv).
+      if (text.replace(/^-?0*\.?0*/, "").replace(/\D/g, "").length >= 16) continue;
+      const expected = valid && !/[eE]/.test(text) && !(integer && text.includes("."));
+      assert.equal(matched, expected, `${JSON.stringify(schema)} on ${text}`);
+    }
+  }
+});
+
+test("bounded numbers: every prefix the matcher allows can be finished (random walks end in valid documents)", () => {
+  const ajv = new Ajv({ strict: false });
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (const schema of [...BOUNDED, { type: "array", items: { type: "integer", minimum: 3, maximum: 300 }, maxItems: 3 }]) {
+    const g = new JsonGrammar(compileJsonSchema(schema));
+    for (let walk = 0; walk < 150; walk++) {
+      let state = g.initial();
+      let text = "";
+      for (;;) {
+        const next = [...Array(256).keys()].flatMap((b) => { const s = g.step(state, b); return s === undefined ? [] : [[b, s] as const]; });
+        // A live state either accepts or has a next byte: a dead end would stall the sampler.
+        assert.ok(next.length > 0 || g.accepts(state), `${JSON.stringify(schema)}: dead end after ${text}`);
+        if (next.length === 0 || (g.accepts(state) && rand(4) === 0) || text.length > 40) break;
+        const [b, s] = next[rand(next.length)]!;
+        state = s;
+        text += String.fromCharCode(b);
+      }
+      if (!g.accepts(state)) continue; // cut at 40 bytes: only the prefix property is checked
+      assert.ok(ajv.validate(forAjv(schema), JSON.parse(text) as unknown), `${JSON.stringify(schema)}: ${text}: ${ajv.errorsText()}`);
+    }
+  }
+});
+
 test("whitespace between tokens is bounded", () => {
   assert.ok(matches(PERSON, `{${" ".repeat(20)}"name":"A","age":1,"tags":["a"],"kind":{"x":1}}`));
   assert.ok(!matches(PERSON, `{${" ".repeat(21)}"name":"A","age":1,"tags":["a"],"kind":{"x":1}}`));
@@ -78,7 +154,13 @@ test("whitespace between tokens is bounded", () => {
 test("unsupported keywords are refused with their JSON pointer", () => {
   const refused: [unknown, string, string][] = [
     [{ type: "string", pattern: "a+" }, "/pattern", "pattern"],
-    [{ type: "object", properties: { a: { type: "number", minimum: 0 } } }, "/properties/a/minimum", "minimum"],
+    [{ type: "object", properties: { a: { type: "number", multipleOf: 2 } } }, "/properties/a/multipleOf", "multipleOf"],
+    [{ minimum: 0 }, "/minimum", "minimum"],
+    [{ enum: [1, 2], maximum: 1 }, "/maximum", "maximum"],
+    [{ type: "integer", minimum: 0.5, maximum: 0.7 }, "/minimum", "minimum"],
+    [{ type: "number", minimum: 1e17 }, "/minimum", "minimum"],
+    [{ type: "integer", exclusiveMinimum: 3, exclusiveMaximum: 4 }, "/exclusiveMinimum", "exclusiveMinimum"],
+    [{ type: "number", maximum: "1" }, "/maximum", "maximum"],
     [{ allOf: [{ type: "string" }] }, "/allOf", "allOf"],
     [{ type: "array", items: { oneOf: [] } }, "/items/oneOf", "oneOf"],
     [{ $ref: "#/$defs/missing" }, "/$ref", "$ref"],
