@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Ajv } from "ajv";
+import addFormats from "ajv-formats";
 import { stepBytes } from "./constraint.js";
 import { JsonGrammar } from "./json-grammar.js";
 import { SchemaError, anyJsonObject, compileJsonSchema } from "./json-schema.js";
@@ -146,6 +147,70 @@ test("bounded numbers: every prefix the matcher allows can be finished (random w
   }
 });
 
+/** A random walk through the grammar: each step a random allowed byte; stops at random once complete. */
+function walk(g: JsonGrammar, rand: (n: number) => number, cut: number): { text: string; complete: boolean } {
+  let state = g.initial();
+  const bytes: number[] = [];
+  for (;;) {
+    const next = [...Array(256).keys()].flatMap((b) => { const s = g.step(state, b); return s === undefined ? [] : [[b, s] as const]; });
+    assert.ok(next.length > 0 || g.accepts(state), `dead end after ${new TextDecoder().decode(new Uint8Array(bytes))}`);
+    if (next.length === 0 || (g.accepts(state) && rand(3) === 0) || bytes.length > cut) break;
+    const [b, s] = next[rand(next.length)]!;
+    state = s;
+    bytes.push(b);
+  }
+  const complete = g.accepts(state);
+  return { text: complete ? new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(bytes)) : "", complete };
+}
+
+// zod's own patterns (`z.string().email()`, `.uuid()`, `.datetime()`) beside their formats, and a
+// bounded pattern with escapes in it.
+const ZOD_EMAIL = "^(?:[A-Za-z0-9_'+\\-]+\\.)*[A-Za-z0-9_'+\\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$";
+const ZOD_UUID = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$";
+const PATTERNED: object[] = [
+  { type: "string", format: "email", pattern: ZOD_EMAIL },
+  { type: "string", format: "uuid", pattern: ZOD_UUID },
+  { type: "string", pattern: "^[a-z]+$", minLength: 3, maxLength: 5 },
+  { type: "string", pattern: "^(?:ab)+$", minLength: 3, maxLength: 7 },
+  { type: "string", pattern: "x\\d" },
+  { type: "string", pattern: '^["\\\\\\n\\u00e9\\x01]{2,3}$' },
+  { type: "string", pattern: "^[^a-z]*$", maxLength: 4 },
+  ...["date-time", "date", "time", "duration", "email", "hostname", "ipv4", "uuid", "uri"].map((format) => ({ type: "string", format })),
+];
+
+test("patterns and formats: random walks end in strings that match (JavaScript's RegExp) and validate (ajv-formats)", () => {
+  const ajv = new Ajv({ strict: false });
+  addFormats.default(ajv);
+  let seed = 11;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (const schema of PATTERNED) {
+    const g = new JsonGrammar(compileJsonSchema(schema));
+    const pattern = (schema as { pattern?: string }).pattern;
+    for (let i = 0; i < 60; i++) {
+      const { text, complete } = walk(g, rand, 400);
+      if (!complete) continue;
+      const value = JSON.parse(text) as string;
+      if (pattern !== undefined) assert.ok(new RegExp(pattern, "u").test(value), `${pattern}: ${text}`);
+      assert.ok(ajv.validate(schema, value), `${JSON.stringify(schema)}: ${text}: ${ajv.errorsText()}`);
+    }
+  }
+});
+
+test("patterns: escapes decode before the regex; unanchored patterns search; length bounds apply too", () => {
+  const p = { type: "string", pattern: '^a"b\\nc\\u00e9$' };
+  assert.ok(matches(p, String.raw`"a\"b\nc\u00e9"`));
+  assert.ok(matches(p, String.raw`"a\u0022b\u000Acé"`));
+  assert.ok(!matches(p, String.raw`"a\"b\tcé"`));
+  assert.ok(matches({ type: "string", pattern: "b+c" }, '"aaabbcdd"'));
+  assert.ok(!matches({ type: "string", pattern: "b+c" }, '"aaab"'));
+  assert.ok(!matches({ type: "string", pattern: "^a*$", maxLength: 3 }, '"aaaa"'));
+  assert.ok(!matches({ type: "string", pattern: "^a*$", minLength: 2 }, '"a"'));
+  // A format alone is ours; beside a pattern, the pattern decides.
+  assert.ok(matches({ type: "string", format: "date" }, '"2024-02-28"'));
+  assert.ok(!matches({ type: "string", format: "date" }, '"2024-02-30"'));
+  assert.ok(matches({ type: "string", format: "date", pattern: "^x$" }, '"x"'));
+});
+
 test("whitespace between tokens is bounded", () => {
   assert.ok(matches(PERSON, `{${" ".repeat(20)}"name":"A","age":1,"tags":["a"],"kind":{"x":1}}`));
   assert.ok(!matches(PERSON, `{${" ".repeat(21)}"name":"A","age":1,"tags":["a"],"kind":{"x":1}}`));
@@ -153,7 +218,10 @@ test("whitespace between tokens is bounded", () => {
 
 test("unsupported keywords are refused with their JSON pointer", () => {
   const refused: [unknown, string, string][] = [
-    [{ type: "string", pattern: "a+" }, "/pattern", "pattern"],
+    [{ type: "string", pattern: "(?=a)b" }, "/pattern", "pattern"],
+    [{ type: "string", format: "uri-reference" }, "/format", "format"],
+    [{ type: "string", pattern: "^a{5}$", maxLength: 4 }, "/pattern", "pattern"],
+    [{ pattern: "a" }, "/pattern", "pattern"],
     [{ type: "object", properties: { a: { type: "number", multipleOf: 2 } } }, "/properties/a/multipleOf", "multipleOf"],
     [{ minimum: 0 }, "/minimum", "minimum"],
     [{ enum: [1, 2], maximum: 1 }, "/maximum", "maximum"],

@@ -7,6 +7,7 @@
 
 import type { Grammar } from "./constraint.js";
 import type { NumberBounds, SchemaNode } from "./json-schema.js";
+import type { RegexState } from "./regex-grammar.js";
 
 /** Most consecutive whitespace bytes between two JSON tokens (llama.cpp's JSON grammars allow 20). */
 export const MAX_WHITESPACE = 20;
@@ -18,7 +19,7 @@ export const MAX_EXP_DIGITS = 3;
 type Frame =
   | { readonly t: "doc"; readonly done: boolean }
   | { readonly t: "lit"; readonly bytes: Uint8Array; readonly src: string; readonly i: number }
-  | { readonly t: "str"; readonly node: SchemaNode & { kind: "string" }; readonly n: number; readonly esc: number; readonly hex: number; readonly pend: number; readonly lo: number; readonly hi: number }
+  | { readonly t: "str"; readonly node: SchemaNode & { kind: "string" }; readonly n: number; readonly esc: number; readonly hex: number; readonly pend: number; readonly lo: number; readonly hi: number; readonly rx?: RegexState; readonly cp?: number }
   | { readonly t: "num"; readonly integer: boolean; readonly phase: number; readonly d: number; readonly b: BoundedNumber | undefined }
   | { readonly t: "obj"; readonly node: SchemaNode & { kind: "object" }; readonly phase: number; readonly i: number; readonly first: boolean; readonly w: number; readonly v: number }
   | { readonly t: "arr"; readonly node: SchemaNode & { kind: "array" }; readonly phase: number; readonly count: number; readonly w: number };
@@ -57,7 +58,7 @@ function frameKey(f: Frame): string {
   switch (f.t) {
     case "doc": return f.done ? "D" : "d";
     case "lit": return `l${f.src}.${f.i}`;
-    case "str": return `s${f.node.id}.${f.n}.${f.esc}.${f.hex}.${f.pend}.${f.lo}.${f.hi}`;
+    case "str": return `s${f.node.id}.${f.n}.${f.esc}.${f.hex}.${f.pend}.${f.lo}.${f.hi}${f.rx === undefined ? "" : `.${f.cp}/${f.node.pattern!.key(f.rx)}`}`;
     case "num": return f.b === undefined ? `n${f.integer ? 1 : 0}.${f.phase}.${f.d}` : `b${f.b.id}.${f.phase}.${f.b.neg ? "-" : ""}${f.b.ip}.${f.b.fp}`;
     case "obj": return `o${f.node.id}.${f.phase}.${f.i}.${f.first ? 1 : 0}.${f.w}.${f.v}`;
     case "arr": return `a${f.node.id}.${f.phase}.${Math.min(f.count, Math.max(f.node.minItems, Number.isFinite(f.node.maxItems) ? f.node.maxItems : 0))}.${f.w}`;
@@ -82,7 +83,7 @@ function startValue(node: SchemaNode, byte: number, up: Stack | undefined, out: 
       } else out.push(push({ t: "lit", bytes: node.bytes, src: String(node.id), i: 1 }, up));
       return;
     case "string":
-      if (byte === QUOTE) out.push(push({ t: "str", node, n: 0, esc: 0, hex: 0, pend: 0, lo: 0, hi: 0 }, up));
+      if (byte === QUOTE) out.push(push({ t: "str", node, n: 0, esc: 0, hex: 0, pend: 0, lo: 0, hi: 0, ...(node.pattern && { rx: node.pattern.initial(), cp: 0 }) }, up));
       return;
     case "number": {
       const b = node.bounds === undefined ? undefined : { bounds: node.bounds, id: node.id, neg: false, ip: "", fp: "" };
@@ -159,7 +160,46 @@ function stepArray(f: Frame & { t: "arr" }, up: Stack | undefined, byte: number,
   if (f.count < node.maxItems) startValue(node.items, byte, push({ ...f, phase: A_NEXT, count: f.count + 1, w: 0 }, up), out);
 }
 
+const SIMPLE_ESCAPES: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+const hexValue = (b: number): number => (b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57);
+
+/**
+ * A string with a pattern: the JSON string steps as without one (stepStringBytes), and the decoded
+ * text steps the pattern's regex, escapes included (a \uXXXX narrows the code point digit by digit).
+ * A frame lives only while the regex can still be finished within the string's length bounds.
+ */
 function stepString(f: Frame & { t: "str" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const pattern = f.node.pattern;
+  if (pattern === undefined || f.rx === undefined) return stepStringBytes(f, up, byte, out);
+  const rx = f.rx;
+  const raw: Stack[] = [];
+  stepStringBytes(f, up, byte, raw);
+  for (const s of raw) {
+    if (s === up) {
+      if (pattern.accepts(rx)) out.push(s);
+      continue;
+    }
+    const nf = s.f as Frame & { t: "str" };
+    const least = Math.max(0, f.node.minLength - nf.n);
+    const most = f.node.maxLength - nf.n;
+    let next: RegexState | undefined = rx;
+    let cp = 0;
+    let ok: boolean;
+    if (f.esc === 1 && byte === 0x75) ok = pattern.canFinishThrough(rx, 0, 0xffff, least, most);
+    else if (f.esc === 1) ok = (next = pattern.stepCodePoint(rx, SIMPLE_ESCAPES[byte]!)) !== undefined && pattern.canFinish(next, least, most);
+    else if (f.esc >= 2) {
+      cp = (f.cp ?? 0) * 16 + hexValue(byte);
+      const left = 3 - (f.esc - 2);
+      if (left === 0) ok = (next = pattern.stepCodePoint(rx, cp)) !== undefined && pattern.canFinish(next, least, most);
+      else ok = pattern.canFinishThrough(rx, cp * 16 ** left, (cp + 1) * 16 ** left - 1, least, most);
+      if (left === 0) cp = 0;
+    } else if (f.pend === 0 && byte === BACKSLASH) ok = pattern.canFinishThrough(rx, 0, 0xffff, least, most);
+    else ok = (next = pattern.step(rx, byte)) !== undefined && pattern.canFinish(next, least, most);
+    if (ok) out.push(push({ ...nf, rx: next!, cp }, s.up));
+  }
+}
+
+function stepStringBytes(f: Frame & { t: "str" }, up: Stack | undefined, byte: number, out: Stack[]): void {
   const { minLength, maxLength } = f.node;
   const cap = Number.isFinite(maxLength) ? maxLength : minLength;
   const counted = (n: number): number => Math.min(n + 1, cap);

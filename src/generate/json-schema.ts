@@ -10,6 +10,7 @@
 
 import { ArgumentError } from "../errors.js";
 import { MAX_FRAC_DIGITS, MAX_INT_DIGITS } from "./json-grammar.js";
+import { RegexGrammar } from "./regex-grammar.js";
 
 /** A schema keyword that cannot be compiled, with where it is (a JSON pointer into the schema). */
 export class SchemaError extends ArgumentError {
@@ -23,7 +24,7 @@ export class SchemaError extends ArgumentError {
 export type SchemaNode =
   | { readonly kind: "object"; readonly id: number; properties: readonly PropertyNode[]; freeValue: SchemaNode | undefined }
   | { readonly kind: "array"; readonly id: number; items: SchemaNode; readonly minItems: number; readonly maxItems: number }
-  | { readonly kind: "string"; readonly id: number; readonly minLength: number; readonly maxLength: number }
+  | { readonly kind: "string"; readonly id: number; readonly minLength: number; readonly maxLength: number; readonly pattern?: RegexGrammar }
   | { readonly kind: "number"; readonly id: number; readonly integer: boolean; readonly bounds?: NumberBounds }
   | { readonly kind: "literal"; readonly id: number; readonly bytes: Uint8Array }
   | { readonly kind: "anyOf"; readonly id: number; options: SchemaNode[] };
@@ -117,11 +118,46 @@ function gridBound(v: number, lower: boolean, strict: boolean, frac: number): bi
   return inside;
 }
 
+/**
+ * A JSON-schema pattern as a whole-text regex: JSON Schema's patterns search (ECMA-262 `test`), so
+ * an end without its anchor may be followed or preceded by anything.
+ */
+function searchPattern(pattern: string): string {
+  let body = pattern;
+  const start = body.startsWith("^");
+  if (start) body = body.slice(1);
+  // A trailing "$" anchors unless it is escaped (an odd run of backslashes before it).
+  const end = body.endsWith("$") && (body.length - 1 - body.slice(0, -1).replace(/\\+$/, "").length) % 2 === 0;
+  if (end) body = body.slice(0, -1);
+  return `${start ? "" : "[\\s\\S]*"}(?:${body})${end ? "" : "[\\s\\S]*"}`;
+}
+
+/**
+ * Regexes for the formats of OpenAI's structured outputs. Each is a subset of what ajv-formats
+ * accepts in its full mode (narrower where a regex cannot check cheaply: no February 29 in dates,
+ * plain host names in URIs), so a generated string always validates.
+ */
+const DATE = "\\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))";
+const TIME = "(?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(?:\\.\\d{1,6})?(?:Z|[+-](?:[01]\\d|2[0-3]):[0-5]\\d)";
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const FORMATS: Record<string, string> = {
+  "date-time": `${DATE}T${TIME}`,
+  date: DATE,
+  time: TIME,
+  duration: "P(?:\\d{1,6}[YMWD]|T\\d{1,6}[HMS])",
+  email: `[A-Za-z0-9_%+-]{1,64}(?:\\.[A-Za-z0-9_%+-]{1,64}){0,4}@(?:${LABEL}\\.){1,4}[A-Za-z]{2,24}`,
+  hostname: `${LABEL}(?:\\.${LABEL}){0,4}`,
+  ipv4: `${OCTET}(?:\\.${OCTET}){3}`,
+  uuid: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+  uri: `https?://${LABEL}(?:\\.${LABEL}){0,4}(?:/[A-Za-z0-9._~-]{0,64}){0,8}`,
+};
+
 /** Keywords that only annotate: ignored. */
 const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly", "strict"]);
-const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const", "anyOf", "$ref", "$defs", "definitions", "minLength", "maxLength", "nullable", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"]);
+const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const", "anyOf", "$ref", "$defs", "definitions", "minLength", "maxLength", "nullable", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern", "format"]);
 /** Keywords that constrain one type only: with no "type" beside them they would be silently dropped. */
-const TYPE_SPECIFIC = ["minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"];
+const TYPE_SPECIFIC = ["minLength", "maxLength", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems"];
 const TYPES = new Set(["object", "array", "string", "number", "integer", "boolean", "null"]);
 
 /** Whether a JSON value has the schema type `type` (a name or a list; undefined: any). */
@@ -227,7 +263,7 @@ class Compiler {
     switch (type) {
       case "object": return this.object(s, at);
       case "array": return this.array(s, at);
-      case "string": return this.stringNode(this.count(s, "minLength", at, 0), this.count(s, "maxLength", at, Infinity));
+      case "string": return this.string(s, at);
       case "number": return this.numberNode(s, at, false);
       case "integer": return this.numberNode(s, at, true);
       case "boolean": return { kind: "anyOf", id: this.id(), options: [this.literal(encoder.encode("true")), this.literal(encoder.encode("false"))] };
@@ -263,6 +299,31 @@ class Compiler {
       throw new SchemaError(`${at}/${key}`, key, `no ${integer ? "integer" : "number"} of at most ${MAX_INT_DIGITS} digits${integer ? "" : ` and ${frac} decimals`} satisfies the bounds`);
     }
     return { kind: "number", id: this.id(), integer, bounds: { frac, lo, hi } };
+  }
+
+  /** A string node; `pattern` (or a known `format`) becomes a regex the decoded text must match. */
+  private string(s: Record<string, unknown>, at: string): SchemaNode {
+    const minLength = this.count(s, "minLength", at, 0);
+    const maxLength = this.count(s, "maxLength", at, Infinity);
+    if (minLength > maxLength) throw new SchemaError(`${at}/minLength`, "minLength", "minLength exceeds maxLength");
+    const pattern = s["pattern"];
+    const format = s["format"];
+    if (pattern !== undefined && typeof pattern !== "string") throw new SchemaError(`${at}/pattern`, "pattern", "pattern must be a string");
+    if (format !== undefined && typeof format !== "string") throw new SchemaError(`${at}/format`, "format", "format must be a string");
+    // A pattern beside a format is the assertion (zod writes its format checks as patterns); a
+    // format alone is enforced with our own regex for it, or refused.
+    const [key, source] = pattern !== undefined ? ["pattern", searchPattern(pattern)] : format !== undefined ? ["format", FORMATS[format]] : [undefined, undefined];
+    if (key === "format" && source === undefined) throw new SchemaError(`${at}/format`, "format", `the keyword "format" with the value "${String(format)}" is not supported by constrained decoding (supported formats: ${Object.keys(FORMATS).join(", ")})`);
+    if (key === undefined || source === undefined) return this.stringNode(minLength, maxLength);
+    let regex: RegexGrammar;
+    try {
+      regex = new RegexGrammar(source);
+      if (!regex.canFinish(regex.initial(), minLength, maxLength)) throw new SchemaError(`${at}/${key}`, key, `no string of ${minLength} to ${maxLength} characters matches the ${key}`);
+    } catch (e) {
+      if (e instanceof SchemaError || !(e instanceof ArgumentError)) throw e;
+      throw new SchemaError(`${at}/${key}`, key, e.message);
+    }
+    return { kind: "string", id: this.id(), minLength, maxLength, pattern: regex };
   }
 
   private count(s: Record<string, unknown>, key: string, at: string, fallback: number): number {
