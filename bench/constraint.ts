@@ -36,6 +36,18 @@ const PERSON = {
   required: ["name", "age", "tags", "address"],
   additionalProperties: false,
 };
+/** zod's shapes as the AI SDK sends them: format + pattern strings and bounded numbers. */
+const CONTACT = {
+  type: "object",
+  properties: {
+    email: { type: "string", format: "email", maxLength: 24, pattern: "^(?:[A-Za-z0-9_'+\\-]+\\.)*[A-Za-z0-9_'+\\-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$" },
+    id: { type: "string", format: "uuid" },
+    score: { type: "number", minimum: 0, maximum: 1 },
+    rank: { type: "integer", minimum: -9007199254740991, maximum: 9007199254740991 },
+  },
+  required: ["email", "id", "score", "rank"],
+  additionalProperties: false,
+};
 const TOOLS = [
   { type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string", maxLength: 12 }, unit: { enum: ["c", "f"] } }, required: ["city", "unit"], additionalProperties: false } } },
   { type: "function" as const, function: { name: "search", parameters: { type: "object", properties: { query: { type: "string", maxLength: 16 }, limit: { type: "integer" } }, required: ["query"], additionalProperties: false } } },
@@ -105,6 +117,7 @@ export const constraintBench: Bench = {
     console.log(`\nToken trie of the Llama 3 vocabulary: ${vocab.nodeCount} nodes, built in ${buildMs.toFixed(0)} ms (once per tokenizer).\n`);
     const grammars: [string, Grammar<unknown>][] = [
       ["json_schema (nested object, enums, bounded strings)", responseFormatGrammar({ type: "json_schema", schema: PERSON })!],
+      ["json_schema (patterns, formats, numeric bounds)", responseFormatGrammar({ type: "json_schema", schema: CONTACT })!],
       ["json_object (any object)", responseFormatGrammar({ type: "json_object" })!],
       ["tool call (2 functions, required)", toolCallGrammar(TOOLS, "required")],
     ];

@@ -6,7 +6,8 @@
 // grammar stacks (src/llama-grammar.cpp), specialised to JSON.
 
 import type { Grammar } from "./constraint.js";
-import type { SchemaNode } from "./json-schema.js";
+import type { NumberBounds, SchemaNode } from "./json-schema.js";
+import type { RegexState } from "./regex-grammar.js";
 
 /** Most consecutive whitespace bytes between two JSON tokens (llama.cpp's JSON grammars allow 20). */
 export const MAX_WHITESPACE = 20;
@@ -18,10 +19,20 @@ export const MAX_EXP_DIGITS = 3;
 type Frame =
   | { readonly t: "doc"; readonly done: boolean }
   | { readonly t: "lit"; readonly bytes: Uint8Array; readonly src: string; readonly i: number }
-  | { readonly t: "str"; readonly node: SchemaNode & { kind: "string" }; readonly n: number; readonly esc: number; readonly hex: number; readonly pend: number; readonly lo: number; readonly hi: number }
-  | { readonly t: "num"; readonly integer: boolean; readonly phase: number; readonly d: number }
+  | { readonly t: "str"; readonly node: SchemaNode & { kind: "string" }; readonly n: number; readonly esc: number; readonly hex: number; readonly pend: number; readonly lo: number; readonly hi: number; readonly rx?: RegexState; readonly cp?: number }
+  | { readonly t: "num"; readonly integer: boolean; readonly phase: number; readonly d: number; readonly b: BoundedNumber | undefined }
   | { readonly t: "obj"; readonly node: SchemaNode & { kind: "object" }; readonly phase: number; readonly i: number; readonly first: boolean; readonly w: number; readonly v: number }
   | { readonly t: "arr"; readonly node: SchemaNode & { kind: "array" }; readonly phase: number; readonly count: number; readonly w: number };
+
+/** A bounded number's digits so far (unbounded numbers need only the counts). */
+interface BoundedNumber {
+  readonly bounds: NumberBounds;
+  readonly id: number;
+  readonly neg: boolean;
+  /** Integer digits and fraction digits read. */
+  readonly ip: string;
+  readonly fp: string;
+}
 
 interface Stack {
   readonly f: Frame;
@@ -47,8 +58,8 @@ function frameKey(f: Frame): string {
   switch (f.t) {
     case "doc": return f.done ? "D" : "d";
     case "lit": return `l${f.src}.${f.i}`;
-    case "str": return `s${f.node.id}.${f.n}.${f.esc}.${f.hex}.${f.pend}.${f.lo}.${f.hi}`;
-    case "num": return `n${f.integer ? 1 : 0}.${f.phase}.${f.d}`;
+    case "str": return `s${f.node.id}.${f.n}.${f.esc}.${f.hex}.${f.pend}.${f.lo}.${f.hi}${f.rx === undefined ? "" : `.${f.cp}/${f.node.pattern!.key(f.rx)}`}`;
+    case "num": return f.b === undefined ? `n${f.integer ? 1 : 0}.${f.phase}.${f.d}` : `b${f.b.id}.${f.phase}.${f.b.neg ? "-" : ""}${f.b.ip}.${f.b.fp}`;
     case "obj": return `o${f.node.id}.${f.phase}.${f.i}.${f.first ? 1 : 0}.${f.w}.${f.v}`;
     case "arr": return `a${f.node.id}.${f.phase}.${Math.min(f.count, Math.max(f.node.minItems, Number.isFinite(f.node.maxItems) ? f.node.maxItems : 0))}.${f.w}`;
   }
@@ -72,13 +83,16 @@ function startValue(node: SchemaNode, byte: number, up: Stack | undefined, out: 
       } else out.push(push({ t: "lit", bytes: node.bytes, src: String(node.id), i: 1 }, up));
       return;
     case "string":
-      if (byte === QUOTE) out.push(push({ t: "str", node, n: 0, esc: 0, hex: 0, pend: 0, lo: 0, hi: 0 }, up));
+      if (byte === QUOTE) out.push(push({ t: "str", node, n: 0, esc: 0, hex: 0, pend: 0, lo: 0, hi: 0, ...(node.pattern && { rx: node.pattern.initial(), cp: 0 }) }, up));
       return;
-    case "number":
-      if (byte === 0x2d) out.push(push({ t: "num", integer: node.integer, phase: N_SIGN, d: 0 }, up));
-      else if (byte === 0x30) out.push(push({ t: "num", integer: node.integer, phase: N_ZERO, d: 1 }, up));
-      else if (isDigit(byte)) out.push(push({ t: "num", integer: node.integer, phase: N_INT, d: 1 }, up));
+    case "number": {
+      const b = node.bounds === undefined ? undefined : { bounds: node.bounds, id: node.id, neg: false, ip: "", fp: "" };
+      const f: Frame = { t: "num", integer: node.integer, phase: N_SIGN, d: 0, b };
+      if (byte === 0x2d) {
+        if (b === undefined || numberViable({ ...b, neg: true }, N_SIGN)) out.push(push({ ...f, b: b && { ...b, neg: true } }, up));
+      } else if (isDigit(byte)) stepNumber(f, up, byte, out);
       return;
+    }
     case "object":
       if (byte === 0x7b) out.push(push({ t: "obj", node, phase: O_START, i: 0, first: true, w: 0, v: -1 }, up));
       return;
@@ -146,7 +160,46 @@ function stepArray(f: Frame & { t: "arr" }, up: Stack | undefined, byte: number,
   if (f.count < node.maxItems) startValue(node.items, byte, push({ ...f, phase: A_NEXT, count: f.count + 1, w: 0 }, up), out);
 }
 
+const SIMPLE_ESCAPES: Record<number, number> = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+const hexValue = (b: number): number => (b <= 0x39 ? b - 0x30 : (b | 0x20) - 0x57);
+
+/**
+ * A string with a pattern: the JSON string steps as without one (stepStringBytes), and the decoded
+ * text steps the pattern's regex, escapes included (a \uXXXX narrows the code point digit by digit).
+ * A frame lives only while the regex can still be finished within the string's length bounds.
+ */
 function stepString(f: Frame & { t: "str" }, up: Stack | undefined, byte: number, out: Stack[]): void {
+  const pattern = f.node.pattern;
+  if (pattern === undefined || f.rx === undefined) return stepStringBytes(f, up, byte, out);
+  const rx = f.rx;
+  const raw: Stack[] = [];
+  stepStringBytes(f, up, byte, raw);
+  for (const s of raw) {
+    if (s === up) {
+      if (pattern.accepts(rx)) out.push(s);
+      continue;
+    }
+    const nf = s.f as Frame & { t: "str" };
+    const least = Math.max(0, f.node.minLength - nf.n);
+    const most = f.node.maxLength - nf.n;
+    let next: RegexState | undefined = rx;
+    let cp = 0;
+    let ok: boolean;
+    if (f.esc === 1 && byte === 0x75) ok = pattern.canFinishThrough(rx, 0, 0xffff, least, most);
+    else if (f.esc === 1) ok = (next = pattern.stepCodePoint(rx, SIMPLE_ESCAPES[byte]!)) !== undefined && pattern.canFinish(next, least, most);
+    else if (f.esc >= 2) {
+      cp = (f.cp ?? 0) * 16 + hexValue(byte);
+      const left = 3 - (f.esc - 2);
+      if (left === 0) ok = (next = pattern.stepCodePoint(rx, cp)) !== undefined && pattern.canFinish(next, least, most);
+      else ok = pattern.canFinishThrough(rx, cp * 16 ** left, (cp + 1) * 16 ** left - 1, least, most);
+      if (left === 0) cp = 0;
+    } else if (f.pend === 0 && byte === BACKSLASH) ok = pattern.canFinishThrough(rx, 0, 0xffff, least, most);
+    else ok = (next = pattern.step(rx, byte)) !== undefined && pattern.canFinish(next, least, most);
+    if (ok) out.push(push({ ...nf, rx: next!, cp }, s.up));
+  }
+}
+
+function stepStringBytes(f: Frame & { t: "str" }, up: Stack | undefined, byte: number, out: Stack[]): void {
   const { minLength, maxLength } = f.node;
   const cap = Number.isFinite(maxLength) ? maxLength : minLength;
   const counted = (n: number): number => Math.min(n + 1, cap);
@@ -182,8 +235,53 @@ function stepString(f: Frame & { t: "str" }, up: Stack | undefined, byte: number
 
 const numAccepting = (phase: number): boolean => phase === N_ZERO || phase === N_INT || phase === N_FRAC || phase === N_EXP;
 
+/**
+ * Whether some number within the bounds starts with a bounded number's digits so far (in `phase`).
+ * In units of 10^-frac, the magnitudes still reachable are: after "-" anything below 10^16; after a
+ * leading "0" just 0 (integers) or [0, 1); after k integer digits v, for each count j of digits
+ * still to come, [v 10^j, (v + 1) 10^j) (integers: also v itself); after "v." [v, v + 1); after m
+ * fraction digits w, [w, w + 10^-m). The sign mirrors them.
+ */
+function numberViable(b: BoundedNumber, phase: number): boolean {
+  const { frac, lo, hi } = b.bounds;
+  const unit = 10n ** BigInt(frac);
+  const hits = (min: bigint, max: bigint): boolean => {
+    const [a, z] = b.neg ? [-max, -min] : [min, max];
+    return (lo === undefined || z >= lo) && (hi === undefined || a <= hi);
+  };
+  switch (phase) {
+    case N_SIGN: return hits(0n, 10n ** BigInt(MAX_INT_DIGITS) * unit - 1n);
+    case N_ZERO: return hits(0n, unit - 1n);
+    case N_INT: {
+      const v = BigInt(b.ip);
+      for (let j = 0, scale = unit; j <= MAX_INT_DIGITS - b.ip.length; j++, scale *= 10n) if (hits(v * scale, (v + 1n) * scale - 1n)) return true;
+      return false;
+    }
+    case N_DOT: return hits(BigInt(b.ip) * unit, (BigInt(b.ip) + 1n) * unit - 1n);
+    default: {
+      const step = 10n ** BigInt(frac - b.fp.length);
+      const w = BigInt(b.ip) * unit + BigInt(b.fp) * step;
+      return hits(w, w + step - 1n);
+    }
+  }
+}
+
+/** Whether a bounded number may end here: its value is within the bounds. */
+function numberInRange(b: BoundedNumber): boolean {
+  const { frac, lo, hi } = b.bounds;
+  const magnitude = BigInt(b.ip) * 10n ** BigInt(frac) + (b.fp === "" ? 0n : BigInt(b.fp) * 10n ** BigInt(frac - b.fp.length));
+  const v = b.neg ? -magnitude : magnitude;
+  return (lo === undefined || v >= lo) && (hi === undefined || v <= hi);
+}
+
 function stepNumber(f: Frame & { t: "num" }, up: Stack | undefined, byte: number, out: Stack[]): void {
-  const next = (phase: number, d: number): void => void out.push(push({ ...f, phase, d }, up));
+  const next = (phase: number, d: number): void => {
+    if (f.b === undefined) return void out.push(push({ ...f, phase, d }, up));
+    // A bounded number keeps its digits and lives only while the bounds can still be met.
+    const fraction = phase === N_FRAC;
+    const b = { ...f.b, ip: isDigit(byte) && !fraction && phase !== N_EXP ? f.b.ip + String.fromCharCode(byte) : f.b.ip, fp: fraction ? f.b.fp + String.fromCharCode(byte) : f.b.fp };
+    if (numberViable(b, phase)) out.push(push({ ...f, phase, d, b }, up));
+  };
   const digit = isDigit(byte);
   switch (f.phase) {
     case N_SIGN:
@@ -208,9 +306,10 @@ function stepNumber(f: Frame & { t: "num" }, up: Stack | undefined, byte: number
       break;
   }
   if (!f.integer && byte === 0x2e && (f.phase === N_ZERO || f.phase === N_INT)) return next(N_DOT, 0);
-  if (!f.integer && (byte === 0x65 || byte === 0x45) && (f.phase === N_ZERO || f.phase === N_INT || f.phase === N_FRAC)) return next(N_E, 0);
+  // Bounded numbers are written without an exponent (numberViable reasons about plain decimals).
+  if (!f.integer && f.b === undefined && (byte === 0x65 || byte === 0x45) && (f.phase === N_ZERO || f.phase === N_INT || f.phase === N_FRAC)) return next(N_E, 0);
   // The byte ends the number: the parent reads it.
-  if (numAccepting(f.phase) && up !== undefined) stepStack(up, byte, out);
+  if (numAccepting(f.phase) && (f.b === undefined || numberInRange(f.b)) && up !== undefined) stepStack(up, byte, out);
 }
 
 function stepStack(s: Stack, byte: number, out: Stack[]): void {
@@ -245,7 +344,7 @@ function stepObjectValue(f: Frame & { t: "obj" }, up: Stack | undefined, byte: n
 
 function accepts(s: Stack): boolean {
   if (s.f.t === "doc") return s.f.done;
-  if (s.f.t === "num" && numAccepting(s.f.phase) && s.up !== undefined) return accepts(s.up);
+  if (s.f.t === "num" && numAccepting(s.f.phase) && (s.f.b === undefined || numberInRange(s.f.b)) && s.up !== undefined) return accepts(s.up);
   return false;
 }
 

@@ -15,6 +15,8 @@ import type { Grammar } from "./constraint.js";
 /** Most NFA states a pattern may compile to (bounded repetition copies its body). */
 export const MAX_REGEX_STATES = 10_000;
 const MAX_CODE_POINT = 0x10ffff;
+/** Most cells (NFA states x window lengths) canFinish may tabulate for one pattern. */
+export const MAX_WINDOW_CELLS = 20_000_000;
 
 /** Code point ranges as sorted, disjoint [lo, hi] pairs (inclusive). */
 type Ranges = readonly number[];
@@ -340,15 +342,105 @@ export class RegexGrammar implements Grammar<RegexState> {
     return [...seen].filter((p) => p === this.final || this.states[p]!.edges.length > 0).sort((a, b) => a - b);
   }
 
+  /** Per edge target: its epsilon closure (the positions a character leads to). */
+  private readonly targets = new Map<number, number[]>();
+  /** Per (a, b): by NFA state, whether an accepted text of a to b more code points follows. */
+  private readonly windows = new Map<string, Uint8Array>();
+
+  private closureOf(to: number): number[] {
+    let c = this.targets.get(to);
+    if (c === undefined) this.targets.set(to, (c = this.closure([to])));
+    return c;
+  }
+
+  /** Whether state p reads one character into positions where `next` holds. */
+  private stepsInto(p: number, next: Uint8Array, lo = 0, hi = MAX_CODE_POINT): boolean {
+    return this.states[p]!.edges.some((e) => hits(e.set, lo, hi) && this.closureOf(e.to).some((r) => next[r] === 1));
+  }
+
+  /**
+   * By NFA state: whether some accepted text of at least `a` and at most `b` (maybe Infinity) more
+   * code points follows. Built bottom-up along (a, b), (a-1, b-1), ...: a text of length in [a, b]
+   * is one character then a text in [a-1, b-1]; [0, Infinity) is plain co-reachability, a fixpoint.
+   */
+  private window(a: number, b: number): Uint8Array {
+    const chain: [number, number][] = [];
+    for (let x = a, y = b; !this.windows.has(`${x},${y}`); x = Math.max(0, x - 1), y--) {
+      chain.push([x, y]);
+      if (y === 0 || (x === 0 && y === Infinity)) break;
+    }
+    for (const [x, y] of chain.reverse()) {
+      const w = new Uint8Array(this.states.length);
+      if (x === 0) w[this.final] = 1;
+      if (y === Infinity && x === 0) {
+        for (let changed = true; changed; ) {
+          changed = false;
+          for (let p = 0; p < this.states.length; p++) if (w[p] === 0 && this.stepsInto(p, w)) changed = Boolean((w[p] = 1));
+        }
+      } else if (y > 0) {
+        const next = this.windows.get(`${Math.max(0, x - 1)},${y - 1}`)!;
+        for (let p = 0; p < this.states.length; p++) if (w[p] === 0 && this.stepsInto(p, next)) w[p] = 1;
+      }
+      this.windows.set(`${x},${y}`, w);
+    }
+    return this.windows.get(`${a},${b}`)!;
+  }
+
+  /**
+   * Whether an accepted text follows `state` that adds at least `least` and at most `most` code
+   * points after the one being read, if any (`most` may be Infinity). A grammar that counts
+   * characters (a JSON string's minLength / maxLength) calls this to stay out of dead ends.
+   * @throws ArgumentError when the table for so long a window would be too big
+   */
+  canFinish(state: RegexState, least: number, most: number): boolean {
+    if (most < 0) return false;
+    if (Number.isFinite(most) && most * this.states.length > MAX_WINDOW_CELLS) throw new ArgumentError(`regex /${this.pattern}/ with up to ${most} characters needs too big a table (${this.states.length} states)`);
+    if (!Number.isFinite(most) && least * this.states.length > MAX_WINDOW_CELLS) throw new ArgumentError(`regex /${this.pattern}/ with at least ${least} characters needs too big a table (${this.states.length} states)`);
+    const w = this.window(Math.max(0, least), most);
+    if (state.remaining === 0) return state.positions.some((p) => w[p] === 1);
+    return this.canFinishThrough(state, state.lo, state.hi, least, most);
+  }
+
+  /** Whether a code point in [lo, hi] may come next and then an accepted text of least to most more code points. */
+  canFinishThrough(state: RegexState, lo: number, hi: number, least: number, most: number): boolean {
+    if (most < 0) return false;
+    const w = this.window(Math.max(0, least), most);
+    return state.positions.some((p) => this.stepsInto(p, w, lo, hi));
+  }
+
+  /** The state after one whole code point (its UTF-8 bytes), or undefined. */
+  stepCodePoint(state: RegexState, cp: number): RegexState | undefined {
+    return state.remaining === 0 ? this.advance(state.positions, cp) : undefined;
+  }
+
   private alive(positions: readonly number[], lo: number, hi: number): boolean {
     return positions.some((p) => this.states[p]!.edges.some((e) => hits(e.set, lo, hi)));
   }
 
+  /** Between-character states by their positions, so that a step's result can be cached on them (a lazy DFA). */
+  private readonly interned = new Map<string, RegexState>();
+  private readonly transitions = new WeakMap<readonly number[], Map<number, RegexState | null>>();
+
   private advance(positions: readonly number[], cp: number): RegexState | undefined {
+    let cache = this.transitions.get(positions);
+    if (cache === undefined) this.transitions.set(positions, (cache = new Map()));
+    const known = cache.get(cp);
+    if (known !== undefined) return known ?? undefined;
     const next: number[] = [];
     for (const p of positions) for (const e of this.states[p]!.edges) if (hits(e.set, cp, cp)) next.push(e.to);
-    if (next.length === 0) return undefined;
-    return { positions: this.closure(next), remaining: 0, acc: 0, lo: 0, hi: 0 };
+    let state: RegexState | undefined;
+    if (next.length > 0) {
+      const closed = this.closure(next);
+      const key = closed.join(",");
+      state = this.interned.get(key);
+      if (state === undefined) {
+        state = { positions: closed, remaining: 0, acc: 0, lo: 0, hi: 0 };
+        if (this.interned.size < 65536) this.interned.set(key, state);
+      }
+    }
+    // Bounded: a pattern whose texts wander through very many position sets keeps the newest only.
+    if (cache.size < 4096) cache.set(cp, state ?? null);
+    return state;
   }
 
   initial(): RegexState {

@@ -172,7 +172,7 @@ test("maxNewTokens before the document is complete ends with length and a valid 
 
 test("bad constraint options are ArgumentErrors", () => {
   const engine = new GenerationEngine(fakeModel([]), { tokenizer: fakeTokenizer });
-  assert.throws(() => engine.submit([0], { responseFormat: { type: "json_schema", schema: { type: "string", pattern: "a" } } }), (e: unknown) => e instanceof ArgumentError && /#\/pattern/.test(e.message));
+  assert.throws(() => engine.submit([0], { responseFormat: { type: "json_schema", schema: { type: "string", pattern: "(?=a)" } } }), (e: unknown) => e instanceof ArgumentError && /#\/pattern/.test(e.message));
   assert.throws(() => engine.submit([0], { responseFormat: { type: "xml" } as never }), ArgumentError);
   assert.throws(() => engine.submit([0], { constraint: {} as never }), ArgumentError);
   const grammar = new JsonGrammar(compileJsonSchema({ type: "integer" }));

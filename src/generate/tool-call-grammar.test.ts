@@ -73,7 +73,7 @@ test("bad tools and choices are ArgumentErrors; unsupported keywords name the fu
   assert.throws(() => toolCallGrammar([{ name: "" }]), ArgumentError);
   assert.throws(() => toolCallGrammar([{ name: "a" }, { type: "function", function: { name: "a" } }]), /appears twice/);
   assert.throws(() => toolCallGrammar(TOOLS, { name: "missing" }), /not one of the tools \(get_weather, route, now\)/);
-  const bad = [...TOOLS, { name: "search", parameters: { type: "object", properties: { q: { type: "string", pattern: "^a" } } } }];
+  const bad = [...TOOLS, { name: "search", parameters: { type: "object", properties: { q: { type: "string", pattern: "^(?!a)" } } } }];
   assert.throws(() => toolCallGrammar(bad), (e: unknown) => e instanceof SchemaError && e.pointer === "/properties/q/pattern" && e.keyword === "pattern" && /"search"/.test(e.message));
   const dangling = [{ name: "f", parameters: { type: "object", properties: { a: { $ref: "#/$defs/none" } } } }];
   assert.throws(() => toolCallGrammar(dangling), (e: unknown) => e instanceof SchemaError && e.pointer === "/properties/a/$ref" && /"f"/.test(e.message));
