@@ -20,6 +20,8 @@ import {
 const F32: i32 = 0;
 const BF16: i32 = 1;
 const F16: i32 = 2;
+/** f16 weights the caller knows hold no infinity or NaN: F16 without the special-exponent fix (prep). */
+const F16_FINITE: i32 = 3;
 
 /** Bytes per weight element. */
 // @ts-ignore: decorator
@@ -33,10 +35,16 @@ const F16: i32 = 2;
   return v128.load(p);
 }
 
-/** What the two widenings of `r` share (f16: the high halves of the float32 patterns). */
+/**
+ * What the two widenings of `r` share (f16: the high halves of the float32 patterns; for finite
+ * weights without the infinity/NaN fix, which is a third of the widening's operations and changes
+ * no finite value).
+ */
 // @ts-ignore: decorator
 @inline function prep(dt: i32, r: v128): v128 {
-  return dt == F16 ? f16High(r) : r;
+  if (dt == F16) return f16High(r);
+  if (dt == F16_FINITE) return f16HighFinite(r);
+  return r;
 }
 
 /** Weights 0..3 of the eight at p, as float32 (`r` = raw(p), `s` = prep(dt, r)). */
@@ -355,7 +363,7 @@ const F16: i32 = 2;
     // for f32 and bf16 too.)
     const t4 = nTokens & ~3;
     for (; r + 2 <= rowEnd; r += 2) {
-      if (dt == F16) for (let t: u32 = 0; t < t4; t += 4) rows2x4(dt, out, x, w, inF, outF, r, t);
+      if (dt == F16 || dt == F16_FINITE) for (let t: u32 = 0; t < t4; t += 4) rows2x4(dt, out, x, w, inF, outF, r, t);
       else for (let t: u32 = 0; t < t4; t += 4) rows2x4n(dt, out, x, w, inF, outF, r, t);
       for (let t = t4; t < nTokens; t++) {
         rows1x1(dt, out + ((<usize>t * outF) << 2), x + ((<usize>t * inF) << 2), w, inF, r);
@@ -469,10 +477,10 @@ export function matmul_f16_finite(out: usize, x: usize, w: usize, nTokens: u32, 
   if (nTokens == 1 && f16ScalableX(x, inF)) {
     let r = rowStart;
     for (; r + 8 <= rowEnd; r += 8) rows8x1F16(out, x, w, inF, r);
-    matmul(F16, out, x, w, nTokens, inF, outF, r, rowEnd);
+    matmul(F16_FINITE, out, x, w, nTokens, inF, outF, r, rowEnd);
     return;
   }
-  matmul(F16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmul(F16_FINITE, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
 /** Test hook: n finite halves at src to their values times 2^-112 at dst (rows8x1F16's widening; n a multiple of 8). */
