@@ -13,7 +13,9 @@ import { f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
 import { isQuantType, quantizeTensor } from "../../tensor/quant-formats.js";
 import { Rng } from "../../tensor/rng.js";
 import type { FloatTensor, WeightTensor } from "../../tensor/tensor.js";
+import { BLOCK_ALIGN } from "./arena.js";
 import { QUANTIZE_SCRATCH_BYTES } from "./convert-weight.js";
+import { OP } from "./jobs.js";
 import { type WasmBackend, createWasmBackend } from "./index.js";
 import { KERNEL_PROVIDERS } from "./providers.test-support.js";
 
@@ -123,5 +125,37 @@ test("convertWeight to q8_0 throws quantizeTensor's errors (first bad row, eleme
     assert.throws(() => backend.convertWeight(short, "f32", "w"), ShapeError);
   } finally {
     await backend.close();
+  }
+});
+
+test("widening to float32 on every thread equals castFloat byte for byte: every 16-bit pattern, NaNs included, several steps", async () => {
+  // 1.1 M elements (2.1 MiB of 16-bit rows: three scratch steps, many chunks each), each of the 65536
+  // patterns 16 times (7919 is odd, so i * 7919 mod 2^16 runs through all of them); 100 columns, so
+  // chunks start off the vector width and end in the kernels' scalar tails.
+  const shape: [number, number] = [Math.ceil((QUANTIZE_SCRATCH_BYTES * 1.05) / 100), 100];
+  const bits = Uint16Array.from({ length: shape[0] * shape[1] }, (_, i) => (i * 7919) & 0xffff);
+  const steps = Math.ceil(shape[0] / Math.floor(QUANTIZE_SCRATCH_BYTES / (shape[1] * 2)));
+  for (const provider of KERNEL_PROVIDERS) {
+    const backend = await createWasmBackend({ threads: 2, kernelProvider: provider.url });
+    try {
+      // Count the pool's cast jobs, so a silent fall-back to the single-thread widening fails the test.
+      let castJobs = 0;
+      const run = backend.pool.run.bind(backend.pool);
+      backend.pool.run = (op, memoryIndex, args, nChunks) => {
+        if (op === OP.cast) castJobs++;
+        run(op, memoryIndex, args, nChunks);
+      };
+      for (const dtype of ["bf16", "f16"] as const) {
+        const usedBefore = backend.arena.usedBytes();
+        castJobs = 0;
+        const what = `${provider.name} kernels: ${dtype} [${shape}] -> f32`;
+        checkConversion(backend, { dtype, shape, data: bits }, "f32", what);
+        assert.equal(castJobs, steps, `${what}: one cast job per scratch step`);
+        // The weight stays (its block rounded up to BLOCK_ALIGN); the scratch is given back.
+        assert.ok(backend.arena.usedBytes() - usedBefore < shape[0] * shape[1] * 4 + BLOCK_ALIGN, `${what}: scratch freed`);
+      }
+    } finally {
+      await backend.close();
+    }
   }
 });

@@ -1,11 +1,13 @@
 // Weight conversion at load time inside the WebAssembly backend's memory (Backend.convertWeight):
 // float casts and Q8_0 quantization, byte-identical to their JavaScript twins tensor/cast.ts
-// castFloat and tensor/quant-formats.ts quantizeTensor (convert-weight.test.ts compares them). A cast widens
-// or narrows straight into the allocated weight. Quantization widens a few rows at a time into a
-// float32 scratch block of the weight's memory (a staging block, so each memory keeps its room for
-// activations) and runs the quantize_q8_0 kernel (the activations' quantizer, llama.cpp's
-// quantize_row_q8_0_ref, bit-exact) on every thread straight into the weight: no converted copy in
-// ordinary arrays, and the JavaScript quantizer's ~65M weights/s become the kernel's rate.
+// castFloat and tensor/quant-formats.ts quantizeTensor (convert-weight.test.ts compares them). Both
+// the widening to float32 and quantization run on every thread, a few rows at a time through a
+// scratch block of the weight's memory (a staging block, so each memory keeps its room for
+// activations; the workers see only the memories, not the stored tensor): widening copies 16-bit
+// rows there and the cast kernels (bit for bit float16.ts's array widenings) write them into the
+// weight; quantization widens rows there into float32 and runs the quantize_q8_0 kernel (the
+// activations' quantizer, llama.cpp's quantize_row_q8_0_ref, bit-exact) straight into the weight.
+// No converted copy in ordinary arrays. Narrowing casts (rare at load) stay on the calling thread.
 
 import { NumericalError, ShapeError } from "../../errors.js";
 import { bf16ArrayToF32, f16ArrayToF32, f32ArrayToBf16, f32ArrayToF16 } from "../../tensor/float16.js";
@@ -13,7 +15,7 @@ import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE } from "../../tensor/q8_0.js";
 import { type QuantTensor, checkQuantShape, isQuantType, quantizeProblem, quantizeTensor } from "../../tensor/quant-formats.js";
 import { type FloatTensor, type WeightTensor, numel } from "../../tensor/tensor.js";
 import type { Arena, Block } from "./arena.js";
-import { MAX_CHUNKS, OP } from "./jobs.js";
+import { CAST_DTYPES, MAX_CHUNKS, OP } from "./jobs.js";
 import type { ThreadPool } from "./pool.js";
 import { quantizeIndex } from "./quant-kernels.js";
 
@@ -25,14 +27,14 @@ export interface ConvertTarget {
 }
 
 /**
- * Float32 scratch per quantization step: 1 MiB (256 Ki weights, a few rows of a 1B model), small
- * enough to stay in cache between the widening and the kernel, large enough that waking the threads
- * is a small part of a step.
+ * Scratch per quantization or widening step: 1 MiB (256 Ki float32 or 512 Ki 16-bit weights, a few
+ * rows of a 1B model), small enough to stay in cache between the copy in and the kernel, large
+ * enough that waking the threads is a small part of a step.
  */
 export const QUANTIZE_SCRATCH_BYTES = 1 << 20;
 /** Elements per step of a narrowing cast (f32 -> 16 bits goes through a float32 buffer this long). */
 const CAST_STEP_ELEMENTS = 1 << 20;
-/** Chunks per thread in a quantization step: more than one, as the backend's ops (a delayed thread leaves its share). */
+/** Chunks per thread in a step: more than one, as the backend's ops (a delayed thread leaves its share). */
 const CHUNKS_PER_THREAD = 4;
 /** Below this many weights a step runs on the calling thread alone (waking costs more). */
 const MIN_PARALLEL_ELEMENTS = 1 << 16;
@@ -55,7 +57,7 @@ export function convertWeightInto(target: ConvertTarget, stored: FloatTensor, dt
   if (stored.data.length !== n) throw new ShapeError(name, [n], [stored.data.length], "float data elements");
   const weight = target.allocateWeight(dtype, stored.shape) as FloatTensor;
   if (weight.dtype === stored.dtype) (weight.data as Float32Array | Uint16Array).set(stored.data);
-  else if (weight.dtype === "f32") widen(stored, 0, n, weight.data);
+  else if (weight.dtype === "f32") widenInto(target, stored, weight.data);
   else {
     const narrow = weight.dtype === "bf16" ? f32ArrayToBf16 : f32ArrayToF16;
     const f32 = new Float32Array(Math.min(n, CAST_STEP_ELEMENTS)); // (step) widened source elements
@@ -65,6 +67,47 @@ export function convertWeightInto(target: ConvertTarget, stored: FloatTensor, dt
     }
   }
   return weight;
+}
+
+/**
+ * widen(stored, 0, n, weight) on every thread: rows copied a scratch step at a time into the weight's
+ * memory and cast there by the cast job. On this thread alone (widen(), the reference the cast
+ * kernels are tested against) for a small tensor, a single thread, or a memory with no room for
+ * one row of scratch.
+ */
+function widenInto(target: ConvertTarget, stored: FloatTensor, weight: Float32Array): void {
+  const { arena, pool } = target;
+  const n = weight.length;
+  const dtypeIndex = CAST_DTYPES.indexOf(stored.dtype as (typeof CAST_DTYPES)[number]);
+  const cols = stored.shape.at(-1) ?? 1;
+  const scratch = dtypeIndex < 0 || n < MIN_PARALLEL_ELEMENTS || pool.nThreads === 1
+    ? undefined
+    : allocateScratch(arena, arena.locate(weight)!.memoryIndex, n / cols, cols * 2);
+  if (scratch === undefined) {
+    widen(stored, 0, n, weight);
+    return;
+  }
+  const { block, rowsPerStep } = scratch;
+  try {
+    const rows = n / cols;
+    const byteOffset = arena.locate(weight)!.byteOffset;
+    const staged = new Uint16Array(arena.buffer(block.memoryIndex), block.byteOffset, rowsPerStep * cols); // (rowsPerStep, cols)
+    for (let r0 = 0; r0 < rows; r0 += rowsPerStep) {
+      const m = Math.min(rowsPerStep, rows - r0);
+      staged.set(stored.data.subarray(r0 * cols, (r0 + m) * cols));
+      const perChunk = rowsPerChunk(pool, m, cols);
+      pool.run(OP.cast, block.memoryIndex, [dtypeIndex, byteOffset + r0 * cols * 4, block.byteOffset, m, cols, perChunk], Math.ceil(m / perChunk));
+    }
+  } finally {
+    arena.free(block);
+  }
+}
+
+/** Rows per chunk of a step of `rows` rows of `cols` elements: one chunk when waking the threads costs more. */
+function rowsPerChunk(pool: ThreadPool, rows: number, cols: number): number {
+  return rows * cols < MIN_PARALLEL_ELEMENTS || pool.nThreads === 1
+    ? rows
+    : Math.max(Math.ceil(rows / (pool.nThreads * CHUNKS_PER_THREAD)), Math.ceil(rows / MAX_CHUNKS));
 }
 
 /** Elements [start, start + count) of `t` as float32 into `dst` (exact), which it returns. */
@@ -119,7 +162,7 @@ function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string):
   const rowBytes = blocksPerRow * Q8_0_BLOCK_BYTES;
   let scratch: { block: Block; rowsPerStep: number } | undefined;
   try {
-    scratch = allocateScratch(arena, memoryIndex, rows, cols);
+    scratch = allocateScratch(arena, memoryIndex, rows, cols * 4);
     if (scratch === undefined) {
       // Not one float32 row fits next to this memory's weights: the JavaScript twin, then a copy.
       weight.data.set(quantizeTensor(stored, "q8_0", name).data);
@@ -130,10 +173,8 @@ function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string):
     for (let r0 = 0; r0 < rows; r0 += rowsPerStep) {
       const n = Math.min(rowsPerStep, rows - r0);
       const finite = widenFinite(stored, r0 * cols, n * cols, x);
-      const rowsPerChunk = n * cols < MIN_PARALLEL_ELEMENTS || pool.nThreads === 1
-        ? n
-        : Math.max(Math.ceil(n / (pool.nThreads * CHUNKS_PER_THREAD)), Math.ceil(n / MAX_CHUNKS));
-      pool.run(OP.quantize, memoryIndex, [quantizeIndex("q8_0"), byteOffset + r0 * rowBytes, block.byteOffset, n, cols, rowsPerChunk], Math.ceil(n / rowsPerChunk));
+      const perChunk = rowsPerChunk(pool, n, cols);
+      pool.run(OP.quantize, memoryIndex, [quantizeIndex("q8_0"), byteOffset + r0 * rowBytes, block.byteOffset, n, cols, perChunk], Math.ceil(n / perChunk));
       if (!finite || !scalesFinite(weight.data, r0 * rowBytes, n * blocksPerRow)) {
         throw quantizeProblem("q8_0", x, weight.data, r0 * rowBytes, r0, n, cols, name)
           ?? new NumericalError(`tensor ${name}: q8_0 conversion failed a check that quantizeTensor passes (rows ${r0}..${r0 + n - 1})`);
@@ -149,12 +190,12 @@ function quantizeInto(target: ConvertTarget, stored: FloatTensor, name: string):
 }
 
 /**
- * A float32 scratch block of whole rows in memory `memoryIndex`: QUANTIZE_SCRATCH_BYTES, or fewer
- * rows when the memory has no room for that; undefined when not even one row fits.
+ * A scratch block of whole rows (`rowBytes` each) in memory `memoryIndex`: QUANTIZE_SCRATCH_BYTES,
+ * or fewer rows when the memory has no room for that; undefined when not even one row fits.
  */
-function allocateScratch(arena: Arena, memoryIndex: number, rows: number, cols: number): { block: Block; rowsPerStep: number } | undefined {
-  for (let rowsPerStep = Math.min(rows, Math.max(1, Math.floor(QUANTIZE_SCRATCH_BYTES / (cols * 4)))); rowsPerStep >= 1; rowsPerStep = Math.floor(rowsPerStep / 2)) {
-    const block = arena.allocateIn(memoryIndex, rowsPerStep * cols * 4, "staging");
+function allocateScratch(arena: Arena, memoryIndex: number, rows: number, rowBytes: number): { block: Block; rowsPerStep: number } | undefined {
+  for (let rowsPerStep = Math.min(rows, Math.max(1, Math.floor(QUANTIZE_SCRATCH_BYTES / rowBytes))); rowsPerStep >= 1; rowsPerStep = Math.floor(rowsPerStep / 2)) {
+    const block = arena.allocateIn(memoryIndex, rowsPerStep * rowBytes, "staging");
     if (block !== undefined) return { block, rowsPerStep };
   }
   return undefined;

@@ -3,7 +3,7 @@
 // operation maps onto a kernel call. A job is an operation, the memory it runs in, up to MAX_ARGS
 // numeric arguments and a number of chunks; every thread claims chunks until none is left (dynamic
 // scheduling: a thread the OS delays takes fewer chunks, and one that wakes after the job is done
-// takes none; nobody waits for it). Chunks are ranges of rows (matmul), heads (attention), tokens
+// takes none; nobody waits for it). Chunks are ranges of rows (matmul, cast), heads (attention), tokens
 // (norm, rope, quantize) or elements (swiglu, add); for the backward products tokens (dx) or rows (dw).
 
 import { quantRowBytes } from "../../tensor/quant-formats.js";
@@ -32,7 +32,13 @@ export const OP = {
   ropeBackward: 18,
   attentionForwardMasked: 19,
   crossEntropy: 20,
+  /** A 16-bit float array to float32 (a weight loaded as float32); the source dtype is an index into CAST_DTYPES. */
+  cast: 21,
 } as const;
+
+/** The source dtypes of the cast job, in job-argument order. */
+export const CAST_DTYPES = ["bf16", "f16"] as const;
+const CAST_KERNELS = ["cast_bf16_f32", "cast_f16_f32"] as const;
 
 /** The float weight dtypes of the input-gradient kernel, in job-argument order (a block format runs dequantized, as f32). */
 export const BACKWARD_INPUT_DTYPES = ["f32", "bf16", "f16"] as const;
@@ -144,6 +150,13 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
       const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
       const [format, quantize] = quantizeKernel(k, type!);
       quantize(xq! + t0 * quantRowBytes(format, inF!), x! + t0 * inF! * 4, n, inF!);
+      return;
+    }
+    case OP.cast: {
+      const [dtype, dst, src, rows, cols, rowsPerChunk] = a as unknown as number[];
+      const r0 = chunk * rowsPerChunk!;
+      const n = Math.min(rows!, r0 + rowsPerChunk!) - r0;
+      k[CAST_KERNELS[dtype!]!](dst! + r0 * cols! * 4, src! + r0 * cols! * 2, n * cols!);
       return;
     }
     case OP.rmsNorm: {

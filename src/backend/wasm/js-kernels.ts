@@ -7,7 +7,7 @@
 
 import { QUANT_DOTS } from "../../kernels/reference/quant-dot.js";
 import type { ActivationType, QuantType } from "../../tensor/block-format.js";
-import { bf16ToF32, f16ToF32 } from "../../tensor/float16.js";
+import { bf16ArrayToF32, bf16ToF32, f16ArrayToF32, f16ToF32 } from "../../tensor/float16.js";
 import { Q8_0_BLOCK_BYTES, Q8_0_BLOCK_SIZE, quantizeBlocksQ8_0 } from "../../tensor/q8_0.js";
 import { BLOCK_FORMATS, quantRowBytes } from "../../tensor/quant-formats.js";
 import type { KernelExports, KernelProvider } from "./kernel-abi.js";
@@ -106,6 +106,14 @@ function jsKernels(memory: WasmMemory): KernelExports {
     matmul_bf16: matmulWith((v, i) => bf16ToF32(v.u16[i]!), 2),
     matmul_f16: matmulWith((v, i) => f16ToF32(v.u16[i]!), 2),
     matmul_f16_finite: matmulWith((v, i) => f16ToF32(v.u16[i]!), 2),
+    cast_bf16_f32(dst, src, n) {
+      const { f32, u16 } = views.get();
+      bf16ArrayToF32(u16.subarray(src / 2, src / 2 + n), f32.subarray(dst / 4, dst / 4 + n));
+    },
+    cast_f16_f32(dst, src, n) {
+      const { f32, u16 } = views.get();
+      f16ArrayToF32(u16.subarray(src / 2, src / 2 + n), f32.subarray(dst / 4, dst / 4 + n));
+    },
     quantize_q8_0(xq, x, nTokens, inF) {
       const { f32, u8 } = views.get();
       quantizeBlocksQ8_0(f32, x / 4, (nTokens * inF) / Q8_0_BLOCK_SIZE, u8, xq);

@@ -63,6 +63,10 @@ export interface WasmKernels {
    * guarantees: bit for bit matmul_f16's result, decode without the full widening (about bf16's speed).
    */
   matmul_f16_finite(out: number, x: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /** n bfloat16s at src -> float32 at dst: bit for bit tensor/float16.ts bf16ArrayToF32. */
+  cast_bf16_f32(dst: number, src: number, n: number): void;
+  /** n IEEE halves at src -> float32 at dst: bit for bit tensor/float16.ts f16ArrayToF32 (every NaN the canonical 0x7fc00000). */
+  cast_f16_f32(dst: number, src: number, n: number): void;
   /** x (nTokens, inF) -> xq: nTokens * inF / 32 Q8_0 blocks of 34 bytes; inF a multiple of 32. */
   quantize_q8_0(xq: number, x: number, nTokens: number, inF: number): void;
   /** As matmul_f32 with xq from quantize_q8_0 and w Q8_0 blocks (outF, inF / 32); bit-exact with the reference. */
@@ -185,7 +189,7 @@ export interface WasmKernels {
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
-  "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
+  "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "cast_bf16_f32", "cast_f16_f32", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
   "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes",
   "matmul_backward_input_f32", "matmul_backward_input_bf16", "matmul_backward_input_f16", "matmul_backward_weight",
   "attention_backward", "attention_backward_scratch_bytes", "attention_forward_masked", "cross_entropy", "rmsnorm_backward", "swiglu_backward", "rope_backward", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "widen_f16_scaled", "read_stream",

@@ -4,6 +4,7 @@
 // nothing: every pointer is a byte offset the host chose; sizes are element counts.
 
 export { matmul_f32, matmul_bf16, matmul_f16, matmul_f16_finite, widen_f16, widen_f16_scalar, widen_f16_scaled } from "./matmul";
+export { cast_bf16_f32, cast_f16_f32 } from "./cast";
 export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
 export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } from "./legacy-quants";
 export { quantize_q8_k } from "./kquants";

@@ -20,6 +20,16 @@ import {
 const F32: i32 = 0;
 const BF16: i32 = 1;
 const F16: i32 = 2;
+/** f16 weights the caller knows hold no infinity or NaN: F16 without the special-exponent fix (prep). */
+const F16_FINITE: i32 = 3;
+/**
+ * Finite f16 weights in rows8x1, widened to their values times 2^-112 (no multiply: f16HighFinite
+ * and two unpacks), the token scaled by 2^112 instead, once per step for all eight rows. Each product
+ * is the same real number as F16's (f16ScalableX must hold for the token), so it rounds the same, and
+ * the sums run in the same order: the result is bit for bit F16's. Tails use the exact widening on the
+ * unscaled token, as F16.
+ */
+const F16_SCALED: i32 = 4;
 
 /** Bytes per weight element. */
 // @ts-ignore: decorator
@@ -33,10 +43,16 @@ const F16: i32 = 2;
   return v128.load(p);
 }
 
-/** What the two widenings of `r` share (f16: the high halves of the float32 patterns). */
+/**
+ * What the two widenings of `r` share (f16: the high halves of the float32 patterns; for finite
+ * weights without the infinity/NaN fix, which is a third of the widening's operations and changes
+ * no finite value).
+ */
 // @ts-ignore: decorator
 @inline function prep(dt: i32, r: v128): v128 {
-  return dt == F16 ? f16High(r) : r;
+  if (dt == F16) return f16High(r);
+  if (dt == F16_FINITE || dt == F16_SCALED) return f16HighFinite(r);
+  return r;
 }
 
 /** Weights 0..3 of the eight at p, as float32 (`r` = raw(p), `s` = prep(dt, r)). */
@@ -44,6 +60,7 @@ const F16: i32 = 2;
 @inline function wLo(dt: i32, r: v128, s: v128): v128 {
   if (dt == F32) return r;
   if (dt == BF16) return bf16Lo(r);
+  if (dt == F16_SCALED) return f16ScaledLo(i16x8.shl(r, 13), s);
   return f16Lo(r, s);
 }
 
@@ -52,6 +69,7 @@ const F16: i32 = 2;
 @inline function wHi(dt: i32, p: usize, r: v128, s: v128): v128 {
   if (dt == F32) return v128.load(p, 16);
   if (dt == BF16) return bf16Hi(r);
+  if (dt == F16_SCALED) return f16ScaledHi(i16x8.shl(r, 13), s);
   return f16Hi(r, s);
 }
 
@@ -108,7 +126,7 @@ const F16: i32 = 2;
   store<f32>(o, d3, 12);
 }
 
-/** out[r .. r+7] = rows r .. r+7 of w times the token row x: decode, eight weight streams at once. */
+/** out[r .. r+7] = rows r .. r+7 of w times the token row x: decode, eight weight streams at once (any dt, F16_SCALED included). */
 // @ts-ignore: decorator
 @inline function rows8x1(dt: i32, out: usize, x: usize, w: usize, inF: u32, r: u32): void {
   const eb = elementBytes(dt);
@@ -120,8 +138,8 @@ const F16: i32 = 2;
   const k8 = inF & ~7;
   for (let k: u32 = 0; k < k8; k += 8) {
     const xp = x + (<usize>k << 2);
-    const xa = v128.load(xp);
-    const xb = v128.load(xp, 16);
+    const xa = dt == F16_SCALED ? f32x4.mul(v128.load(xp), f16Scale()) : v128.load(xp);
+    const xb = dt == F16_SCALED ? f32x4.mul(v128.load(xp, 16), f16Scale()) : v128.load(xp, 16);
     const p0 = w0 + <usize>k * eb;
     const p4 = w4 + <usize>k * eb;
     let q = p0, rr = raw(q), ss = prep(dt, rr);
@@ -355,7 +373,7 @@ const F16: i32 = 2;
     // for f32 and bf16 too.)
     const t4 = nTokens & ~3;
     for (; r + 2 <= rowEnd; r += 2) {
-      if (dt == F16) for (let t: u32 = 0; t < t4; t += 4) rows2x4(dt, out, x, w, inF, outF, r, t);
+      if (dt == F16 || dt == F16_FINITE) for (let t: u32 = 0; t < t4; t += 4) rows2x4(dt, out, x, w, inF, outF, r, t);
       else for (let t: u32 = 0; t < t4; t += 4) rows2x4n(dt, out, x, w, inF, outF, r, t);
       for (let t = t4; t < nTokens; t++) {
         rows1x1(dt, out + ((<usize>t * outF) << 2), x + ((<usize>t * inF) << 2), w, inF, r);
@@ -387,7 +405,7 @@ export function matmul_bf16(out: usize, x: usize, w: usize, nTokens: u32, inF: u
 /**
  * Whether x[0 .. n) times 2^112 is exact in float32 for every element: |x| < 2^16, or infinity or
  * NaN (which stay what they are). Then a product (h's value * 2^-112) * (x * 2^112) is the same real
- * number as h's value * x, so it rounds to the same float32: rows8x1F16 gives rows8x1's bits.
+ * number as h's value * x, so it rounds to the same float32: rows8x1(F16_SCALED) gives rows8x1(F16)'s bits.
  */
 // @ts-ignore: decorator
 @inline function f16ScalableX(x: usize, n: u32): bool {
@@ -405,56 +423,6 @@ export function matmul_bf16(out: usize, x: usize, w: usize, nTokens: u32, inF: u
   return true;
 }
 
-/**
- * rows8x1 for f16 weights without infinity or NaN, with a cheaper widening: each half becomes its
- * value times 2^-112 in four integer operations per eight (no multiply, no special-exponent fix:
- * f16HighFinite), and the token is scaled by 2^112 instead, once per step for all eight rows. The
- * products are exactly rows8x1's (f16ScalableX must hold) and are summed in the same order, so the
- * result is bit for bit rows8x1's.
- */
-// @ts-ignore: decorator
-@inline function rows8x1F16(out: usize, x: usize, w: usize, inF: u32, r: u32): void {
-  const rowBytes = <usize>inF << 1;
-  const w0 = w + <usize>r * rowBytes;
-  const w4 = w0 + rowBytes * 4;
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-  const k8 = inF & ~7;
-  for (let k: u32 = 0; k < k8; k += 8) {
-    const xp = x + (<usize>k << 2);
-    const xa = f32x4.mul(v128.load(xp), f16Scale());
-    const xb = f32x4.mul(v128.load(xp, 16), f16Scale());
-    const p0 = w0 + (<usize>k << 1);
-    const p4 = w4 + (<usize>k << 1);
-    let h = v128.load(p0), lo = i16x8.shl(h, 13), hi = f16HighFinite(h);
-    a0 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a0);
-    h = v128.load(p0 + rowBytes); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a1 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a1);
-    h = v128.load(p0 + rowBytes * 2); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a2 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a2);
-    h = v128.load(p4 - rowBytes); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a3 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a3);
-    h = v128.load(p4); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a4 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a4);
-    h = v128.load(p4 + rowBytes); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a5 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a5);
-    h = v128.load(p4 + rowBytes * 2); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a6 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a6);
-    h = v128.load(p4 + rowBytes * 3); lo = i16x8.shl(h, 13); hi = f16HighFinite(h);
-    a7 = madd2(f16ScaledLo(lo, hi), xa, f16ScaledHi(lo, hi), xb, a7);
-  }
-  const o = out + (<usize>r << 2);
-  v128.store(o, hsum4(a0, a1, a2, a3));
-  v128.store(o, hsum4(a4, a5, a6, a7), 16);
-  for (let k = k8; k < inF; k++) {
-    const xk = load<f32>(x + (<usize>k << 2));
-    for (let i: u32 = 0; i < 8; i++) {
-      const oi = o + (<usize>i << 2);
-      store<f32>(oi, load<f32>(oi) + f16ToF32(<u32>load<u16>(w0 + <usize>i * rowBytes + (<usize>k << 1))) * xk);
-    }
-  }
-}
-
 /** As matmul_f32 with w IEEE half bits (outF, inF). */
 export function matmul_f16(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
   matmul(F16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
@@ -462,20 +430,20 @@ export function matmul_f16(out: usize, x: usize, w: usize, nTokens: u32, inF: u3
 
 /**
  * matmul_f16 for weights the caller knows hold no infinity or NaN (no half with exponent 31; the
- * backend checks each weight once): the same result bit for bit, decode through rows8x1F16 (about
+ * backend checks each weight once): the same result bit for bit, decode through rows8x1(F16_SCALED) (about
  * bf16's speed) unless an element of the token is at least 2^16 in magnitude.
  */
 export function matmul_f16_finite(out: usize, x: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
   if (nTokens == 1 && f16ScalableX(x, inF)) {
     let r = rowStart;
-    for (; r + 8 <= rowEnd; r += 8) rows8x1F16(out, x, w, inF, r);
-    matmul(F16, out, x, w, nTokens, inF, outF, r, rowEnd);
+    for (; r + 8 <= rowEnd; r += 8) rows8x1(F16_SCALED, out, x, w, inF, r);
+    matmul(F16_FINITE, out, x, w, nTokens, inF, outF, r, rowEnd);
     return;
   }
-  matmul(F16, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmul(F16_FINITE, out, x, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
-/** Test hook: n finite halves at src to their values times 2^-112 at dst (rows8x1F16's widening; n a multiple of 8). */
+/** Test hook: n finite halves at src to their values times 2^-112 at dst (rows8x1(F16_SCALED)'s widening; n a multiple of 8). */
 export function widen_f16_scaled(dst: usize, src: usize, n: u32): void {
   for (let i: u32 = 0; i + 8 <= n; i += 8) {
     const h = v128.load(src + (<usize>i << 1));
