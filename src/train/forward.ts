@@ -88,12 +88,14 @@ export function trainForward(model: TrainModelView, batch: TrainBatch, options: 
   const ctx: LayerContext = { n, mask: batch.attentionMask, shape: { rows, seqLen, nHeads, nKvHeads, headDim }, cos, sin };
   const x = new Float32Array(n * dim); // (n, dim) the residual stream
   embed(x, weights.tokenEmbedding, tokens);
+  // Checkpointing: every layer runs in one set of buffers, of which only the input is copied out.
+  const scratch = options.checkpointLayers === true ? allocateLayerActivations(config, n) : undefined;
   const layers = weights.layers.map((_, l): LayerActivations | LayerCheckpoint => {
-    const a = layerForward(model, l, x, ctx, options.rng);
-    if (options.checkpointLayers !== true) return a;
+    const a = layerForward(model, l, x, ctx, options.rng, undefined, scratch);
+    if (scratch === undefined) return a;
     const keep: Partial<Record<LoraModule, Uint8Array>> = {};
     for (const [module, saved] of Object.entries(a.lora) as [LoraModule, LoraActivation][]) if (saved.keep !== undefined) keep[module] = saved.keep;
-    return { kind: "checkpoint", xIn: a.xIn, keep };
+    return { kind: "checkpoint", xIn: Float32Array.from(a.xIn), keep };
   });
   const xnFinal = new Float32Array(n * dim); // (n, dim)
   rmsNorm(xnFinal, x, weights.outputNorm, n, normEps);
@@ -105,15 +107,17 @@ export function trainForward(model: TrainModelView, batch: TrainBatch, options: 
 /**
  * Layer l's forward on the residual stream x (n, dim), updated in place, keeping its activations.
  * @param keep dropout masks to reuse (recomputing a checkpointed layer) instead of drawing new ones
+ * @param into buffers to write the activations into (every one is overwritten whole), instead of
+ *   new ones: gradient checkpointing runs every layer in one set
  */
 export function layerForward(
-  model: TrainModelView, l: number, x: Float32Array, ctx: LayerContext, rng: Rng | undefined, keep?: Partial<Record<LoraModule, Uint8Array>>,
+  model: TrainModelView, l: number, x: Float32Array, ctx: LayerContext, rng: Rng | undefined, keep?: Partial<Record<LoraModule, Uint8Array>>, into?: LayerActivations,
 ): LayerActivations {
   const { config } = model;
   const { nHeads, nKvHeads, headDim, normEps } = config;
   const { n, cos, sin } = ctx;
   const layer = model.weights.layers[l]!;
-  const a = allocateLayerActivations(config, n);
+  const a = into === undefined ? allocateLayerActivations(config, n) : { ...into, lora: {} };
   const tmp = new Float32Array(x.length); // (n, dim) a sublayer's output before the residual add
   const lora = model.adapter?.layers[l] ?? {};
   const proj = (out: Float32Array, input: Float32Array, module: LoraModule): void =>
