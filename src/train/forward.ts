@@ -99,9 +99,17 @@ export function trainForward(model: TrainModelView, batch: TrainBatch, options: 
   });
   const xnFinal = new Float32Array(n * dim); // (n, dim)
   rmsNorm(xnFinal, x, weights.outputNorm, n, normEps);
-  const logits = new Float32Array(n * vocabSize); // (n, vocabSize)
+  // In the backend's memory when it has one (as the inference forward's buffers): the output
+  // product and the backward's read them in place, not through a staging copy as large, which a
+  // WebAssembly memory keeps once grown (the vocabulary makes them the largest activation).
+  const logits = backend.allocateFloat32?.(n * vocabSize) ?? new Float32Array(n * vocabSize); // (n, vocabSize)
   backend.matmul(logits, xnFinal, weights.output, n);
   return { rows, seqLen, nTokens: n, tokens, mask: batch.attentionMask, cos, sin, layers, xFinal: x, xnFinal, logits };
+}
+
+/** Give the logits of trainForward back to the backend's memory; `acts.logits` must not be used after. */
+export function releaseLogits(model: TrainModelView, acts: Activations): void {
+  if (model.backend.allocateFloat32 !== undefined) model.backend.freeFloat32?.(acts.logits);
 }
 
 /**
