@@ -1,16 +1,19 @@
 // `llama3 finetune` when things go wrong, through the real CLI entry in-process: a run that diverges
 // (a NaN loss) fails with the step, after saving the last good checkpoint, which --resume loads; bad
 // input of every kind the issue lists fails with a message naming file, line and field (or the
-// adapter, or the disk) and leaves no output folder, no checkpoint and no temporary sibling.
+// adapter, or the disk) and leaves no output folder, no checkpoint and no temporary sibling. A final
+// write that fails keeps the trained steps in a checkpoint of the last step, from which --resume
+// writes the very output an undisturbed run writes.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { mock } from "node:test";
 import { join } from "node:path";
 import type { CliIo } from "../src/cli/command.js";
 import { finetuneCommand } from "../src/cli/finetune.js";
+import { TrainedOutputError } from "../src/cli/finetune-run.js";
 import { runCli } from "../src/cli/main.js";
 import { NumericalError, ShapeError } from "../src/errors.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
@@ -124,8 +127,11 @@ test("--lora-init with an adapter for another model (hidden size 128, not 64): a
  * moves what fits (a short write, as write(2) does), then fails with ENOSPC as Node reports it. */
 interface FillingDisk { room: number; failed: number }
 
-/** Run `body` with every FileHandle.write going through a {@link FillingDisk} (the real writes, limited). */
+/** Run `body` with every FileHandle.write to a file in `dir` going through a {@link FillingDisk}
+ * (the real writes, limited; files elsewhere, on "another disk", are not). Linux: a handle's path
+ * is read from /proc/self/fd. */
 async function withFillingDisk<T>(dir: string, room: number, body: (disk: FillingDisk) => Promise<T>): Promise<{ disk: FillingDisk; result: T }> {
+  const onDisk = `${realpathSync(dir)}/`;
   const probePath = join(dir, ".probe");
   const probe = await open(probePath, "w");
   const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<{ bytesWritten: number; buffer: unknown }> };
@@ -133,7 +139,8 @@ async function withFillingDisk<T>(dir: string, room: number, body: (disk: Fillin
   rmSync(probePath);
   const original = proto.write;
   const disk: FillingDisk = { room, failed: 0 };
-  mock.method(proto, "write", async function (this: unknown, buffer: Uint8Array, offset: number, length: number, position: number) {
+  mock.method(proto, "write", async function (this: { fd: number }, buffer: Uint8Array, offset: number, length: number, position: number) {
+    if (!readlinkSync(`/proc/self/fd/${this.fd}`).startsWith(onDisk)) return original.call(this, buffer, offset, length, position);
     if (disk.room <= 0) {
       disk.failed += 1;
       throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" });
@@ -149,17 +156,82 @@ async function withFillingDisk<T>(dir: string, room: number, body: (disk: Fillin
   }
 }
 
-test("a full disk while the output is written (ENOSPC from the file system's write, through the real atomic save): a clear error, no output folder, no temporary files", async () => {
+/** Every file of `dir` by name, with its bytes. */
+function folderBytes(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name))]));
+}
+
+/** The output of the same run undisturbed (in a folder of its own). */
+async function undisturbedOutput(argv: readonly string[], what: string): Promise<Map<string, Buffer>> {
+  const out = join(tempDir(`ft-${what}-clean`), "out");
+  const run = await runCliCaptured(["finetune", ...argv, "--output", out]);
+  assert.equal(run.code, 0, run.stderr);
+  return folderBytes(out);
+}
+
+/** `--resume out` of a run whose checkpoint holds every step: no step trained, the output written. */
+async function resumeToOutput(argv: readonly string[], out: string): Promise<Map<string, Buffer>> {
+  const run = await runCliCaptured(["finetune", ...argv, "--resume", out]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, "", "no step was trained again");
+  assert.match(run.stderr, /out\.checkpoint holds all 2 steps: writing the output/);
+  assert.equal(existsSync(`${out}.checkpoint`), false, "the checkpoint is removed once the output holds the result");
+  return folderBytes(out);
+}
+
+test("a full disk while the output is written (ENOSPC from the file system's write, through the real atomic save): no output folder, the trained steps saved on another disk, from which --resume writes the undisturbed run's output", async () => {
   const dir = tempDir("ft-full-disk");
+  const other = tempDir("ft-other-disk");
   const out = join(dir, "out");
   const data = rows(dir, 2);
-  // The disk fills after 64 KiB; only the output's safetensors goes through FileHandle.write here.
-  const { disk, result: run } = await withFillingDisk(dir, 64 * 1024, () => runCliCaptured(["finetune", "--model", BASE, "--data", data, "--output", out, "--backend", "reference", "--dtype", "float32", "--max-steps", "2"]));
+  const argv = ["--model", BASE, "--data", data, "--backend", "reference", "--dtype", "float32", "--max-steps", "2", "--json"];
+  // The disk of `dir` fills after 64 KiB (within the output's safetensors), so the checkpoint beside
+  // the output fails too; the OS temp folder (TMPDIR) is another disk, with room.
+  const tmpBefore = process.env["TMPDIR"];
+  process.env["TMPDIR"] = other;
+  const { disk, result: run } = await withFillingDisk(dir, 64 * 1024, () => runCliCaptured(["finetune", ...argv, "--output", out])).finally(() => {
+    if (tmpBefore === undefined) delete process.env["TMPDIR"];
+    else process.env["TMPDIR"] = tmpBefore;
+  });
   assert.ok(disk.failed > 0, "the simulated disk filled up");
   assert.equal(run.code, 1, run.stderr);
-  assert.match(run.stderr, /^llama3 finetune: cannot write .*out: ENOSPC: no space left on device, write; nothing was written there$/m);
+  const [rescue, ...more] = readdirSync(other);
+  assert.ok(rescue !== undefined && more.length === 0, `one folder on the other disk: ${readdirSync(other).join(", ")}`);
+  const line = run.stderr.split("\n").find((l) => l.startsWith("llama3 finetune:")) ?? "";
+  assert.match(line, /^llama3 finetune: cannot write .*out: ENOSPC: no space left on device, write; nothing was written there; nor could the trained state be saved in .*out\.checkpoint: ENOSPC: no space left on device, write; the 2 trained steps are saved in (.*): when that is fixed, move that folder to .*out\.checkpoint and run the same command with --resume .*out to write the output \(no step is trained again\)$/);
+  assert.ok(line.includes(join(other, rescue)), "the message names the folder the state went to");
   assert.doesNotMatch(run.stderr, /unexpected error/);
   assertNothingWritten(dir, ["rows.jsonl"], "full disk");
+  assert.equal((await loadCheckpoint(join(other, rescue))).state.step, 2, "a checkpoint of the last step");
+  // As the message says: the folder moved beside the output, the same command with --resume.
+  renameSync(join(other, rescue), `${out}.checkpoint`);
+  assert.deepEqual(await resumeToOutput(argv, out), await undisturbedOutput(argv, "full-disk"), "the output of the run that did not fail, byte for byte");
+});
+
+test("an output folder that appears while training runs (LoRA): a TrainedOutputError, the trained steps saved beside it, --resume writes the undisturbed run's adapter", async () => {
+  const dir = tempDir("ft-appeared");
+  const out = join(dir, "out");
+  const argv = ["--model", BASE, "--data", rows(dir, 4), "--backend", "reference", "--dtype", "float32", "--lora", "--max-steps", "2", "--json"];
+  // Someone else's folder, made while the last step runs (its report comes before the output is written).
+  const io: CliIo = {
+    ...quietIo(),
+    stdout: (t) => {
+      if (!t.startsWith('{"step":2,')) return;
+      mkdirSync(out);
+      writeFileSync(join(out, "theirs.txt"), "not the trainer's");
+    },
+  };
+  await assert.rejects(finetuneCommand.run([...argv, "--output", out], io), (e: unknown) => {
+    assert.ok(e instanceof TrainedOutputError, String(e));
+    assert.equal(e.step, 2);
+    assert.equal(e.keptIn, `${out}.checkpoint`);
+    assert.match(e.message, /^output folder .*out exists and is not empty; .*; the 2 trained steps are saved in .*out\.checkpoint: when that is fixed, run the same command with --resume .*out to write the output/);
+    return true;
+  });
+  assert.deepEqual(readdirSync(out), ["theirs.txt"], "their folder is left as it was");
+  assertNothingWritten(dir, ["out", "out.checkpoint", "rows.jsonl"], "appeared output");
+  rmSync(out, { recursive: true });
+  assert.deepEqual(await resumeToOutput(argv, out), await undisturbedOutput(argv, "appeared"), "the adapter of the run that did not fail, byte for byte");
 });
 
 test("a full disk while a --save-steps checkpoint is written: a clear error, the previous checkpoint kept as it was, no output", async () => {

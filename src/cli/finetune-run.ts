@@ -1,7 +1,9 @@
 // The running part of `llama3 finetune` (prepared in finetune.ts): drives the training core's loop,
 // reports each optimizer step (a JSON line with --json, else a progress bar with loss, tokens/s and
 // ETA on a terminal), saves checkpoints every --save-steps and on Ctrl-C, and writes the output
-// (a Hugging Face folder, or a PEFT adapter folder for LoRA) when done.
+// (a Hugging Face folder, or a PEFT adapter folder for LoRA) when done. When that final write fails
+// (a full disk, a permission), the trained state is saved as a checkpoint of the last step (beside
+// the output, else in the OS temp folder), which --resume turns into the output without training.
 
 import { LlamaError, NumericalError } from "../errors.js";
 import type { JsonObject } from "../json.js";
@@ -13,6 +15,9 @@ import { type Trainer, train } from "../train/trainer.js";
 import type { CliIo } from "./command.js";
 import type { PreparedRun } from "./finetune.js";
 import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { createProgress, stderrProgressTarget } from "./progress.js";
 
 /** One optimizer step as reported. */
@@ -28,6 +33,26 @@ export interface StepReport {
   readonly skipped?: boolean;
   /** float16 loss scaling: the scale of this step */
   readonly lossScale?: number;
+}
+
+/**
+ * The finished run's output could not be written (a file system error): `keptIn` is the checkpoint
+ * of the last step that was saved instead (`--resume` writes the output from it), or undefined when
+ * that failed too.
+ */
+export class TrainedOutputError extends LlamaError {
+  override readonly name = "TrainedOutputError";
+  /** the output folder */
+  readonly path: string;
+  /** the optimizer steps trained */
+  readonly step: number;
+  readonly keptIn: string | undefined;
+  constructor(message: string, path: string, step: number, keptIn: string | undefined, options: { cause: unknown }) {
+    super(message, options);
+    this.path = path;
+    this.step = step;
+    this.keptIn = keptIn;
+  }
 }
 
 /** The --json line of a step (the issue's field names: step, lr, loss, grad_norm, tokens_per_s). */
@@ -68,7 +93,9 @@ export function stepReporter(io: CliIo, json: boolean, totalSteps: number, first
 export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void> {
   const { flags, model, dataset, totalSteps, resumeFrom } = run;
   const firstStep = resumeFrom?.state.step ?? 0;
-  if (firstStep >= totalSteps) throw new LlamaError(`${run.checkpointDir} is at step ${firstStep} of ${totalSteps}: nothing left to train`);
+  if (firstStep > totalSteps) throw new LlamaError(`${run.checkpointDir} is at step ${firstStep} of ${totalSteps}: nothing left to train`);
+  // A checkpoint of the last step: the run whose output could not be written; write it now.
+  if (firstStep === totalSteps) io.stderr(`${run.checkpointDir} holds all ${totalSteps} steps: writing the output\n`);
   const controller = new AbortController();
   let routed = true;
   const unroute = io.onInterrupt?.(() => {
@@ -82,10 +109,14 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
   };
   const log: StepLog[] = [...(resumeFrom?.state.log ?? [])];
   let trainer: Trainer | undefined;
-  const saveState = async (): Promise<void> => {
+  /** the step of the checkpoint in run.checkpointDir, if there is one */
+  let savedStep = resumeFrom?.state.step;
+  const saveTo = async (dir: string): Promise<void> => {
     const t = trainer!;
-    await asWriteError(`the checkpoint ${run.checkpointDir}`, "an earlier checkpoint there is kept as it was", () => saveCheckpoint(run.checkpointDir, t.params.params, t.optimizer.state(), { step: t.stepCount, settings: run.settings as JsonObject, log, ...(t.gradScaler === undefined ? {} : { gradScaler: t.gradScaler.state() }) }));
+    await saveCheckpoint(dir, t.params.params, t.optimizer.state(), { step: t.stepCount, settings: run.settings as JsonObject, log, ...(t.gradScaler === undefined ? {} : { gradScaler: t.gradScaler.state() }) });
+    if (dir === run.checkpointDir) savedStep = t.stepCount;
   };
+  const saveState = (): Promise<void> => asWriteError(`the checkpoint ${run.checkpointDir}`, "an earlier checkpoint there is kept as it was", () => saveTo(run.checkpointDir));
   const reporter = stepReporter(io, flags.json, totalSteps, firstStep);
   const batches = (function* () {
     for (const b of microBatches(dataset, { batchSize: flags.batchSize, padTokenId: run.padTokenId, seed: flags.seed, start: firstStep * flags.gradientAccumulationSteps })) yield b.batch;
@@ -136,22 +167,53 @@ export async function runFinetuneLoop(run: PreparedRun, io: CliIo): Promise<void
       await saveState();
       throw new LlamaError(`interrupted after step ${t.stepCount} of ${totalSteps}: checkpoint saved in ${run.checkpointDir}; continue with the same command and --resume ${flags.outputDir}`);
     }
-    await writeOutput(run, t, io);
+    try {
+      await writeOutputFolder(run, t, io, flags.overwriteOutputDir);
+    } catch (error) {
+      // Ours too (an output that appeared meanwhile, ArgumentError); a bug is not wrapped.
+      if (!isFileSystemError(error) && !(error instanceof LlamaError)) throw error;
+      throw await keepTrainedState(run, t.stepCount, error, saveTo, savedStep);
+    }
+    await rm(run.checkpointDir, { recursive: true, force: true }); // the output now holds the result
+    io.stderr(`trained ${t.stepCount} steps; wrote ${t.adapter === undefined ? "the model" : "the LoRA adapter"} to ${flags.outputDir}\n`);
   } finally {
     release();
   }
 }
 
-/** The finished run's output folder: the PEFT adapter, or the whole model as a Hugging Face folder. */
-async function writeOutput(run: PreparedRun, trainer: Trainer, io: CliIo): Promise<void> {
-  const { flags } = run;
-  const overwrite = flags.overwriteOutputDir;
-  await asWriteError(flags.outputDir, "nothing was written there", () => writeOutputFolder(run, trainer, io, overwrite));
-  await rm(run.checkpointDir, { recursive: true, force: true }); // the output now holds the result
-  const last = trainer.stepCount;
-  io.stderr(`trained ${last} steps; wrote ${trainer.adapter === undefined ? "the model" : "the LoRA adapter"} to ${flags.outputDir}\n`);
+/**
+ * After the output failed with `error` (a file system error or one of ours): save the trained state
+ * as a checkpoint of the last step in the run's checkpoint folder, else (the same disk or folder is
+ * likely what failed) in a new folder of the OS temp folder; the error says where and how to resume.
+ * @param savedStep the step of the checkpoint already in run.checkpointDir, if any
+ */
+async function keepTrainedState(run: PreparedRun, step: number, error: Error, saveTo: (dir: string) => Promise<void>, savedStep: number | undefined): Promise<TrainedOutputError> {
+  const out = run.flags.outputDir;
+  const ckpt = run.checkpointDir;
+  const failed = error instanceof LlamaError ? error.message : `cannot write ${out}: ${error.message}; nothing was written there`;
+  const resume = `run the same command with --resume ${out} to write the output (no step is trained again${run.flags.overwriteOutputDir ? `; --resume does not replace a folder, remove the old ${out} first` : ""})`;
+  const problems: string[] = [];
+  try {
+    await saveTo(ckpt);
+    return new TrainedOutputError(`${failed}; the ${step} trained steps are saved in ${ckpt}: when that is fixed, ${resume}`, out, step, ckpt, { cause: error });
+  } catch (second) {
+    if (!isFileSystemError(second)) throw second;
+    problems.push(`${ckpt}: ${second.message}`);
+  }
+  const kept = savedStep === undefined ? "" : `; the earlier checkpoint of step ${savedStep} in ${ckpt} is kept as it was`;
+  const rescue = join(tmpdir(), `llama3-ts-finetune-${basename(ckpt)}-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    await saveTo(rescue);
+    return new TrainedOutputError(`${failed}; nor could the trained state be saved in ${problems[0]}${kept}; the ${step} trained steps are saved in ${rescue}: when that is fixed, move that folder to ${ckpt}${savedStep === undefined ? "" : " (in place of the earlier one)"} and ${resume}`, out, step, rescue, { cause: error });
+  } catch (third) {
+    if (!isFileSystemError(third)) throw third;
+    problems.push(`${rescue}: ${third.message}`);
+  }
+  const resumeEarlier = savedStep === undefined ? "" : `${kept}: --resume ${out} continues from it`;
+  return new TrainedOutputError(`${failed}; saving the trained state failed too (${problems.join("; ")}): the ${step} trained steps are lost${resumeEarlier}`, out, step, undefined, { cause: error });
 }
 
+/** The finished run's output folder: the PEFT adapter, or the whole model as a Hugging Face folder. */
 async function writeOutputFolder(run: PreparedRun, trainer: Trainer, io: CliIo, overwrite: boolean): Promise<void> {
   const { flags, model } = run;
   if (trainer.adapter !== undefined) {
@@ -166,15 +228,20 @@ async function writeOutputFolder(run: PreparedRun, trainer: Trainer, io: CliIo, 
   }
 }
 
+/** An error of the file system (ENOSPC, EACCES, EIO...), not one of ours or a bug. */
+function isFileSystemError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && !(error instanceof LlamaError) && typeof (error as NodeJS.ErrnoException).code === "string";
+}
+
 /**
- * Run a folder write, turning a file system error (ENOSPC, EACCES, ...) into a LlamaError that says
- * what was being written; the atomic writers have removed their temporary files by then.
+ * Run a folder write, turning a file system error into a LlamaError that says what was being
+ * written; the atomic writers have removed their temporary files by then.
  */
 async function asWriteError<T>(what: string, left: string, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (error) {
-    if (error instanceof LlamaError || !(error instanceof Error) || typeof (error as NodeJS.ErrnoException).code !== "string") throw error;
+    if (!isFileSystemError(error)) throw error;
     throw new LlamaError(`cannot write ${what}: ${error.message}; ${left}`, { cause: error });
   }
 }

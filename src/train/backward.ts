@@ -15,7 +15,7 @@ import { kvDim, qDim } from "../model/config.js";
 import type { LoraModule } from "../model/lora.js";
 import type { LayerWeights } from "../model/weights.js";
 import type { WeightTensor } from "../tensor/tensor.js";
-import type { Activations, LayerActivations } from "./activations.js";
+import { type Activations, type LayerActivations, allocateLayerActivations } from "./activations.js";
 import { MODULE_FIELD, type TrainModelView, applyDropout, layerForward } from "./forward.js";
 import { roundToF16InPlace } from "./grad-scaler.js";
 
@@ -70,10 +70,13 @@ export function trainBackward(model: TrainModelView, acts: Activations, dLogits:
   tb.rmsNormBackward(dx, grads.outputNorm, dxn, acts.xFinal, weights.outputNorm, n, normEps);
   f16(dx);
 
+  // Checkpointed layers are recomputed one at a time, all into one set of buffers.
+  const recompute = acts.layers.some((saved) => saved.kind === "checkpoint") ? { acts: allocateLayerActivations(config, n), x: new Float32Array(n * dim) } : undefined;
   for (let l = config.nLayers - 1; l >= 0; l--) {
     const saved = acts.layers[l]!;
     // A checkpointed layer's activations, recomputed from its input with the same dropout masks.
-    const a = saved.kind === "checkpoint" ? layerForward(model, l, Float32Array.from(saved.xIn), context, undefined, saved.keep) : saved;
+    if (saved.kind === "checkpoint") recompute!.x.set(saved.xIn);
+    const a = saved.kind === "checkpoint" ? layerForward(model, l, recompute!.x, context, undefined, saved.keep, recompute!.acts) : saved;
     const layer = weights.layers[l]!;
     const g = grads.layers[l] ?? {};
     const proj = (dInput: Float32Array, dOut: Float32Array, input: Float32Array, module: LoraModule): void =>

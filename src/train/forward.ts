@@ -89,32 +89,44 @@ export function trainForward(model: TrainModelView, batch: TrainBatch, options: 
   const ctx: LayerContext = { n, mask: batch.attentionMask, shape: { rows, seqLen, nHeads, nKvHeads, headDim }, cos, sin };
   const x = new Float32Array(n * dim); // (n, dim) the residual stream
   embed(x, weights.tokenEmbedding, tokens);
+  // Checkpointing: every layer runs in one set of buffers, of which only the input is copied out.
+  const scratch = options.checkpointLayers === true ? allocateLayerActivations(config, n) : undefined;
   const layers = weights.layers.map((_, l): LayerActivations | LayerCheckpoint => {
-    const a = layerForward(model, l, x, ctx, options.rng);
-    if (options.checkpointLayers !== true) return a;
+    const a = layerForward(model, l, x, ctx, options.rng, undefined, scratch);
+    if (scratch === undefined) return a;
     const keep: Partial<Record<LoraModule, Uint8Array>> = {};
     for (const [module, saved] of Object.entries(a.lora) as [LoraModule, LoraActivation][]) if (saved.keep !== undefined) keep[module] = saved.keep;
-    return { kind: "checkpoint", xIn: a.xIn, keep };
+    return { kind: "checkpoint", xIn: Float32Array.from(a.xIn), keep };
   });
   const xnFinal = new Float32Array(n * dim); // (n, dim)
   rmsNorm(xnFinal, x, weights.outputNorm, n, normEps);
-  const logits = new Float32Array(n * vocabSize); // (n, vocabSize)
+  // In the backend's memory when it has one (as the inference forward's buffers): the output
+  // product and the backward's read them in place, not through a staging copy as large, which a
+  // WebAssembly memory keeps once grown (the vocabulary makes them the largest activation).
+  const logits = backend.allocateFloat32?.(n * vocabSize) ?? new Float32Array(n * vocabSize); // (n, vocabSize)
   backend.matmul(logits, xnFinal, weights.output, n);
   return { rows, seqLen, nTokens: n, tokens, mask: batch.attentionMask, cos, sin, layers, xFinal: x, xnFinal, logits };
+}
+
+/** Give the logits of trainForward back to the backend's memory; `acts.logits` must not be used after. */
+export function releaseLogits(model: TrainModelView, acts: Activations): void {
+  if (model.backend.allocateFloat32 !== undefined) model.backend.freeFloat32?.(acts.logits);
 }
 
 /**
  * Layer l's forward on the residual stream x (n, dim), updated in place, keeping its activations.
  * @param keep dropout masks to reuse (recomputing a checkpointed layer) instead of drawing new ones
+ * @param into buffers to write the activations into (every one is overwritten whole), instead of
+ *   new ones: gradient checkpointing runs every layer in one set
  */
 export function layerForward(
-  model: TrainModelView, l: number, x: Float32Array, ctx: LayerContext, rng: Rng | undefined, keep?: Partial<Record<LoraModule, Uint8Array>>,
+  model: TrainModelView, l: number, x: Float32Array, ctx: LayerContext, rng: Rng | undefined, keep?: Partial<Record<LoraModule, Uint8Array>>, into?: LayerActivations,
 ): LayerActivations {
   const { config } = model;
   const { nHeads, nKvHeads, headDim, normEps } = config;
   const { n, cos, sin } = ctx;
   const layer = model.weights.layers[l]!;
-  const a = allocateLayerActivations(config, n);
+  const a = into === undefined ? allocateLayerActivations(config, n) : { ...into, lora: {} };
   const tmp = new Float32Array(x.length); // (n, dim) a sublayer's output before the residual add
   const lora = model.adapter?.layers[l] ?? {};
   const proj = (out: Float32Array, input: Float32Array, module: LoraModule): void =>

@@ -19,7 +19,7 @@ import { Rng } from "../tensor/rng.js";
 import { AdamW, type AdamWState, clipGradNorm } from "./adamw.js";
 import { type ModelGrads, trainBackward } from "./backward.js";
 import type { TrainBatch } from "./batch.js";
-import { type TrainModelView, trainForward } from "./forward.js";
+import { type TrainModelView, releaseLogits, trainForward } from "./forward.js";
 import { GradScaler, type GradScalerOptions, type GradScalerState } from "./grad-scaler.js";
 import { initLoraAdapter, loraParams } from "./lora.js";
 import { type CausalLmLoss, causalLmLoss, countLabelTokens } from "./loss.js";
@@ -121,6 +121,7 @@ export function lossAndGradients(
   const scale = options.lossScale ?? 1;
   if (scale !== 1) for (let i = 0; i < acts.logits.length; i++) acts.logits[i] = acts.logits[i]! * scale;
   trainBackward(view, acts, acts.logits, grads, { float16Grads: options.float16Grads === true });
+  releaseLogits(view, acts);
   return result;
 }
 
@@ -258,7 +259,9 @@ export class Trainer {
    */
   evaluate(batch: TrainBatch): number {
     const acts = trainForward({ ...this.view, loraDropout: 0 }, batch);
-    return causalLmLoss(acts.logits, batch, this.view.config.vocabSize, undefined, undefined, trainingBackend(this.view.backend)).loss;
+    const loss = causalLmLoss(acts.logits, batch, this.view.config.vocabSize, undefined, undefined, trainingBackend(this.view.backend)).loss;
+    releaseLogits(this.view, acts);
+    return loss;
   }
 
   /** The run's progress for a checkpoint (the caller saves the weights or adapter beside it). */
