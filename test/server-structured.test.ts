@@ -153,3 +153,12 @@ test("AI SDK generateObject: zod's email, uuid and datetime patterns and number 
     assert.deepEqual(ZOD_CONTACT.parse(generated.object), generated.object);
   }
 });
+
+test("LangChain withStructuredOutput with a zod schema (its default method and jsonSchema) returns an object zod accepts", async () => {
+  const model = new ChatOpenAI({ model: MODEL_ID, apiKey: "none", temperature: 0, maxTokens: MAX_TOKENS, maxRetries: 0, configuration: { baseURL: s.baseURL } });
+  for (const method of [undefined, "jsonSchema"] as const) {
+    const structured = model.withStructuredOutput(ZOD_CONTACT, { name: "contact", ...(method && { method }) });
+    const result = await structured.invoke("A contact.");
+    assert.deepEqual(ZOD_CONTACT.parse(result), result, `${method ?? "default"}: ${JSON.stringify(result)}`);
+  }
+});
