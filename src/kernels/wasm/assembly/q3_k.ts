@@ -38,13 +38,23 @@ const Q3_K_D: usize = 108;
 }
 
 /**
- * The quants plus 4 (0..7) of 16 weights: bits 0..1 of qs and bit 0 of hm moved to bit 2. The tile
- * shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants; over at most 6 and 7
- * bits, what crosses between bytes never reaches the bits kept).
+ * The quants plus 4 (0..7) of 16 weights: bits 0..1 of qs and bit 2 of hm (the high bit, put there
+ * by the tile). The tile shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants;
+ * what crosses between bytes never reaches the bits kept).
  */
 // @ts-ignore: decorator
 @inline function quants(qs: v128, hm: v128): v128 {
-  return v128.or(v128.and(qs, i8x16.splat(3)), v128.and(i16x8.shl(hm, 2), i8x16.splat(4)));
+  return v128.or(v128.and(qs, i8x16.splat(3)), v128.and(hm, i8x16.splat(4)));
+}
+
+/**
+ * hmask (arranged) with bit 4h (the high bit of quarter 0 of half h) at bit 2, so that after k
+ * shifts by 1 bit 4h + k is there: bits 0..3 shifted up by 2 (h = 0; the bits pushed into the next
+ * byte land at its bits 0..1 and never reach bit 2 under right shifts), bits 4..7 down by 2 (h = 1).
+ */
+// @ts-ignore: decorator
+@inline function highBits(hm: v128, h: u32): v128 {
+  return h == 0 ? i16x8.shl(hm, 2) : i16x8.shr_u(hm, 2);
 }
 
 /** The offset of the quants, 4 in every byte (kquant-vec.ts offsetSums, offsetDot). */
@@ -65,11 +75,13 @@ const Q3_K_D: usize = 108;
     const p0 = x0 + <usize>i * Q3_K_BYTES, p1 = x1 + <usize>i * Q3_K_BYTES;
     const q0 = y0 + <usize>i * Q8_K_BYTES + 4, q1 = y1 + <usize>i * Q8_K_BYTES + 4;
     // hmask[0..16) holds the high bits of weights l < 16 of every quarter, hmask[16..32) of l >= 16.
-    // Shifted down by 1 after each quarter: bit 4h + k at bit 0 in quarter k of half h.
-    let mA0 = arrange(v128.load(p0)), mB0 = arrange(v128.load(p0, 16));
-    let mA1 = twoRows ? arrange(v128.load(p1)) : zero, mB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
+    const hA0 = arrange(v128.load(p0)), hB0 = arrange(v128.load(p0, 16));
+    const hA1 = twoRows ? arrange(v128.load(p1)) : zero, hB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
     let aLo = zero, aHi = zero, bLo = zero, bHi = zero, cLo = zero, cHi = zero;
     for (let h: u32 = 0; h < 2; h++) {
+      // Shifted down by 1 after each quarter: bit 4h + k at bit 2 in quarter k of half h.
+      let mA0 = highBits(hA0, h), mB0 = highBits(hB0, h);
+      let mA1 = twoRows ? highBits(hA1, h) : zero, mB1 = twoRows ? highBits(hB1, h) : zero;
       const s0 = scalesOf(p0, h), s1 = twoRows ? scalesOf(p1, h) : s0;
       const qs0 = p0 + Q3_K_QS + (<usize>h << 5), qs1 = p1 + Q3_K_QS + (<usize>h << 5);
       // Shifted down by 2 after each quarter: bits 2k..2k+1 at bits 0..1 in quarter k.
