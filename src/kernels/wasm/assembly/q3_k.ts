@@ -15,7 +15,7 @@
 // the quants 0..7 (the 7-bit operand of its dot) and subtracts 4 x the activations' pair sums,
 // formed once per token and shared by the rows of a tile. Both exact in int16 (|sum| <= 2 x 128 x 7).
 
-import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetDot, offsetSums, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetSums, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
 /** Bytes of a block_q3_K and the offsets of qs, scales, d in it (hmask at 0). */
@@ -37,14 +37,38 @@ const Q3_K_D: usize = 108;
   return i16x8.sub(scalesU16(lo, hi), i16x8.splat(32));
 }
 
+/** Bytes of 3 (the low two bits) and 4 (the high bit at bit 2, and the quants' offset). */
+const BYTE_3: usize = memory.data<u32>([0x03030303, 0x03030303, 0x03030303, 0x03030303], 16);
+const BYTE_4: usize = memory.data<u32>([0x04040404, 0x04040404, 0x04040404, 0x04040404], 16);
+
 /**
- * The quants plus 4 (0..7) of 16 weights: bits 0..1 of qs and bit 2 of hm (the high bit, put there
- * by the tile). The tile shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants;
- * what crosses between bytes never reaches the bits kept).
+ * The weights of 16 quants from bits 0..1 of qs and bit 2 of hm (the high bit, put there by the
+ * tile): relaxed build, the quants plus 4 (0..7, the 7-bit operand of its dot); plain build, the
+ * signed quants (low bits - 4 where the high bit is clear: hm & 4 clear, 4 & ~hm = 4). The tile
+ * shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants; what crosses between
+ * bytes never reaches the bits kept). The masks are loads (memory operands), not v128 constants
+ * that the engine would build in registers at every use.
  */
 // @ts-ignore: decorator
-@inline function quants(qs: v128, hm: v128): v128 {
-  return v128.or(v128.and(qs, i8x16.splat(3)), v128.and(hm, i8x16.splat(4)));
+@inline function weights(qs: v128, hm: v128): v128 {
+  const low = v128.and(qs, v128.load(BYTE_3));
+  if (ASC_FEATURE_RELAXED_SIMD) return v128.or(low, v128.and(hm, v128.load(BYTE_4)));
+  return i8x16.sub(low, v128.andnot(v128.load(BYTE_4), hm));
+}
+
+/**
+ * int16 lanes of the products of activations a with weights w (weights()): relaxed, less the
+ * offset's part sums = offsets(a); plain, w is signed already.
+ */
+// @ts-ignore: decorator
+@inline function weightDot(a: v128, w: v128, sums: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i16x8.sub(pairDot(a, w), sums) : pairDot(a, w);
+}
+
+/** 4 x the activations' pair sums (relaxed; kquant-vec.ts offsetSums), formed once per token. */
+// @ts-ignore: decorator
+@inline function offsets(a: v128): v128 {
+  return offsetSums(a, v128.load(BYTE_4));
 }
 
 /**
@@ -55,12 +79,6 @@ const Q3_K_D: usize = 108;
 // @ts-ignore: decorator
 @inline function highBits(hm: v128, h: u32): v128 {
   return h == 0 ? i16x8.shl(hm, 2) : i16x8.shr_u(hm, 2);
-}
-
-/** The offset of the quants, 4 in every byte (kquant-vec.ts offsetSums, offsetDot). */
-// @ts-ignore: decorator
-@inline function four(): v128 {
-  return i8x16.splat(4);
 }
 
 /**
@@ -91,27 +109,27 @@ const Q3_K_D: usize = 108;
         // Quarter k: weights 128h + 32k + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (<usize>h << 7) + (<usize>k << 5);
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetSums(aA, four()), oB = offsetSums(aB, four());
+        const oA = offsets(aA), oB = offsets(aB);
         {
-          const wA = quants(qA0, mA0), wB = quants(qB0, mB0);
+          const wA = weights(qA0, mA0), wB = weights(qB0, mB0);
           qA0 = i16x8.shr_u(qA0, 2); qB0 = i16x8.shr_u(qB0, 2); mA0 = i16x8.shr_u(mA0, 1); mB0 = i16x8.shr_u(mB0, 1);
           const s = scalePair(s0, k);
-          const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
+          const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (<usize>h << 7) + (<usize>k << 5);
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = offsetDot(cA, wA, offsetSums(cA, four()), four()), uB = offsetDot(cB, wB, offsetSums(cB, four()), four());
+            const uA = weightDot(cA, wA, offsets(cA)), uB = weightDot(cB, wB, offsets(cB));
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
         }
         if (twoRows) {
-          const wA = quants(qA1, mA1), wB = quants(qB1, mB1);
+          const wA = weights(qA1, mA1), wB = weights(qB1, mB1);
           qA1 = i16x8.shr_u(qA1, 2); qB1 = i16x8.shr_u(qB1, 2); mA1 = i16x8.shr_u(mA1, 1); mB1 = i16x8.shr_u(mB1, 1);
           const s = scalePair(s1, k);
-          const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
+          const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
