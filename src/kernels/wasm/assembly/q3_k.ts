@@ -11,7 +11,8 @@
 // kquant-vec.ts pairDot), each 16-weight group's lanes scaled into int32 lanes together with the
 // other group of its quarter (one i32x4.dot_i16x8_s per four lanes), then the C code's float steps
 // per lane (sums[l] += d * aux32[l], d = d_w * d_x; the lanes added in order at the end). The offset
-// 4: the plain-SIMD build subtracts it from the quants (signed products); the relaxed build keeps
+// 4: the plain-SIMD build forms the signed quants (low bits - 4 where the high bit is clear: one
+// andnot and a subtract, signed products); the relaxed build keeps
 // the quants 0..7 (the 7-bit operand of its dot) and subtracts 4 x the activations' pair sums,
 // formed once per token and shared by the rows of a tile. Both exact in int16 (|sum| <= 2 x 128 x 7).
 
@@ -46,8 +47,8 @@ const BYTE_4: usize = memory.data<u32>([0x04040404, 0x04040404, 0x04040404, 0x04
  * tile): relaxed build, the quants plus 4 (0..7, the 7-bit operand of its dot); plain build, the
  * signed quants (low bits - 4 where the high bit is clear: hm & 4 clear, 4 & ~hm = 4). The tile
  * shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants; what crosses between
- * bytes never reaches the bits kept). The masks are loads (memory operands), not v128 constants
- * that the engine would build in registers at every use.
+ * bytes never reaches the bits kept). The masks are loads (memory operands, as kquant-vec.ts's), which
+ * measured faster here than v128 constants (i8x16.splat).
  */
 // @ts-ignore: decorator
 @inline function weights(qs: v128, hm: v128): v128 {
