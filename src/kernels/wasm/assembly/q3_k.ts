@@ -11,11 +11,12 @@
 // kquant-vec.ts pairDot), each 16-weight group's lanes scaled into int32 lanes together with the
 // other group of its quarter (one i32x4.dot_i16x8_s per four lanes), then the C code's float steps
 // per lane (sums[l] += d * aux32[l], d = d_w * d_x; the lanes added in order at the end). The offset
-// 4: the plain-SIMD build subtracts it from the quants (signed products); the relaxed build keeps
+// 4: the plain-SIMD build forms the signed quants (low bits - 4 where the high bit is clear: one
+// andnot and a subtract, signed products); the relaxed build keeps
 // the quants 0..7 (the 7-bit operand of its dot) and subtracts 4 x the activations' pair sums,
 // formed once per token and shared by the rows of a tile. Both exact in int16 (|sum| <= 2 x 128 x 7).
 
-import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetDot, offsetSums, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetSums, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
 /** Bytes of a block_q3_K and the offsets of qs, scales, d in it (hmask at 0). */
@@ -37,20 +38,48 @@ const Q3_K_D: usize = 108;
   return i16x8.sub(scalesU16(lo, hi), i16x8.splat(32));
 }
 
+/** Bytes of 3 (the low two bits) and 4 (the high bit at bit 2, and the quants' offset). */
+const BYTE_3: usize = memory.data<u32>([0x03030303, 0x03030303, 0x03030303, 0x03030303], 16);
+const BYTE_4: usize = memory.data<u32>([0x04040404, 0x04040404, 0x04040404, 0x04040404], 16);
+
 /**
- * The quants plus 4 (0..7) of 16 weights: bits 0..1 of qs and bit 0 of hm moved to bit 2. The tile
- * shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants; over at most 6 and 7
- * bits, what crosses between bytes never reaches the bits kept).
+ * The weights of 16 quants from bits 0..1 of qs and bit 2 of hm (the high bit, put there by the
+ * tile): relaxed build, the quants plus 4 (0..7, the 7-bit operand of its dot); plain build, the
+ * signed quants (low bits - 4 where the high bit is clear: hm & 4 clear, 4 & ~hm = 4). The tile
+ * shifts qs by 2 and hm by 1 after each quarter (int16 shifts by constants; what crosses between
+ * bytes never reaches the bits kept). The masks are loads (memory operands, as kquant-vec.ts's), which
+ * measured faster here than v128 constants (i8x16.splat).
  */
 // @ts-ignore: decorator
-@inline function quants(qs: v128, hm: v128): v128 {
-  return v128.or(v128.and(qs, i8x16.splat(3)), v128.and(i16x8.shl(hm, 2), i8x16.splat(4)));
+@inline function weights(qs: v128, hm: v128): v128 {
+  const low = v128.and(qs, v128.load(BYTE_3));
+  if (ASC_FEATURE_RELAXED_SIMD) return v128.or(low, v128.and(hm, v128.load(BYTE_4)));
+  return i8x16.sub(low, v128.andnot(v128.load(BYTE_4), hm));
 }
 
-/** The offset of the quants, 4 in every byte (kquant-vec.ts offsetSums, offsetDot). */
+/**
+ * int16 lanes of the products of activations a with weights w (weights()): relaxed, less the
+ * offset's part sums = offsets(a); plain, w is signed already.
+ */
 // @ts-ignore: decorator
-@inline function four(): v128 {
-  return i8x16.splat(4);
+@inline function weightDot(a: v128, w: v128, sums: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i16x8.sub(pairDot(a, w), sums) : pairDot(a, w);
+}
+
+/** 4 x the activations' pair sums (relaxed; kquant-vec.ts offsetSums), formed once per token. */
+// @ts-ignore: decorator
+@inline function offsets(a: v128): v128 {
+  return offsetSums(a, v128.load(BYTE_4));
+}
+
+/**
+ * hmask (arranged) with bit 4h (the high bit of quarter 0 of half h) at bit 2, so that after k
+ * shifts by 1 bit 4h + k is there: bits 0..3 shifted up by 2 (h = 0; the bits pushed into the next
+ * byte land at its bits 0..1 and never reach bit 2 under right shifts), bits 4..7 down by 2 (h = 1).
+ */
+// @ts-ignore: decorator
+@inline function highBits(hm: v128, h: u32): v128 {
+  return h == 0 ? i16x8.shl(hm, 2) : i16x8.shr_u(hm, 2);
 }
 
 /**
@@ -65,11 +94,13 @@ const Q3_K_D: usize = 108;
     const p0 = x0 + <usize>i * Q3_K_BYTES, p1 = x1 + <usize>i * Q3_K_BYTES;
     const q0 = y0 + <usize>i * Q8_K_BYTES + 4, q1 = y1 + <usize>i * Q8_K_BYTES + 4;
     // hmask[0..16) holds the high bits of weights l < 16 of every quarter, hmask[16..32) of l >= 16.
-    // Shifted down by 1 after each quarter: bit 4h + k at bit 0 in quarter k of half h.
-    let mA0 = arrange(v128.load(p0)), mB0 = arrange(v128.load(p0, 16));
-    let mA1 = twoRows ? arrange(v128.load(p1)) : zero, mB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
+    const hA0 = arrange(v128.load(p0)), hB0 = arrange(v128.load(p0, 16));
+    const hA1 = twoRows ? arrange(v128.load(p1)) : zero, hB1 = twoRows ? arrange(v128.load(p1, 16)) : zero;
     let aLo = zero, aHi = zero, bLo = zero, bHi = zero, cLo = zero, cHi = zero;
     for (let h: u32 = 0; h < 2; h++) {
+      // Shifted down by 1 after each quarter: bit 4h + k at bit 2 in quarter k of half h.
+      let mA0 = highBits(hA0, h), mB0 = highBits(hB0, h);
+      let mA1 = twoRows ? highBits(hA1, h) : zero, mB1 = twoRows ? highBits(hB1, h) : zero;
       const s0 = scalesOf(p0, h), s1 = twoRows ? scalesOf(p1, h) : s0;
       const qs0 = p0 + Q3_K_QS + (<usize>h << 5), qs1 = p1 + Q3_K_QS + (<usize>h << 5);
       // Shifted down by 2 after each quarter: bits 2k..2k+1 at bits 0..1 in quarter k.
@@ -79,27 +110,27 @@ const Q3_K_D: usize = 108;
         // Quarter k: weights 128h + 32k + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (<usize>h << 7) + (<usize>k << 5);
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetSums(aA, four()), oB = offsetSums(aB, four());
+        const oA = offsets(aA), oB = offsets(aB);
         {
-          const wA = quants(qA0, mA0), wB = quants(qB0, mB0);
+          const wA = weights(qA0, mA0), wB = weights(qB0, mB0);
           qA0 = i16x8.shr_u(qA0, 2); qB0 = i16x8.shr_u(qB0, 2); mA0 = i16x8.shr_u(mA0, 1); mB0 = i16x8.shr_u(mB0, 1);
           const s = scalePair(s0, k);
-          const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
+          const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
           aLo = scaledLow(aLo, tA, tB, s);
           aHi = scaledHigh(aHi, tA, tB, s);
           if (twoTokens) {
             const xb = q1 + (<usize>h << 7) + (<usize>k << 5);
             const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = offsetDot(cA, wA, offsetSums(cA, four()), four()), uB = offsetDot(cB, wB, offsetSums(cB, four()), four());
+            const uA = weightDot(cA, wA, offsets(cA)), uB = weightDot(cB, wB, offsets(cB));
             cLo = scaledLow(cLo, uA, uB, s);
             cHi = scaledHigh(cHi, uA, uB, s);
           }
         }
         if (twoRows) {
-          const wA = quants(qA1, mA1), wB = quants(qB1, mB1);
+          const wA = weights(qA1, mA1), wB = weights(qB1, mB1);
           qA1 = i16x8.shr_u(qA1, 2); qB1 = i16x8.shr_u(qB1, 2); mA1 = i16x8.shr_u(mA1, 1); mB1 = i16x8.shr_u(mB1, 1);
           const s = scalePair(s1, k);
-          const tA = offsetDot(aA, wA, oA, four()), tB = offsetDot(aB, wB, oB, four());
+          const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
           bLo = scaledLow(bLo, tA, tB, s);
           bHi = scaledHigh(bHi, tA, tB, s);
         }
