@@ -166,12 +166,14 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
       k.rmsnorm(out! + t0 * dim! * 4, x! + t0 * dim! * 4, weight!, n, dim!, eps!);
       return;
     }
-    case OP.rope: {
+    case OP.rope:
+    case OP.ropeBackward: {
+      // The same arguments and split; the backward rotates by the negated angle.
       const [x, nTokens, nHeads, headDim, cos, sin, tokensPerChunk] = a as unknown as number[];
       const t0 = chunk * tokensPerChunk!;
       const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
       const half = headDim! / 2;
-      k.rope(x! + t0 * nHeads! * headDim! * 4, n, nHeads!, headDim!, cos! + t0 * half * 4, sin! + t0 * half * 4);
+      (op === OP.rope ? k.rope : k.rope_backward)(x! + t0 * nHeads! * headDim! * 4, n, nHeads!, headDim!, cos! + t0 * half * 4, sin! + t0 * half * 4);
       return;
     }
     case OP.swiglu: {
@@ -236,14 +238,6 @@ function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, 
       const i0 = chunk * perChunk!;
       const at = (p: number): number => p + i0 * 4;
       k.swiglu_backward(at(dGate!), at(dUp!), at(dh!), at(gate!), at(up!), Math.min(n!, i0 + perChunk!) - i0);
-      return;
-    }
-    case OP.ropeBackward: {
-      const [d, nTokens, nHeads, headDim, cos, sin, tokensPerChunk] = a as unknown as number[];
-      const t0 = chunk * tokensPerChunk!;
-      const n = Math.min(nTokens!, t0 + tokensPerChunk!) - t0;
-      const half = headDim! / 2;
-      k.rope_backward(d! + t0 * nHeads! * headDim! * 4, n, nHeads!, headDim!, cos! + t0 * half * 4, sin! + t0 * half * 4);
       return;
     }
     default:

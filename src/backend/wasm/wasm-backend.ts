@@ -233,19 +233,25 @@ export class WasmBackend implements TrainingBackend {
   }
 
   rope(x: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    this.rotate(OP.rope, x, nTokens, nHeads, headDim, cos, sin);
+  }
+
+  /** RoPE in place (OP.rope), or its backward (OP.ropeBackward: the rotation by the negated angle). */
+  private rotate(op: typeof OP.rope | typeof OP.ropeBackward, x: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
+    const name = op === OP.rope ? "rope" : "ropeBackward";
     const width = nHeads * headDim;
     const half = headDim / 2;
-    checkLength("rope x", x, nTokens * width);
-    checkLength("rope cos", cos, nTokens * half);
-    checkLength("rope sin", sin, nTokens * half);
+    checkLength(`${name} x`, x, nTokens * width);
+    checkLength(`${name} cos`, cos, nTokens * half);
+    checkLength(`${name} sin`, sin, nTokens * half);
     const home = this.homeOf(x);
-    this.timed("rope", () => {
+    this.timed(name, () => {
       splitWhenNoRoom(nTokens, (t0, n) => new Staging(this.arena, home).run((s) => {
         const xPtr = s.place(x.subarray(t0 * width, (t0 + n) * width), "inout");
         const cosPtr = s.place(cos.subarray(t0 * half, (t0 + n) * half), "in");
         const sinPtr = s.place(sin.subarray(t0 * half, (t0 + n) * half), "in");
         const perChunk = this.tokensPerChunk(n, width);
-        this.pool.run(OP.rope, home, [xPtr, n, nHeads, headDim, cosPtr, sinPtr, perChunk], Math.ceil(n / perChunk));
+        this.pool.run(op, home, [xPtr, n, nHeads, headDim, cosPtr, sinPtr, perChunk], Math.ceil(n / perChunk));
       }));
     });
   }
@@ -343,7 +349,7 @@ export class WasmBackend implements TrainingBackend {
   }
 
   ropeBackward(d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
-    training.ropeBackward(this, d, nTokens, nHeads, headDim, cos, sin);
+    this.rotate(OP.ropeBackward, d, nTokens, nHeads, headDim, cos, sin);
   }
 
   /** Stop the worker threads. The backend must not be used after. Safe to call twice. */

@@ -205,17 +205,3 @@ export function swigluBackward(b: WasmBackend, dGate: Float32Array, dUp: Float32
   }));
 }
 
-/** RoPE's backward in place, as kernels/reference/elementwise-backward.ts ropeBackward. */
-export function ropeBackward(b: WasmBackend, d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void {
-  const width = nHeads * headDim;
-  const half = headDim / 2;
-  checkLength("ropeBackward d", d, nTokens * width);
-  checkLength("ropeBackward cos", cos, nTokens * half);
-  checkLength("ropeBackward sin", sin, nTokens * half);
-  const home = b.homeOf(d);
-  b.timed("ropeBackward", () => new Staging(b.arena, home).run((s) => {
-    const perChunk = b.tokensPerChunk(nTokens, width);
-    const args = [s.place(d.subarray(0, nTokens * width), "inout"), nTokens, nHeads, headDim, s.place(cos.subarray(0, nTokens * half), "in"), s.place(sin.subarray(0, nTokens * half), "in"), perChunk];
-    b.pool.run(OP.ropeBackward, home, args, Math.ceil(nTokens / perChunk));
-  }));
-}

@@ -12,42 +12,11 @@
 // C gains each block's partial sum (times alpha). Sums are float32 in another order than the
 // reference's float64, so results agree to rounding (the conformance test bounds it).
 
-import { bf16Hi, bf16Lo, bf16ToF32, f16Hi, f16High, f16Lo, f16ToF32, madd } from "./vec";
-
-const F32: i32 = 0;
-const BF16: i32 = 1;
-const F16: i32 = 2;
+import { BF16, F16, F32, elementBytes, floatHi, floatLo, floatScalar } from "./float-weights";
+import { f16High, madd } from "./vec";
 
 /** Steps of K per block: 64 rows of B, 128 KiB of float32 at N = 512 (L2-resident across row tiles). */
 const K_BLOCK: u32 = 64;
-
-// @ts-ignore: decorator
-@inline function elementBytes(dt: i32): usize {
-  return dt == F32 ? 4 : 2;
-}
-
-/** B elements 0..3 of the eight at p, as float32 (`r` the raw vector at p, `s` = f16High(r) for f16). */
-// @ts-ignore: decorator
-@inline function bLo(dt: i32, p: usize, r: v128, s: v128): v128 {
-  if (dt == F32) return r;
-  if (dt == BF16) return bf16Lo(r);
-  return f16Lo(r, s);
-}
-
-/** B elements 4..7 of the eight at p, as float32. */
-// @ts-ignore: decorator
-@inline function bHi(dt: i32, p: usize, r: v128, s: v128): v128 {
-  if (dt == F32) return v128.load(p, 16);
-  if (dt == BF16) return bf16Hi(r);
-  return f16Hi(r, s);
-}
-
-// @ts-ignore: decorator
-@inline function bScalar(dt: i32, p: usize): f32 {
-  if (dt == F32) return load<f32>(p);
-  if (dt == BF16) return bf16ToF32(<u32>load<u16>(p));
-  return f16ToF32(<u32>load<u16>(p));
-}
 
 /** c[0..8) += alpha * acc (lo, hi). */
 // @ts-ignore: decorator
@@ -71,7 +40,7 @@ const K_BLOCK: u32 = 64;
   for (let k = k0; k < k1; k++) {
     const r = v128.load(bp);
     const s = dt == F16 ? f16High(r) : r;
-    const lo = bLo(dt, bp, r, s), hi = bHi(dt, bp, r, s);
+    const lo = floatLo(dt, r, s), hi = floatHi(dt, bp, r, s);
     let x = v128.load32_splat(a0);
     c00 = madd(x, lo, c00); c01 = madd(x, hi, c01);
     x = v128.load32_splat(a0 + as);
@@ -103,8 +72,8 @@ const K_BLOCK: u32 = 64;
     const r = v128.load(bp);
     const s = dt == F16 ? f16High(r) : r;
     const x = v128.load32_splat(ap);
-    lo0 = madd(x, bLo(dt, bp, r, s), lo0);
-    hi0 = madd(x, bHi(dt, bp, r, s), hi0);
+    lo0 = madd(x, floatLo(dt, r, s), lo0);
+    hi0 = madd(x, floatHi(dt, bp, r, s), hi0);
     ap += ks;
     bp += bRow;
   }
@@ -122,7 +91,7 @@ const K_BLOCK: u32 = 64;
       let bp = b + <usize>k0 * bRow + <usize>n * eb;
       let sum: f32 = 0;
       for (let k = k0; k < k1; k++) {
-        sum += load<f32>(ap) * bScalar(dt, bp);
+        sum += load<f32>(ap) * floatScalar(dt, bp);
         ap += ks;
         bp += bRow;
       }

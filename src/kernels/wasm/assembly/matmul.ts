@@ -11,15 +11,11 @@
 // a smaller tile. Sums are in float32 in a different order than the reference, so results agree to
 // rounding (the conformance test bounds it), not bit for bit.
 
-import {
-  bf16Hi, bf16Lo, bf16ToF32, f16High, f16HighFinite, f16Hi, f16Lo, f16Scale, f16ScaledHi, f16ScaledLo,
-  f16ToF32, hsum, hsum4, madd, madd2,
-} from "./vec";
+import { BF16, F16, F32, elementBytes, floatHi, floatLo, floatScalar } from "./float-weights";
+import { f16High, f16HighFinite, f16Hi, f16Lo, f16Scale, f16ScaledHi, f16ScaledLo, f16ToF32, hsum, hsum4, madd, madd2 } from "./vec";
 
-// Weight dtypes; compile-time constants of the inlined kernels below (each export gets its own copy).
-const F32: i32 = 0;
-const BF16: i32 = 1;
-const F16: i32 = 2;
+// Weight dtypes: F32, BF16, F16 (float-weights.ts) and two f16 variants; compile-time constants of
+// the inlined kernels below (each export gets its own copy).
 /** f16 weights the caller knows hold no infinity or NaN: F16 without the special-exponent fix (prep). */
 const F16_FINITE: i32 = 3;
 /**
@@ -30,12 +26,6 @@ const F16_FINITE: i32 = 3;
  * unscaled token, as F16.
  */
 const F16_SCALED: i32 = 4;
-
-/** Bytes per weight element. */
-// @ts-ignore: decorator
-@inline function elementBytes(dt: i32): usize {
-  return dt == F32 ? 4 : 2;
-}
 
 /** The raw vector at p: four float32 weights, or eight 16-bit ones. */
 // @ts-ignore: decorator
@@ -58,27 +48,15 @@ const F16_SCALED: i32 = 4;
 /** Weights 0..3 of the eight at p, as float32 (`r` = raw(p), `s` = prep(dt, r)). */
 // @ts-ignore: decorator
 @inline function wLo(dt: i32, r: v128, s: v128): v128 {
-  if (dt == F32) return r;
-  if (dt == BF16) return bf16Lo(r);
   if (dt == F16_SCALED) return f16ScaledLo(i16x8.shl(r, 13), s);
-  return f16Lo(r, s);
+  return floatLo(dt, r, s);
 }
 
 /** Weights 4..7 of the eight at p, as float32. */
 // @ts-ignore: decorator
 @inline function wHi(dt: i32, p: usize, r: v128, s: v128): v128 {
-  if (dt == F32) return v128.load(p, 16);
-  if (dt == BF16) return bf16Hi(r);
   if (dt == F16_SCALED) return f16ScaledHi(i16x8.shl(r, 13), s);
-  return f16Hi(r, s);
-}
-
-/** One weight element at p, as float32. */
-// @ts-ignore: decorator
-@inline function wScalar(dt: i32, p: usize): f32 {
-  if (dt == F32) return load<f32>(p);
-  if (dt == BF16) return bf16ToF32(<u32>load<u16>(p));
-  return f16ToF32(<u32>load<u16>(p));
+  return floatHi(dt, p, r, s);
 }
 
 /**
@@ -114,10 +92,10 @@ const F16_SCALED: i32 = 4;
   for (let k = k8; k < inF; k++) {
     const xk = load<f32>(x + (<usize>k << 2));
     const off = <usize>k * eb;
-    d0 += wScalar(dt, w0 + off) * xk;
-    d1 += wScalar(dt, w1 + off) * xk;
-    d2 += wScalar(dt, w2 + off) * xk;
-    d3 += wScalar(dt, w3 + off) * xk;
+    d0 += floatScalar(dt, w0 + off) * xk;
+    d1 += floatScalar(dt, w1 + off) * xk;
+    d2 += floatScalar(dt, w2 + off) * xk;
+    d3 += floatScalar(dt, w3 + off) * xk;
   }
   const o = out + (<usize>r << 2);
   store<f32>(o, d0);
@@ -166,7 +144,7 @@ const F16_SCALED: i32 = 4;
     const xk = load<f32>(x + (<usize>k << 2));
     for (let i: u32 = 0; i < 8; i++) {
       const oi = o + (<usize>i << 2);
-      store<f32>(oi, load<f32>(oi) + wScalar(dt, w0 + <usize>i * rowBytes + <usize>k * eb) * xk);
+      store<f32>(oi, load<f32>(oi) + floatScalar(dt, w0 + <usize>i * rowBytes + <usize>k * eb) * xk);
     }
   }
 }
@@ -216,8 +194,8 @@ const F16_SCALED: i32 = 4;
     const xo = <usize>k << 2;
     const xk0 = load<f32>(x0 + xo), xk1 = load<f32>(x1 + xo);
     const off = <usize>k * eb;
-    const v0 = wScalar(dt, w0 + off), v1 = wScalar(dt, w1 + off);
-    const v2 = wScalar(dt, w2 + off), v3 = wScalar(dt, w3 + off);
+    const v0 = floatScalar(dt, w0 + off), v1 = floatScalar(dt, w1 + off);
+    const v2 = floatScalar(dt, w2 + off), v3 = floatScalar(dt, w3 + off);
     d00 += v0 * xk0; d01 += v0 * xk1;
     d10 += v1 * xk0; d11 += v1 * xk1;
     d20 += v2 * xk0; d21 += v2 * xk1;
@@ -270,7 +248,7 @@ const F16_SCALED: i32 = 4;
   for (let k = k8; k < inF; k++) {
     const xo = <usize>k << 2;
     const off = <usize>k * eb;
-    const v0 = wScalar(dt, w0 + off), v1 = wScalar(dt, w1 + off);
+    const v0 = floatScalar(dt, w0 + off), v1 = floatScalar(dt, w1 + off);
     const xk0 = load<f32>(x0 + xo), xk1 = load<f32>(x1 + xo), xk2 = load<f32>(x2 + xo), xk3 = load<f32>(x3 + xo);
     d00 += v0 * xk0; d01 += v0 * xk1; d02 += v0 * xk2; d03 += v0 * xk3;
     d10 += v1 * xk0; d11 += v1 * xk1; d12 += v1 * xk2; d13 += v1 * xk3;
@@ -330,7 +308,7 @@ const F16_SCALED: i32 = 4;
   for (let k = k4; k < inF; k++) {
     const xo = <usize>k << 2;
     const off = <usize>k * eb;
-    const v0 = wScalar(dt, w0 + off), v1 = wScalar(dt, w1 + off);
+    const v0 = floatScalar(dt, w0 + off), v1 = floatScalar(dt, w1 + off);
     const xk0 = load<f32>(x0 + xo), xk1 = load<f32>(x1 + xo), xk2 = load<f32>(x2 + xo), xk3 = load<f32>(x3 + xo);
     d00 += v0 * xk0; d01 += v0 * xk1; d02 += v0 * xk2; d03 += v0 * xk3;
     d10 += v1 * xk0; d11 += v1 * xk1; d12 += v1 * xk2; d13 += v1 * xk3;
@@ -359,7 +337,7 @@ const F16_SCALED: i32 = 4;
     b = madd(wHi(dt, w0 + off, r0, s0), v128.load(xp, 16), b);
   }
   let d = hsum(f32x4.add(a, b));
-  for (let k = k8; k < inF; k++) d += wScalar(dt, w0 + <usize>k * eb) * load<f32>(x + (<usize>k << 2));
+  for (let k = k8; k < inF; k++) d += floatScalar(dt, w0 + <usize>k * eb) * load<f32>(x + (<usize>k << 2));
   store<f32>(out + (<usize>r << 2), d);
 }
 
