@@ -13,7 +13,7 @@ import type { Browser, Page } from "playwright-core";
 import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
-import { BROWSER_SKIP, launchChromium, pageLog, serveBrowserBuild } from "./support/browser.js";
+import { BROWSER_SKIP, launchChromiumBeside, pageLog, serveBrowserBuild } from "./support/browser.js";
 import { fixturePath } from "./support/paths.js";
 import type { StaticServer } from "./support/static-server.js";
 
@@ -29,7 +29,7 @@ let http: StaticServer;
 
 before(async () => {
   if (BROWSER_SKIP !== false) return;
-  [http, browser] = await Promise.all([serveBrowserBuild({ "/gguf/": [fixturePath("gguf")] }, "llama3-ts cache test"), launchChromium()]);
+  [browser, http] = await launchChromiumBeside(serveBrowserBuild({ "/gguf/": [fixturePath("gguf")] }, "llama3-ts cache test"));
 });
 after(async () => {
   await browser?.close();

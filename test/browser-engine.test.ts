@@ -13,7 +13,7 @@ import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { LlamaForCausalLM } from "../src/loader/pretrained.js";
 import { Tokenizer } from "../src/tokenizer/index.js";
 import { bundledTokenizerDir } from "../src/tokenizer/pretrained.js";
-import { BROWSER_SKIP, launchChromium, pageLog, serveBrowserBuild } from "./support/browser.js";
+import { BROWSER_SKIP, launchChromiumBeside, pageLog, serveBrowserBuild } from "./support/browser.js";
 import { fixturePath } from "./support/paths.js";
 import type { StaticServer } from "./support/static-server.js";
 import { TINY_MODEL_DIR } from "./server-support.js";
@@ -29,7 +29,7 @@ let http: StaticServer;
 before(async () => {
   if (BROWSER_SKIP !== false) return;
   // The tiny model has no tokenizer files: the folder is the fixture with the bundled tokenizer's files beside it.
-  [http, browser] = await Promise.all([serveBrowserBuild({ "/model/": [TINY_MODEL_DIR, bundledTokenizerDir()] }, "llama3-ts test"), launchChromium()]);
+  [browser, http] = await launchChromiumBeside(serveBrowserBuild({ "/model/": [TINY_MODEL_DIR, bundledTokenizerDir()] }, "llama3-ts test"));
 });
 after(async () => {
   await browser?.close();

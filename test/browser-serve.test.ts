@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { BROWSER_SKIP, artifactsDir, launchChromium, pageLog } from "./support/browser.js";
+import { BROWSER_SKIP, artifactsDir, launchChromiumBeside, pageLog } from "./support/browser.js";
 import { MODEL_ID, type TestServer, rawRequest, startServer } from "./server-support.js";
 
 // Page-side code (run by Chromium, not Node) names the DOM; the project compiles without DOM types.
@@ -21,7 +21,7 @@ let browser: Browser | undefined;
 let s: TestServer;
 before(async () => {
   if (BROWSER_SKIP !== false) return;
-  [browser, s] = await Promise.all([launchChromium(), startServer()]);
+  [browser, s] = await launchChromiumBeside(startServer());
 });
 after(async () => {
   await browser?.close();

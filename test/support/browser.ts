@@ -39,6 +39,19 @@ export function launchChromium(): Promise<Browser> {
 }
 
 /**
+ * Chromium launched beside another setup step (a server), in parallel. When either fails, whatever
+ * did start is closed before the error goes on: a browser left running keeps the test file's
+ * process alive, so a missing fixture would hang the suite instead of failing it.
+ */
+export async function launchChromiumBeside<T extends { close(): Promise<unknown> }>(setup: Promise<T>): Promise<[Browser, T]> {
+  const [browser, other] = await Promise.allSettled([launchChromium(), setup]);
+  if (browser.status === "fulfilled" && other.status === "fulfilled") return [browser.value, other.value];
+  if (browser.status === "fulfilled") await browser.value.close();
+  if (other.status === "fulfilled") await other.value.close();
+  throw browser.status === "rejected" ? browser.reason : (other as PromiseRejectedResult).reason;
+}
+
+/**
  * Build the browser entry (scripts/build-browser.mjs into dist/browser/) and serve it at /dist/
  * beside `mounts`, with an empty page at /test.html titled `title` (under /iso/ and /plain/).
  */
