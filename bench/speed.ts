@@ -21,7 +21,7 @@
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Bench } from "./bench.js";
 import { type NodeBinary, benchNodes } from "./node-binary.js";
@@ -138,6 +138,7 @@ function ggufPairs(ggufDir: string, preset: string, types: readonly string[]): P
 }
 
 function pairs(modelDir: string, preset: string): Pair[] {
+  // Paths relative to modelDir (the GGUF pairs give absolute ones, which resolve() keeps).
   // The 1b-shape writes no hf-f32 folder: our f32 widens the bf16 folder (the values are identical).
   const f32Dir = existsSync(join(modelDir, "hf-f32")) ? "hf-f32" : "hf-bf16";
   return [
@@ -244,10 +245,10 @@ export const speedBench: Bench = {
     console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     const breakdowns: string[] = [];
     for (const pair of allPairs) {
-      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, join(modelDir ?? "", pair.gguf), threads, reps, lengths);
+      const theirs = only === "ours" ? undefined : runLlamaCpp(anchor, resolve(modelDir ?? "", pair.gguf), threads, reps, lengths);
       if (nodes.length === 0) console.log(row(pair.label, "-", undefined, theirs, ceiling));
       for (const node of nodes) {
-        const ours = runOurs(node, join(modelDir ?? "", pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps), ...lengths], flagsFor(node));
+        const ours = runOurs(node, resolve(modelDir ?? "", pair.ours.hf), pair.ours.dtype, ["--threads", String(threads), "--reps", String(reps), ...lengths], flagsFor(node));
         console.log(row(pair.label, `${node.label} (${ours.build})`, ours, theirs, ceiling));
         breakdowns.push(`- ${node.label}, ${ours.weightDType} prefill: ${opBreakdown(ours.prefillOps, ours.prefillSeconds)}`);
         breakdowns.push(`- ${node.label}, ${ours.weightDType} decode: ${opBreakdown(ours.decodeOps, ours.decodeSeconds)}`);

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { createWasmBackend } from "../src/backend/wasm/index.js";
 import { type DTypeOption, LlamaForCausalLM } from "../src/loader/pretrained.js";
+import { preferredKernelBuild } from "../src/kernels/wasm/module.js";
 import { weightBytes } from "../src/model/weights.js";
 import { Rng } from "../src/tensor/rng.js";
 import { allocateLayerActivations } from "../src/train/activations.js";
@@ -67,7 +68,7 @@ const mastersApart = lora || dtype !== "float32";
 const perLayer = Object.values(allocateLayerActivations(config, 1)).reduce((sum: number, a) => sum + (ArrayBuffer.isView(a) ? a.byteLength : 0), 0) * n;
 const activationBytes = (checkpointing ? config.nLayers * n * config.dim * 4 + perLayer : config.nLayers * perLayer) + n * config.vocabSize * 4 + 2 * n * config.dim * 4;
 console.log(JSON.stringify({
-  dtype, lora, checkpointing, threads, rows, seqLen, stepSeconds, loss,
+  dtype, lora, checkpointing, threads, rows, seqLen, stepSeconds, loss, build: preferredKernelBuild(), node: process.versions.node,
   weightBytes: weightBytes(model.weights), nTrainable: trainable, trainStateBytes: trainable * 4 * (mastersApart ? 4 : 3), activationBytes,
   baselineRssBytes, loadedRssBytes, peakRssBytes: peak, ...(profile === undefined ? {} : { profile }),
 }));

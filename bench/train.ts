@@ -1,5 +1,5 @@
 // `npm run bench -- train [--reps 3] [--steps 2] [--threads 2] [--only speed|memory] [--no-torch]
-// [--long-seq-len 1024] [--memory-seq-len 64]`: tokens/s of one optimizer step (forward, loss,
+// [--long-seq-len 1024] [--memory-seq-len 64] [--node 24|none]`: tokens/s of one optimizer step (forward, loss,
 // backward, clipping, AdamW) of full fine-tuning and of LoRA (r 8 on q_proj, v_proj, dropout 0) on
 // a small synthetic Llama (dim 512, 8 layers, 8 heads, 4 kv heads, ffn 2048, vocab 32768, untied;
 // seeded random bf16 weights written once by synthetic-model.ts) with a batch of 4 x 128 tokens, ours
@@ -7,6 +7,8 @@
 // torch-setup.ts) reading the very same safetensors file, same batch shape, threads and optimizer.
 // Ours: full fine-tuning in float32 and bf16 mixed precision, LoRA on a frozen bf16 and q8_0 base.
 // PyTorch: full fine-tuning in float32 and under bf16 autocast, LoRA on a float32 and a bf16 base.
+// Our rows run on the machine's Node and on each Node of --node (default the current LTS,
+// node-binary.ts: Node 22+ runs the relaxed-SIMD kernel build by default, Node 20 the plain one).
 // Every row runs in its own child process (train-child.ts, train_torch.py), so its peak RSS is its
 // own; the rows are interleaved, ours and torch alternating and their order flipped every
 // repetition, so that load from other processes on the machine falls on both sides, and the ratios
@@ -22,6 +24,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Bench } from "./bench.js";
+import { type NodeBinary, benchNodes } from "./node-binary.js";
 import { LLAMA_32_1B_SHAPE, type SyntheticShape, ensureSyntheticCheckpoint } from "./synthetic-model.js";
 import { PYTHON, type TorchSetup, ensureTorch } from "./torch-setup.js";
 
@@ -50,6 +53,8 @@ interface ChildResult {
   profile?: { seconds: number; breakdown: Record<string, number> };
   blas?: string[];
   torch?: string;
+  /** ours: the kernel build the backend ran (simd or relaxed-simd) */
+  build?: string;
   error?: string;
 }
 
@@ -58,6 +63,16 @@ interface Row {
   readonly side: "ours" | "torch";
   readonly label: string;
   readonly args: readonly string[];
+  /** ours: the Node that runs the child (the machine's when absent) */
+  readonly node?: NodeBinary;
+  /** ours: the key of the row before its Node was added (what AGAINST is keyed by) */
+  readonly base?: string;
+}
+
+/** Our rows once per Node, the machine's first; with one Node the rows are as they are. */
+function oursOn(nodes: readonly NodeBinary[]): Row[] {
+  if (nodes.length <= 1) return [...OURS];
+  return OURS.flatMap((row) => nodes.map((node) => ({ ...row, key: `${row.key}@${node.label}`, label: `${row.label}, ${node.label}`, node, base: row.key })));
 }
 
 const OURS: readonly Row[] = [
@@ -96,7 +111,7 @@ const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[
 /** Run one row's child; its JSON line, or an error record. */
 function runChild(row: Row, common: readonly string[], torch: TorchSetup | undefined, env?: NodeJS.ProcessEnv): ChildResult {
   const [cmd, script] = row.side === "ours"
-    ? [process.execPath, join(dirname(fileURLToPath(import.meta.url)), "train-child.js")]
+    ? [row.node?.path ?? process.execPath, join(dirname(fileURLToPath(import.meta.url)), "train-child.js")]
     : [PYTHON, join(projectRoot(), "bench", "train_torch.py")];
   try {
     const out = execFileSync(cmd, [script, ...row.args, ...common], {
@@ -112,16 +127,18 @@ const tokS = (r: ChildResult, nTokens: number): number => (r.stepSeconds.length 
 const mib = (bytes: number): string => (bytes / MIB).toFixed(0);
 
 /** The speed table: every row `reps` times, interleaved; our profiles from the first repetition. */
-function speedSection(dir: string, reps: number, shape: readonly string[], steps: string, torch: TorchSetup | undefined): void {
+function speedSection(dir: string, reps: number, shape: readonly string[], steps: string, torch: TorchSetup | undefined, ours: readonly Row[]): void {
   const common = [...shape, "--steps", steps, "--warmup", "1"];
   const results = new Map<string, ChildResult[]>();
   const torchRows = torch === undefined ? [] : TORCH;
   for (let rep = 0; rep < reps; rep++) {
     // ours, torch, ours, torch ... on even repetitions; torch first on odd ones.
     const order: Row[] = [];
+    // Each torch row beside our rows of the same kind (one per Node).
+    const perTorch = Math.max(1, ours.length / OURS.length);
     for (let i = 0; i < Math.max(OURS.length, torchRows.length); i++) {
-      const pair = [OURS[i], torchRows[i]].filter((r): r is Row => r !== undefined);
-      order.push(...(rep % 2 === 0 ? pair : pair.reverse()));
+      const group = [...ours.slice(i * perTorch, (i + 1) * perTorch), torchRows[i]].filter((r): r is Row => r !== undefined);
+      order.push(...(rep % 2 === 0 ? group : group.reverse()));
     }
     for (const row of order) {
       const extra = row.side === "ours" && rep === 0 ? ["--profile"] : [];
@@ -141,7 +158,7 @@ function speedSection(dir: string, reps: number, shape: readonly string[], steps
   };
   console.log("| row | tokens/s (median) | per repetition | peak RSS MiB | weights + training state + activations MiB | vs torch f32 | vs torch bf16 |");
   console.log("|---|---|---|---|---|---|---|");
-  for (const row of [...OURS, ...torchRows]) {
+  for (const row of [...ours, ...torchRows]) {
     const rs = ok(row.key);
     const failed = (results.get(row.key) ?? []).find((r) => r.error !== undefined);
     if (rs.length === 0) {
@@ -151,8 +168,9 @@ function speedSection(dir: string, reps: number, shape: readonly string[], steps
     const speeds = rs.map((r) => tokS(r, nTokens));
     const last = rs.at(-1)!;
     const expected = last.trainStateBytes === undefined ? "" : mib(last.weightBytes + last.trainStateBytes + (last.activationBytes ?? 0));
-    const [f32, bf16] = AGAINST[row.key] ?? ["", ""];
-    console.log(`| ${row.label} | ${median(speeds).toFixed(1)} | ${speeds.map((s) => s.toFixed(1)).join(", ")} | ${mib(median(rs.map((r) => r.peakRssBytes)))} | ${expected} | ${f32 === "" ? "" : ratio(row.key, f32)} | ${bf16 === "" ? "" : ratio(row.key, bf16)} |`);
+    const [f32, bf16] = AGAINST[row.base ?? row.key] ?? ["", ""];
+    const label = row.side === "ours" && last.build !== undefined ? `${row.label} (${last.build})` : row.label;
+    console.log(`| ${label} | ${median(speeds).toFixed(1)} | ${speeds.map((s) => s.toFixed(1)).join(", ")} | ${mib(median(rs.map((r) => r.peakRssBytes)))} | ${expected} | ${f32 === "" ? "" : ratio(row.key, f32)} | ${bf16 === "" ? "" : ratio(row.key, bf16)} |`);
   }
   const blas = ok("torch-full-f32")[0];
   if (blas !== undefined) console.log(`\ntorch ${blas.torch}, BLAS mapped: ${blas.blas?.join(", ") || "none found"}`);
@@ -161,13 +179,13 @@ function speedSection(dir: string, reps: number, shape: readonly string[], steps
     const r = runChild(TORCH[0]!, ["--dir", dir, ...shape, "--steps", "1", "--warmup", "0"], torch, torch.systemBlasEnv);
     console.log(`torch full fine-tuning, float32, on the system's libblas.so.3 (${r.blas?.join(", ") ?? "?"}): ${r.error ?? `${tokS(r, nTokens).toFixed(1)} tokens/s (one step, no warm-up)`}`);
   }
-  printBreakdown(results, torchRows);
+  printBreakdown(results, torchRows, ours);
 }
 
 /** Where the time goes: our profiled steps by phase / op; torch's timed phases. */
-function printBreakdown(results: Map<string, ChildResult[]>, torchRows: readonly Row[]): void {
+function printBreakdown(results: Map<string, ChildResult[]>, torchRows: readonly Row[], ours: readonly Row[]): void {
   console.log("\nWhere the time of one step goes (ours: CPU profile of the main thread, share of the step):\n");
-  for (const row of OURS) {
+  for (const row of ours) {
     const p = results.get(row.key)?.[0]?.profile;
     if (p === undefined) continue;
     const parts = Object.entries(p.breakdown).sort((a, b) => b[1] - a[1]).filter(([, s]) => s / p.seconds >= 0.005);
@@ -208,6 +226,7 @@ async function memorySection(smallDir: string, threads: string, longSeqLen: numb
 
 export const trainBench: Bench = {
   name: "train",
+  perNode: true,
   summary: "tokens/s of full fine-tuning and LoRA steps on a dim-512, 8-layer model, batch 4 x 128, vs PyTorch; training memory",
   async run(argv) {
     const reps = Number(flag(argv, "--reps", "3"));
@@ -218,7 +237,9 @@ export const trainBench: Bench = {
     if (only !== "memory") {
       const torch = argv.includes("--no-torch") ? undefined : ensureTorch(CACHE, Number(threads));
       console.log(`model dim 512, 8 layers, 8 heads / 4 kv heads, ffn 2048, vocab 32768 (untied, ${dir}); batch ${ROWS} x ${SEQ_LEN}; ${threads} threads; each row: median of ${steps} steps after one warm-up, in its own process; ${reps} repetitions, interleaved\n`);
-      speedSection(dir, reps, ["--threads", threads, "--rows", String(ROWS), "--seq-len", String(SEQ_LEN)], steps, torch);
+      const nodes = benchNodes(argv);
+      console.log(`our rows on: ${nodes.map((n) => n.label).join(", ")}\n`);
+      speedSection(dir, reps, ["--threads", threads, "--rows", String(ROWS), "--seq-len", String(SEQ_LEN)], steps, torch, oursOn(nodes));
     }
     if (only !== "speed") await memorySection(dir, threads, Number(flag(argv, "--long-seq-len", "1024")), Number(flag(argv, "--memory-seq-len", "64")));
   },
