@@ -24,6 +24,12 @@ import { referenceBackend } from "./reference.js";
 export interface TrainingBackend extends Backend {
   /** dx (nTokens, inFeatures) += alpha * dy (nTokens, outFeatures) @ w (outFeatures, inFeatures) */
   matmulBackwardInput(dx: Float32Array, dy: Float32Array, w: WeightTensor, nTokens: number, alpha?: number): void;
+  /**
+   * dx (nTokens, inFeatures) += alpha * dy (nTokens, outFeatures) @ w (outFeatures, inFeatures) for
+   * a float32 matrix w that the caller changes between calls (a LoRA factor): read as it is at the
+   * call, never cached the way matmulBackwardInput may keep a weight.
+   */
+  matmulStaged(dx: Float32Array, dy: Float32Array, w: Float32Array, outFeatures: number, nTokens: number, alpha?: number): void;
   /** dw (outFeatures, inFeatures) += alpha * dy^T (outFeatures, nTokens) @ x (nTokens, inFeatures) */
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha?: number): void;
   /** kernels/reference/cross-entropy.ts crossEntropy: writes losses and, when given, dLogits (may be logits). */
@@ -43,15 +49,20 @@ export interface TrainingBackend extends Backend {
   ropeBackward(d: Float32Array, nTokens: number, nHeads: number, headDim: number, cos: Float32Array, sin: Float32Array): void;
 }
 
-/** The training ops besides the products, on the reference kernels. */
-const REFERENCE_BACKWARD_OPS = { crossEntropy, attentionForward: attentionForwardMasked, attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward };
+/** TrainingBackend.matmulStaged on the reference kernel. */
+function matmulStaged(dx: Float32Array, dy: Float32Array, w: Float32Array, outFeatures: number, nTokens: number, alpha = 1): void {
+  matmulBackwardInput(dx, dy, { dtype: "f32", shape: [outFeatures, w.length / outFeatures], data: w }, nTokens, alpha);
+}
+
+/** The training ops besides the weight products, on the reference kernels. */
+const REFERENCE_BACKWARD_OPS = { crossEntropy, attentionForward: attentionForwardMasked, attentionBackward: attentionBackwardMasked, rmsNormBackward, swigluBackward, ropeBackward, matmulStaged };
 
 /** The reference backend with the reference backward kernels. */
 export const referenceTrainingBackend: TrainingBackend = { ...referenceBackend, ...REFERENCE_BACKWARD_OPS, name: "reference", matmulBackwardInput, matmulBackwardWeight };
 
 function isTrainingBackend(b: Backend): b is TrainingBackend {
   const t = b as Partial<TrainingBackend>;
-  return (["matmulBackwardInput", "matmulBackwardWeight", "crossEntropy", "attentionForward", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
+  return (["matmulBackwardInput", "matmulStaged", "matmulBackwardWeight", "crossEntropy", "attentionForward", "attentionBackward", "rmsNormBackward", "swigluBackward", "ropeBackward"] as const).every((op) => typeof t[op] === "function");
 }
 
 /**

@@ -4,13 +4,13 @@
 // gradient still flows through it), which is how LoRA trains only A and B on a frozen base. Gradients
 // add to what the buffers hold, so micro-batches accumulate and a tied embedding sums both uses.
 // The weight products and the per-op backward kernels (attention, RMSNorm, SwiGLU, RoPE) run on the
-// view's TrainingBackend (backend/training-backend.ts: the WebAssembly twins on that backend); the
-// adapter's small products on the reference kernels, as in the forward.
+// view's TrainingBackend (backend/training-backend.ts: the WebAssembly twins on that backend), the
+// adapter's small products through its matmulStaged (A and B staged per call), as in the forward.
 // With `float16Grads` (float16 training, grad-scaler.ts says why and where) every activation
 // gradient is rounded to float16 as it is produced, so it overflows and underflows as autocast's.
 
 import { type TrainingBackend, trainingBackend } from "../backend/training-backend.js";
-import { embedBackward, matmulBackwardInput, matmulBackwardWeight } from "../kernels/reference/linear-backward.js";
+import { embedBackward } from "../kernels/reference/linear-backward.js";
 import { kvDim, qDim } from "../model/config.js";
 import type { LoraModule } from "../model/lora.js";
 import type { LayerWeights } from "../model/weights.js";
@@ -144,18 +144,17 @@ function linearBackward(
   const p = model.loraDropout ?? 0;
   const dropped = saved.keep === undefined ? input : applyDropout(input, saved.keep, p); // (n, inFeatures) x'
   const du = new Float32Array(n * rank); // (n, rank)
-  matmulBackwardInput(du, dOut, { dtype: "f32", shape: [outFeatures, rank], data: pair.b }, n, scale);
+  tb.matmulStaged(du, dOut, pair.b, outFeatures, n, scale);
   if (pairGrads !== undefined) {
-    matmulBackwardWeight(pairGrads.b, dOut, saved.ax, n, outFeatures, scale);
-    matmulBackwardWeight(pairGrads.a, du, dropped, n, rank);
+    tb.matmulBackwardWeight(pairGrads.b, dOut, saved.ax, n, outFeatures, scale);
+    tb.matmulBackwardWeight(pairGrads.a, du, dropped, n, rank);
   }
-  const aTensor: WeightTensor = { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a };
   if (saved.keep === undefined) {
-    matmulBackwardInput(dInput, du, aTensor, n);
+    tb.matmulStaged(dInput, du, pair.a, rank, n);
     return;
   }
   const dDropped = new Float32Array(n * pair.inFeatures); // (n, inFeatures) d loss / d x'
-  matmulBackwardInput(dDropped, du, aTensor, n);
+  tb.matmulStaged(dDropped, du, pair.a, rank, n);
   const keepScale = 1 / (1 - p);
   for (let i = 0; i < dDropped.length; i++) if (saved.keep[i] !== 0) dInput[i] = dInput[i]! + dDropped[i]! * keepScale;
 }

@@ -5,17 +5,19 @@
 // except attention, which runs over the whole padded batch with a mask and keeps log-sum-exps
 // (kernels/reference/attention-train.ts); so on real tokens the logits are the inference forward's
 // on the reference backend. The weight products and that attention run on the view's Backend (the
-// WebAssembly one when given; attention through its TrainingBackend op, training-backend.ts); the cheap per-token ops and the adapter's small products always run on the
-// reference kernels, because a backend may keep copies of arrays it is handed (norm weights, A and
-// B), which training changes. Every projection goes through one linear(), where a LoRA adapter adds
+// WebAssembly one when given; attention through its TrainingBackend op, training-backend.ts), and so
+// do SwiGLU (no weights) and the adapter's small products (TrainingBackend.matmulStaged, which stages
+// A and B per call); RMSNorm, RoPE and the residual adds run on the reference kernels, because a
+// backend may keep copies of arrays it is handed (norm weights, rotary tables), which training
+// changes. Every projection goes through one linear(), where a LoRA adapter adds
 // scale * B(A dropout(x)) as PEFT's LoraLayer does. No KV cache, no chunking: the batch is one pass.
 
 import type { Backend } from "../backend/backend.js";
 import { trainingBackend } from "../backend/training-backend.js";
 import { ArgumentError } from "../errors.js";
 import type { TrainAttentionShape } from "../kernels/reference/attention-train.js";
-import { addInPlace, rmsNorm, swiglu } from "../kernels/reference/elementwise.js";
-import { embed, matmul } from "../kernels/reference/linear.js";
+import { addInPlace, rmsNorm } from "../kernels/reference/elementwise.js";
+import { embed } from "../kernels/reference/linear.js";
 import { rope as ropeRotate } from "../kernels/reference/rope.js";
 import type { LlamaConfig } from "../model/config.js";
 import type { LoraAdapter, LoraModule, LoraPair } from "../model/lora.js";
@@ -146,7 +148,7 @@ export function layerForward(
   rmsNorm(a.xnFfn, x, layer.ffnNorm, n, normEps);
   proj(a.gate, a.xnFfn, "gate_proj");
   proj(a.up, a.xnFfn, "up_proj");
-  swiglu(a.h, a.gate, a.up);
+  model.backend.swiglu(a.h, a.gate, a.up);
   proj(tmp, a.h, "down_proj");
   addInPlace(x, tmp);
   return a;
@@ -175,12 +177,20 @@ function linear(
     }
     dropped = applyDropout(x, keep, p);
   }
+  // The factors change every step, so they go through the products that stage their matrix per
+  // call (matmulStaged), on the transposes: ax = x' A^T, then out += scale * ax B^T.
+  const tb = trainingBackend(model.backend);
   const ax = new Float32Array(n * rank); // (n, rank)
-  matmul(ax, dropped ?? x, { dtype: "f32", shape: [rank, pair.inFeatures], data: pair.a }, n);
-  const bax = new Float32Array(n * pair.outFeatures); // (n, outFeatures)
-  matmul(bax, ax, { dtype: "f32", shape: [pair.outFeatures, rank], data: pair.b }, n);
-  for (let i = 0; i < bax.length; i++) out[i] = out[i]! + Math.fround(bax[i]! * scale);
+  tb.matmulStaged(ax, dropped ?? x, transposed(pair.a, rank, pair.inFeatures), pair.inFeatures, n);
+  tb.matmulStaged(out, ax, transposed(pair.b, pair.outFeatures, rank), rank, n, scale);
   (a.lora as Record<LoraModule, LoraActivation>)[module] = { ax, keep };
+}
+
+/** m (rows, cols)^T as a new (cols, rows) array. */
+function transposed(m: Float32Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(m.length); // (cols, rows)
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c]!;
+  return t;
 }
 
 /** torch's nn.Dropout given its mask: x / (1 - p) where kept, 0 where dropped. */

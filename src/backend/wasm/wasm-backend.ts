@@ -321,6 +321,10 @@ export class WasmBackend implements TrainingBackend {
     training.matmulBackwardInput(this, dx, dy, w, nTokens, alpha);
   }
 
+  matmulStaged(dx: Float32Array, dy: Float32Array, w: Float32Array, outFeatures: number, nTokens: number, alpha = 1): void {
+    training.matmulStaged(this, dx, dy, w, outFeatures, nTokens, alpha);
+  }
+
   matmulBackwardWeight(dw: Float32Array, dy: Float32Array, x: Float32Array, nTokens: number, outFeatures: number, alpha = 1): void {
     training.matmulBackwardWeight(this, dw, dy, x, nTokens, outFeatures, alpha);
   }

@@ -44,6 +44,16 @@ function checkOps(b: WasmBackend, rng: Rng): void {
     same(b, `matmulBackwardInput ${w.dtype}`, [randoms(rng, n * width)], (tb, [dx]) => tb.matmulBackwardInput(dx!, dy, w, n, 0.5));
   }
   same(b, "matmulBackwardWeight", [randoms(rng, outF * inF)], (tb, [dw]) => tb.matmulBackwardWeight(dw!, dy, x, n, outF, 2));
+  // matmulStaged reads its matrix as it is at each call: the same array, changed between two
+  // calls (as a LoRA factor after an optimizer step), must give the second call the new values.
+  const rank = 8;
+  const factor = randoms(rng, outF * rank);
+  same(b, "matmulStaged", [randoms(rng, n * rank)], (tb, [dx]) => {
+    tb.matmulStaged(dx!, dy, factor, outF, n, 0.5);
+    factor.forEach((v, i) => { factor[i] = v + (i % 3); });
+    tb.matmulStaged(dx!, dy, factor, outF, n, 0.5);
+    factor.forEach((v, i) => { factor[i] = v - (i % 3); });
+  });
 
   const dim = 24;
   const [xs, dys, weight] = [randoms(rng, n * dim), randoms(rng, n * dim), randoms(rng, dim)];

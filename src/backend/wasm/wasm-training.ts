@@ -51,6 +51,28 @@ export function matmulBackwardInput(b: WasmBackend, dx: Float32Array, dy: Float3
 }
 
 /**
+ * dx (nTokens, inFeatures) += alpha * dy (nTokens, outFeatures) @ w (outFeatures, inFeatures) for a
+ * float32 w that changes between calls (TrainingBackend.matmulStaged): w is staged for the call like
+ * the activations, never placed as a weight (placeWeight remembers a weight's copy).
+ */
+export function matmulStaged(b: WasmBackend, dx: Float32Array, dy: Float32Array, w: Float32Array, outF: number, nTokens: number, alpha = 1): void {
+  const inF = w.length / outF;
+  if (!Number.isInteger(inF)) throw new ArgumentError(`matmulStaged: w holds ${w.length} values, not a multiple of outFeatures ${outF}`);
+  checkLength("matmulStaged dy", dy, nTokens * outF);
+  checkLength("matmulStaged dx", dx, nTokens * inF);
+  const home = b.homeOf(dx);
+  b.timed("matmulStaged", () => {
+    splitWhenNoRoom(nTokens, (t0, n) => new Staging(b.arena, home).run((s) => {
+      const wPtr = s.place(w, "in");
+      const dyPtr = s.place(dy.subarray(t0 * outF, (t0 + n) * outF), "in");
+      const dxPtr = s.place(dx.subarray(t0 * inF, (t0 + n) * inF), "inout");
+      const perChunk = tokenChunk(b, n);
+      b.pool.run(OP.matmulBackwardInput, home, [BACKWARD_INPUT_DTYPES.indexOf("f32"), dxPtr, dyPtr, wPtr, n, inF, outF, alpha, perChunk], Math.ceil(n / perChunk));
+    }));
+  });
+}
+
+/**
  * dw (outFeatures, inFeatures) += alpha * dy^T (outFeatures, nTokens) @ x (nTokens, inFeatures), as
  * kernels/reference/linear-backward.ts matmulBackwardWeight.
  */
