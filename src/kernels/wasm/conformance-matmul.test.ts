@@ -24,6 +24,8 @@ for (const arena of ARENAS) compiledModules.set(arena.build, await compileKernel
 /** (nTokens, inF, outF, [rowStart, rowEnd)): tails of every loop, 1 and several tokens, odd token counts. */
 const CASES: readonly (readonly [number, number, number, number, number])[] = [
   [1, 37, 13, 0, 13], [1, 64, 8, 0, 8], [1, 129, 11, 3, 10], [1, 1, 5, 0, 5], [1, 4096, 9, 2, 9],
+  // Decode tiles take rows gap = (rowEnd - rowStart) / 8 apart: gaps 8 and 6 (7 rows left over), a tail column.
+  [1, 64, 70, 5, 69], [1, 97, 61, 3, 58],
   [2, 8, 4, 0, 4], [3, 129, 10, 1, 9], [4, 64, 16, 4, 12], [5, 37, 7, 0, 7], [2, 4103, 6, 0, 6], [7, 200, 12, 0, 12],
 ];
 
@@ -216,6 +218,8 @@ test("matmul_q8_0 is bit-exact with the reference (llama.cpp's generic vec_dot_q
   const rng = new Rng(0x9808);
   const cases: readonly (readonly [number, number, number, number, number])[] = [
     [1, 32, 5, 0, 5], [1, 64, 8, 0, 8], [1, 96, 13, 2, 11], [2, 64, 9, 1, 9], [3, 4096, 6, 0, 6], [5, 160, 12, 0, 12], [4, 32, 4, 0, 4],
+    // Decode tiles take rows gap = (rowEnd - rowStart) / 8 apart: gaps 8, 6 (7 rows left over), 5.
+    [1, 64, 70, 5, 69], [1, 96, 61, 3, 58], [1, 2048, 40, 0, 40],
   ];
   for (const [nTokens, inF, outF, rowStart, rowEnd] of cases) {
     const w = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, "q8_0", "w");

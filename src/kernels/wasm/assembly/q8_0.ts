@@ -12,7 +12,7 @@
 // prefill keeps the int16 path in both builds: its widened loads serve a 4 x 2 tile, and the 8-bit
 // dot's widening of each product pair to int32 would cost more multiplies than it saves.
 
-import { dotI8, f16High, f16Hi, f16Lo, f16ToF32, f32ToF16, i8Neg, i8Pos, roundAway } from "./vec";
+import { dotI8, f16High, f16Hi, f16Lo, f16ToF32, f32ToF16, i8Neg, i8Pos, roundAway, storeLanes } from "./vec";
 
 /** Weights per block (QK8_0). */
 const QK: u32 = 32;
@@ -137,15 +137,19 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
 }
 
 /**
- * Rows r .. r+7 of w times the quantized token row xq (decode): the token's widened block and its
- * scale serve eight rows, whose eight scales are widened together. Lanes of sumfA / sumfB are rows
- * r .. r+3 / r+4 .. r+7, each the reference's float32 chain.
+ * Rows r, r + gap, ..., r + 7 gap of w times the quantized token row xq (decode): the token's widened
+ * block and its scale serve eight rows, whose eight scales are widened together. Lanes of sumfA /
+ * sumfB are the tile's rows 0..3 / 4..7, each the reference's float32 chain. The rows are `gap`
+ * apart so that the next tile (r + 1) continues each of the eight weight streams where this one
+ * ended: a thread then reads eight long sequential streams instead of starting eight new ones
+ * every 8 rows (a 2048-wide Q8_0 row is 2176 bytes, too short for the hardware prefetcher).
  */
 // @ts-ignore: decorator
-@inline function rows8x1(out: usize, xq: usize, w: usize, nBlocks: u32, r: u32): void {
+@inline function rows8x1(out: usize, xq: usize, w: usize, nBlocks: u32, r: u32, gap: u32): void {
   const rowBytes = <usize>nBlocks * BLOCK_BYTES;
+  const stride = <usize>gap * rowBytes; // bytes between the tile's rows
   const w0 = w + <usize>r * rowBytes;
-  const w4 = w0 + rowBytes * 4;
+  const w4 = w0 + stride * 4;
   let sumfA = f32x4.splat(0), sumfB = f32x4.splat(0);
   for (let b: u32 = 0; b < nBlocks; b++) {
     const o = <usize>b * BLOCK_BYTES;
@@ -155,23 +159,24 @@ export function quantize_q8_0(xq: usize, x: usize, nTokens: u32, inF: u32): void
     const xl1 = xPartA(xc), xh1 = xPartB(xc);
     const p0 = w0 + o, p4 = w4 + o;
     const s0 = blockDot(v128.load(p0, 2), v128.load(p0, 18), xl0, xh0, xl1, xh1);
-    const s1 = blockDot(v128.load(p0 + rowBytes, 2), v128.load(p0 + rowBytes, 18), xl0, xh0, xl1, xh1);
-    const s2 = blockDot(v128.load(p0 + rowBytes * 2, 2), v128.load(p0 + rowBytes * 2, 18), xl0, xh0, xl1, xh1);
-    const s3 = blockDot(v128.load(p4 - rowBytes, 2), v128.load(p4 - rowBytes, 18), xl0, xh0, xl1, xh1);
+    const s1 = blockDot(v128.load(p0 + stride, 2), v128.load(p0 + stride, 18), xl0, xh0, xl1, xh1);
+    const s2 = blockDot(v128.load(p0 + stride * 2, 2), v128.load(p0 + stride * 2, 18), xl0, xh0, xl1, xh1);
+    const s3 = blockDot(v128.load(p4 - stride, 2), v128.load(p4 - stride, 18), xl0, xh0, xl1, xh1);
     const sumiA = f32x4.convert_i32x4_s(transposeSum(s0, s1, s2, s3)); // exact: |sumi| < 2^24
     const s4 = blockDot(v128.load(p4, 2), v128.load(p4, 18), xl0, xh0, xl1, xh1);
-    const s5 = blockDot(v128.load(p4 + rowBytes, 2), v128.load(p4 + rowBytes, 18), xl0, xh0, xl1, xh1);
-    const s6 = blockDot(v128.load(p4 + rowBytes * 2, 2), v128.load(p4 + rowBytes * 2, 18), xl0, xh0, xl1, xh1);
-    const s7 = blockDot(v128.load(p4 + rowBytes * 3, 2), v128.load(p4 + rowBytes * 3, 18), xl0, xh0, xl1, xh1);
+    const s5 = blockDot(v128.load(p4 + stride, 2), v128.load(p4 + stride, 18), xl0, xh0, xl1, xh1);
+    const s6 = blockDot(v128.load(p4 + stride * 2, 2), v128.load(p4 + stride * 2, 18), xl0, xh0, xl1, xh1);
+    const s7 = blockDot(v128.load(p4 + stride * 3, 2), v128.load(p4 + stride * 3, 18), xl0, xh0, xl1, xh1);
     const sumiB = f32x4.convert_i32x4_s(transposeSum(s4, s5, s6, s7));
-    const h = scaleBits8(p0, p4, rowBytes);
+    const h = scaleBits8(p0, p4, stride);
     const high = f16High(h);
     const dx = f32x4.splat(f16ToF32(<u32>load<u16>(xb)));
     sumfA = f32x4.add(sumfA, f32x4.mul(sumiA, f32x4.mul(f16Lo(h, high), dx)));
     sumfB = f32x4.add(sumfB, f32x4.mul(sumiB, f32x4.mul(f16Hi(h, high), dx)));
   }
-  v128.store(out + (<usize>r << 2), sumfA);
-  v128.store(out + (<usize>r << 2), sumfB, 16);
+  const o0 = out + (<usize>r << 2), step = <usize>gap << 2;
+  storeLanes(o0, step, sumfA);
+  storeLanes(o0 + step * 4, step, sumfB);
 }
 
 /**
@@ -253,7 +258,12 @@ export function matmul_q8_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: 
   const nBlocks = inF / QK;
   const xRowBytes = <usize>nBlocks * BLOCK_BYTES;
   let r = rowStart;
-  if (nTokens == 1) for (; r + 8 <= rowEnd; r += 8) rows8x1(out, xq, w, nBlocks, r);
+  if (nTokens == 1) {
+    // Tiles of rows g, g + gap, ..., g + 7 gap for g in [rowStart, rowStart + gap): 8 gap rows; the rest below.
+    const gap = (rowEnd - rowStart) >> 3;
+    for (let g: u32 = 0; g < gap; g++) rows8x1(out, xq, w, nBlocks, rowStart + g, gap);
+    r = rowStart + gap * 8;
+  }
   for (; r + 4 <= rowEnd; r += 4) {
     let t: u32 = 0;
     for (; t + 2 <= nTokens; t += 2) rows4x2(out, xq, w, nBlocks, outF, r, t);

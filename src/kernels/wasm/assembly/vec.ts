@@ -74,6 +74,15 @@ const F16_CONSTS: usize = memory.data<u32>([
   );
 }
 
+/** The four float32 lanes of v to out, out + step, out + 2 step, out + 3 step (a tile of rows `step` bytes of output apart). */
+// @ts-ignore: decorator
+@inline export function storeLanes(out: usize, step: usize, v: v128): void {
+  store<f32>(out, f32x4.extract_lane(v, 0));
+  store<f32>(out + step, f32x4.extract_lane(v, 1));
+  store<f32>(out + step * 2, f32x4.extract_lane(v, 2));
+  store<f32>(out + step * 3, f32x4.extract_lane(v, 3));
+}
+
 /** Sum of the four float32 lanes. */
 // @ts-ignore: decorator
 @inline export function hsum(v: v128): f32 {
