@@ -4,6 +4,8 @@
 //   w.view(nHeads, headDim / 2, 2, dim).transpose(1, 2).reshape(nHeads * headDim, dim)
 // i.e. halves row h*headDim + j*headDim/2 + i = interleaved row h*headDim + 2i + j (j in {0, 1}).
 // llama3-ts computes in the halves layout; these move whole rows, any element type.
+// interleavedToHalvesInPlace is the twin of interleavedToHalves for a tensor already where it is to
+// stay (the backend's memory): it needs one head's rows of scratch instead of a second tensor.
 
 /** Row-major data whose rows can be moved: any typed array. */
 type Rows = Float32Array | Uint16Array | Float64Array | Uint8Array | Int8Array | Int16Array | Int32Array | Uint32Array;
@@ -36,6 +38,33 @@ function permuteRows<T extends Rows>(src: T, nHeads: number, headDim: number, to
  */
 export function interleavedToHalves<T extends Rows>(src: T, nHeads: number, headDim: number): T {
   return permuteRows(src, nHeads, headDim, true);
+}
+
+/**
+ * interleavedToHalves in place: `rows` ends up holding what interleavedToHalves(rows) returns.
+ * Moves one head at a time through a scratch copy of that head's rows.
+ * @param rows (nHeads * headDim, dim) row-major, interleaved; halves when this returns
+ * @throws RangeError when `rows` is not nHeads * headDim whole rows or headDim is odd
+ */
+export function interleavedToHalvesInPlace<T extends Rows>(rows: T, nHeads: number, headDim: number): void {
+  const nRows = nHeads * headDim;
+  if (rows.length % nRows !== 0 || headDim % 2 !== 0) {
+    throw new RangeError(`cannot permute ${rows.length} elements as ${nHeads} heads of ${headDim} rows`);
+  }
+  const rowLength = rows.length / nRows;
+  const headLength = headDim * rowLength;
+  const head = new (rows.constructor as new (n: number) => T)(headLength); // (headDim, dim), interleaved
+  const half = headDim / 2;
+  for (let h = 0; h < nHeads; h++) {
+    const base = h * headLength;
+    head.set(rows.subarray(base, base + headLength));
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const from = (2 * i + j) * rowLength;
+        rows.set(head.subarray(from, from + rowLength), base + (j * half + i) * rowLength);
+      }
+    }
+  }
 }
 
 /** The inverse of interleavedToHalves: halves rows back to Meta's interleaved order. */

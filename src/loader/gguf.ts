@@ -7,11 +7,11 @@
 // a float dtype dequantizes (ggml's dequantize_row_*) and casts; a block dtype keeps a tensor
 // already in it and quantizes any other from its float values. q/k rows are stored interleaved for
 // llama.cpp's RoPE (convert_hf_to_gguf.py `permute`); they are moved to the halves layout once here
-// (whole rows, so block rows move losslessly).
+// (whole rows, so block rows move losslessly), in the backend's memory when they are read there.
 
 import type { Backend } from "../backend/backend.js";
 import { type WeightName, weightNames } from "../convert/names.js";
-import { interleavedToHalves } from "../convert/rope-layout.js";
+import { interleavedToHalves, interleavedToHalvesInPlace } from "../convert/rope-layout.js";
 import { FormatError, ShapeError, UnsupportedError } from "../errors.js";
 import { GGML_TYPE_BF16, GGML_TYPE_F16, GGML_TYPE_F32 } from "../io/gguf/gguf-constants.js";
 import type { GgufTensorInfo } from "../io/gguf/gguf-header.js";
@@ -124,10 +124,11 @@ export async function loadGgufWeights(file: GgufTensorFile, config: LlamaConfig,
     stored.set(weight.canonical, type);
   }
   const allocate = options.backend?.allocateWeight?.bind(options.backend);
+  const rotaryHeads = (weight: WeightName): number => (weight.rotary === "query" ? config.nHeads : config.nKvHeads);
   const readStored = async (weight: WeightName, type: GgufStoredType): Promise<WeightTensor> => {
     const info = file.tensor(weight.canonical);
     let bytes = await file.readBytes(weight.canonical);
-    if (weight.rotary !== "none") bytes = interleavedToHalves(bytes, weight.rotary === "query" ? config.nHeads : config.nKvHeads, config.headDim);
+    if (weight.rotary !== "none") bytes = interleavedToHalves(bytes, rotaryHeads(weight), config.headDim);
     if (isQuantType(type)) return makeQuantTensor(type, info.shape, bytes, weight.canonical);
     return { dtype: type, shape: info.shape, data: viewAs(type, bytes.buffer, bytes.byteOffset, numel(info.shape)) } as FloatTensor;
   };
@@ -145,10 +146,11 @@ export async function loadGgufWeights(file: GgufTensorFile, config: LlamaConfig,
     const type = stored.get(weight.canonical)!;
     const isNorm = weight.field.endsWith("Norm");
     const keep = options.dtype === "auto" || options.dtype === type;
-    if (!isNorm && keep && weight.rotary === "none" && allocate !== undefined) {
-      // Straight from the file into the backend's memory: no second copy.
+    if (!isNorm && keep && allocate !== undefined) {
+      // Straight from the file into the backend's memory, q/k rows moved there: no second copy.
       const target = allocate(type, file.tensor(weight.canonical).shape);
       await file.readInto(weight.canonical, bytesOf(target));
+      if (weight.rotary !== "none") interleavedToHalvesInPlace(bytesOf(target), rotaryHeads(weight), config.headDim);
       return target;
     }
     const tensor = await readStored(weight, type);
