@@ -7,7 +7,7 @@
 // of each dtype (block formats: a few rows quantized by the reference quantizer, repeated), two matrices of 16.8 M weights each (gate 8192x2048, down 2048x8192) used in turn,
 // more than the L3 cache, so decode reads memory as a real model would. One thread, no workers.
 
-import { F16_FINITE_MATMUL_INDEX, matmulIndex, matmulKernel, quantizeIndex, quantizeKernel } from "../src/backend/wasm/quant-kernels.js";
+import { F16_FINITE_MATMUL_INDEX, matmulIndex, matmulKernel, matmulScratchBytes, quantizeIndex, quantizeKernel } from "../src/backend/wasm/quant-kernels.js";
 import { QUANT_DOTS } from "../src/kernels/reference/quant-dot.js";
 import { matmul as referenceMatmul } from "../src/kernels/reference/linear.js";
 import {
@@ -76,6 +76,8 @@ interface Setup {
   x: number;
   xq: number;
   out: number;
+  /** Scratch for the kernels that take it (as the backend gives each thread). */
+  scratch: number;
   gate: number;
   down: number;
 }
@@ -90,6 +92,7 @@ function setup(kernels: WasmKernels, memory: KernelMemory, dtype: Dtype, rng: Rn
   const x = alloc(PREFILL_TOKENS * FFN * 4);
   const xq = alloc(PREFILL_TOKENS * quantRowBytes("q8_k", FFN) * 2); // room for any activation format
   const out = alloc(PREFILL_TOKENS * FFN * 4);
+  const scratch = alloc(Math.max(matmulScratchBytes(kernels, dtype, PREFILL_TOKENS, FFN), matmulScratchBytes(kernels, dtype, PREFILL_TOKENS, DIM)));
   const gate = alloc(weightBytes(dtype, FFN, DIM));
   const down = alloc(weightBytes(dtype, DIM, FFN));
   if (next > memory.buffer.byteLength) memory.grow(Math.ceil((next - memory.buffer.byteLength) / PAGE));
@@ -97,7 +100,7 @@ function setup(kernels: WasmKernels, memory: KernelMemory, dtype: Dtype, rng: Rn
   for (let i = 0; i < xs.length; i++) xs[i] = rng.normal();
   fillWeights(dtype, new Uint8Array(memory.buffer, gate, weightBytes(dtype, FFN, DIM)), rng, DIM);
   fillWeights(dtype, new Uint8Array(memory.buffer, down, weightBytes(dtype, DIM, FFN)), rng, FFN);
-  return { kernels, memory, x, xq, out, gate, down };
+  return { kernels, memory, x, xq, out, scratch, gate, down };
 }
 
 /** One matmul through the wasm kernels (the backend's table): out (nTokens, outF) = x @ w^T (block formats: x quantized first). */
@@ -107,7 +110,7 @@ function runWasm(s: Setup, dtype: Dtype, w: number, nTokens: number, inF: number
   const matmul = matmulKernel(k, dtype === "f16" ? F16_FINITE_MATMUL_INDEX : matmulIndex(dtype));
   if (isQuantType(dtype)) {
     quantizeKernel(k, quantizeIndex(QUANT_DOTS[dtype].activation))[1](s.xq, s.x, nTokens, inF);
-    matmul(s.out, s.xq, w, nTokens, inF, outF, 0, outF);
+    matmul(s.out, s.xq, w, nTokens, inF, outF, 0, outF, matmulScratchBytes(k, dtype, nTokens, inF) > 0 ? s.scratch : 0);
   } else {
     matmul(s.out, s.x, w, nTokens, inF, outF, 0, outF);
   }

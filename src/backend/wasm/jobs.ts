@@ -138,10 +138,10 @@ export function runChunks(
 function runChunk(op: number, a: Float64Array, k: KernelExports, chunk: number, thread: number): void {
   switch (op) {
     case OP.matmul: {
-      const [dtype, out, x, w, nTokens, inF, outF, rowsPerChunk] = a as unknown as number[];
+      const [dtype, out, x, w, nTokens, inF, outF, rowsPerChunk, scratch, scratchStride] = a as unknown as number[];
       const start = chunk * rowsPerChunk!;
       const end = Math.min(outF!, start + rowsPerChunk!);
-      matmulKernel(k, dtype!)(out!, x!, w!, nTokens!, inF!, outF!, start, end);
+      matmulKernel(k, dtype!)(out!, x!, w!, nTokens!, inF!, outF!, start, end, scratch === 0 ? 0 : scratch! + thread * scratchStride!);
       return;
     }
     case OP.quantize: {

@@ -40,11 +40,25 @@ export function quantizeIndex(type: string): number {
   return WASM_QUANTIZE.findIndex(([t]) => t === type);
 }
 
+/**
+ * A matmul kernel: (out, x, w, nTokens, inF, outF, rowStart, rowEnd), and scratch for those that
+ * take it (matmul_q6_k; the others ignore a ninth argument).
+ */
+export type MatmulFunction = (out: number, x: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number) => void;
+
 /** The matmul kernel of job-argument index `index`. */
-export function matmulKernel(k: KernelExports, index: number): KernelExports[MatmulKernel] {
+export function matmulKernel(k: KernelExports, index: number): MatmulFunction {
   const entry = WASM_MATMUL[index];
   if (entry === undefined) throw new Error(`wasm backend: no matmul kernel ${index}`);
   return k[entry[1]];
+}
+
+/**
+ * Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none).
+ * Only Q6_K's prefill uses scratch (its rearranged operands).
+ */
+export function matmulScratchBytes(k: KernelExports, dtype: string, nTokens: number, inF: number): number {
+  return dtype === "q6_k" && nTokens > 1 ? k.matmul_q6_k_scratch_bytes(nTokens, inF) : 0;
 }
 
 /** The quantize kernel of job-argument index `index`, and its activation format. */

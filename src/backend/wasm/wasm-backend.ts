@@ -25,7 +25,7 @@ import { NoRoomError, type OpArray, Staging, checkLength, splitWhenNoRoom } from
 import * as training from "./wasm-training.js";
 import { convertWeightInto } from "./convert-weight.js";
 import { OP } from "./jobs.js";
-import { F16_FINITE_MATMUL_INDEX, matmulIndex, quantizeIndex } from "./quant-kernels.js";
+import { F16_FINITE_MATMUL_INDEX, matmulIndex, matmulScratchBytes, quantizeIndex } from "./quant-kernels.js";
 import type { ThreadPool } from "./pool.js";
 
 /** The dtypes a weight may be allocated in. */
@@ -201,7 +201,10 @@ export class WasmBackend implements TrainingBackend {
         // Rows only: blocks of rows x tokens (tiles kept in cache) measured no faster, the kernels
         // being bound by arithmetic, not by cache misses.
         const rowsPerChunk = this.rowsPerChunk(outF);
-        this.pool.run(OP.matmul, weight.memoryIndex, [dtypeIndex, outPtr, xPtr, weight.byteOffset, n, inF, outF, rowsPerChunk], Math.ceil(outF / rowsPerChunk));
+        // Scratch per thread for the kernels that rearrange their operands first (Q6_K prefill).
+        const stride = Math.ceil(matmulScratchBytes(this.pool.kernelsOn(weight.memoryIndex), w.dtype, n, inF) / BLOCK_ALIGN) * BLOCK_ALIGN;
+        const scratch = stride === 0 ? 0 : s.scratch(stride * this.nThreads);
+        this.pool.run(OP.matmul, weight.memoryIndex, [dtypeIndex, outPtr, xPtr, weight.byteOffset, n, inF, outF, rowsPerChunk, scratch, stride], Math.ceil(outF / rowsPerChunk));
       }));
     });
   }

@@ -23,8 +23,12 @@ import type { WasmKernels } from "./module.js";
 
 const ARENAS = await arenas();
 
-/** The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer. */
-const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels]> = [
+/**
+ * The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer;
+ * "scratch" where the matmul is run again with its scratch (matmul_q6_k: the prefill that rearranges
+ * both operands, q6_k-prefill.ts).
+ */
+const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels, "scratch"?]> = [
   ["q4_0", "matmul_q4_0", "quantize_q8_0"],
   ["q5_0", "matmul_q5_0", "quantize_q8_0"],
   ["q4_1", "matmul_q4_1", "quantize_q8_1"],
@@ -34,6 +38,7 @@ const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmK
   ["q4_k", "matmul_q4_k", "quantize_q8_k"],
   ["q5_k", "matmul_q5_k", "quantize_q8_k"],
   ["q6_k", "matmul_q6_k", "quantize_q8_k"],
+  ["q6_k", "matmul_q6_k", "quantize_q8_k", "scratch"],
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
@@ -45,6 +50,8 @@ const CASES: readonly Case[] = [
   [1, 256, 1, 0, 1], [1, 256, 13, 0, 13], [1, 2048, 19, 3, 18], [1, 512, 37, 0, 37], [1, 4096, 9, 1, 9],
   [2, 256, 7, 0, 7], [3, 768, 11, 2, 11], [4, 512, 16, 4, 12], [5, 1024, 9, 0, 9], [8, 256, 21, 0, 21], [7, 2048, 5, 1, 4],
 ];
+/** More for a matmul with scratch: two token chunks (64 + 67 tokens), rows beyond one row block (16). */
+const SCRATCH_CASES: readonly Case[] = [[131, 512, 37, 3, 36], [65, 256, 17, 0, 17]];
 /** More for the 32-weight formats: one block, odd block counts (3, 129). */
 const CASES_32: readonly Case[] = [[1, 32, 5, 0, 5], [1, 96, 13, 2, 11], [3, 32, 6, 0, 6], [2, 4128, 7, 0, 7], [5, 160, 12, 1, 12]];
 
@@ -67,8 +74,15 @@ function randomBlocks(type: QuantType, rng: Rng, rows: number, cols: number): Qu
   return { dtype: type, shape: [rows, cols], data };
 }
 
-/** The wasm product of `w` and `x` on `arena`, rows [rowStart, rowEnd); rows outside stay NaN. */
-function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: number, rowStart: number, rowEnd: number, kernel: keyof WasmKernels, quantize: keyof WasmKernels): Float32Array {
+/** Bytes after a kernel's scratch that must stay as the arena left them (0xff). */
+const GUARD_BYTES = 256;
+
+/**
+ * The wasm product of `w` and `x` on `arena`, rows [rowStart, rowEnd); rows outside stay NaN. With
+ * `scratch`, the matmul gets matmul_q6_k_scratch_bytes of 0xff-filled scratch, and the bytes after it
+ * are checked untouched.
+ */
+function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: number, rowStart: number, rowEnd: number, kernel: keyof WasmKernels, quantize: keyof WasmKernels, scratch = false): Float32Array {
   const [outF, inF] = w.shape;
   const activation = QUANT_DOTS[w.dtype].activation;
   arena.reset();
@@ -76,8 +90,11 @@ function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: numb
   const xPtr = arena.put(x);
   const xq = arena.alloc(nTokens * quantRowBytes(activation, inF));
   const outPtr = arena.alloc(nTokens * outF * 4); // 0xff bytes: NaN
+  const scratchBytes = scratch ? arena.kernels.matmul_q6_k_scratch_bytes(nTokens, inF) : 0;
+  const scratchPtr = scratch ? arena.alloc(scratchBytes + GUARD_BYTES) : 0;
   (arena.kernels[quantize] as WasmKernels["quantize_q8_k"])(xq, xPtr, nTokens, inF);
-  (arena.kernels[kernel] as WasmKernels["matmul_q4_k"])(outPtr, xq, wPtr, nTokens, inF, outF, rowStart, rowEnd);
+  (arena.kernels[kernel] as WasmKernels["matmul_q6_k"])(outPtr, xq, wPtr, nTokens, inF, outF, rowStart, rowEnd, scratchPtr);
+  if (scratch) assert.ok(arena.bytes(scratchPtr + scratchBytes, GUARD_BYTES).every((b) => b === 0xff), `${arena.build} ${kernel} wrote past its ${scratchBytes} bytes of scratch (nTokens ${nTokens}, inF ${inF})`);
   return arena.f32(outPtr, nTokens * outF);
 }
 
@@ -136,18 +153,20 @@ test("quantize_q8_k is byte-exact with quantize_row_q8_K_ref (ties to even, firs
   }
 });
 
-for (const [index, [type, kernel, quantize]] of KERNELS.entries()) {
+for (const [index, [type, kernel, quantize, scratch]] of KERNELS.entries()) {
   const dotName = `ggml_vec_dot_${BLOCK_FORMATS[type].ggmlName}_${BLOCK_FORMATS[QUANT_DOTS[type].activation].ggmlName}_generic`;
-  test(`${kernel} is bit-exact with the reference (${dotName}): quantized and random-byte weights`, () => {
+  test(`${kernel}${scratch ? " with scratch" : ""} is bit-exact with the reference (${dotName}): quantized and random-byte weights`, () => {
     const rng = new Rng(0x4b00 + index);
-    for (const [nTokens, inF, outF, rowStart, rowEnd] of [...CASES, ...(BLOCK_FORMATS[type].blockSize === 32 ? CASES_32 : [])]) {
+    // With scratch: more tokens than one chunk of arranged activations (64), and a remainder of 3.
+    const more = BLOCK_FORMATS[type].blockSize === 32 ? CASES_32 : scratch ? SCRATCH_CASES : [];
+    for (const [nTokens, inF, outF, rowStart, rowEnd] of [...CASES, ...more]) {
       const quantized = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, type, "w");
       for (const w of [quantized, randomBlocks(type, rng, outF, inF)]) {
         const x = normals(rng, nTokens * inF);
         const expected = referenceSlice(w, x, nTokens, rowStart, rowEnd);
         for (const arena of ARENAS) {
-          const actual = wasmMatmul(arena, w, x, nTokens, rowStart, rowEnd, kernel, quantize);
-          assertBitExact(actual, expected, `${arena.build} ${kernel} ${w === quantized ? "quantized" : "random bytes"} nTokens ${nTokens} inF ${inF} outF ${outF} rows [${rowStart}, ${rowEnd})`);
+          const actual = wasmMatmul(arena, w, x, nTokens, rowStart, rowEnd, kernel, quantize, scratch !== undefined);
+          assertBitExact(actual, expected, `${arena.build} ${kernel}${scratch ? " with scratch" : ""} ${w === quantized ? "quantized" : "random bytes"} nTokens ${nTokens} inF ${inF} outF ${outF} rows [${rowStart}, ${rowEnd})`);
         }
       }
     }
@@ -159,7 +178,7 @@ test("block-format kernels are bit-exact at the ends of the activation range (ev
   // operands' extremes); a zero block has d = 0 and must contribute exactly 0 (and its bsums 0).
   const rng = new Rng(0x7f7e);
   const [inF, outF] = [1024, 13];
-  for (const [type, kernel, quantize] of KERNELS) {
+  for (const [type, kernel, quantize, scratch] of KERNELS) {
     const w = randomBlocks(type, rng, outF, inF);
     for (const nTokens of [1, 3]) {
       const x = new Float32Array(nTokens * inF);
@@ -169,7 +188,7 @@ test("block-format kernels are bit-exact at the ends of the activation range (ev
       }
       const expected = referenceSlice(w, x, nTokens, 0, outF);
       for (const arena of ARENAS) {
-        assertBitExact(wasmMatmul(arena, w, x, nTokens, 0, outF, kernel, quantize), expected, `${arena.build} ${kernel} activation extremes, nTokens ${nTokens}`);
+        assertBitExact(wasmMatmul(arena, w, x, nTokens, 0, outF, kernel, quantize, scratch !== undefined), expected, `${arena.build} ${kernel}${scratch ? " with scratch" : ""} activation extremes, nTokens ${nTokens}`);
       }
     }
   }

@@ -9,6 +9,7 @@ export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
 export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } from "./legacy-quants";
 export { quantize_q8_k } from "./kquants";
 export { matmul_q2_k, matmul_q3_k, matmul_q4_k, matmul_q5_k, matmul_q6_k } from "./kquant-matmul";
+export { matmul_q6_k_scratch_bytes } from "./q6_k-prefill";
 export { rmsnorm, rope, rope_backward, swiglu, add, softmax } from "./elementwise";
 export { attention, attention_f16, attention_bf16, attention_scratch_bytes } from "./attention";
 export { matmul_backward_input_f32, matmul_backward_input_bf16, matmul_backward_input_f16, matmul_backward_weight } from "./linear-backward";

@@ -14,6 +14,7 @@ import { Q4_K_BYTES, Q5_K_BYTES, tileK45 } from "./kquants";
 import { Q2_K_BYTES, tileQ2K } from "./q2_k";
 import { Q3_K_BYTES, tileQ3K } from "./q3_k";
 import { Q6_K_BYTES, tileQ6K } from "./q6_k";
+import { prefillQ6K } from "./q6_k-prefill";
 
 /** The formats, as the constant that picks a tile. */
 const Q2_K: u32 = 2;
@@ -91,7 +92,15 @@ export function matmul_q5_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: 
   matmulK(Q5_K, Q5_K_BYTES, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
-/** Q6_K weights (210-byte blocks). */
-export function matmul_q6_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+/**
+ * Q6_K weights (210-byte blocks). scratch: 0, or for nTokens > 1 this thread's
+ * matmul_q6_k_scratch_bytes(nTokens, inF) bytes, where the prefill rearranges both operands once
+ * (q6_k-prefill.ts; a host passing no ninth argument passes 0).
+ */
+export function matmul_q6_k(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
+  if (nTokens > 1 && scratch != 0) {
+    prefillQ6K(out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
+    return;
+  }
   matmulK(Q6_K, Q6_K_BYTES, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }

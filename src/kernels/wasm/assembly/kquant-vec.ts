@@ -61,14 +61,13 @@ const LANE_SPLAT: usize = memory.data<u8>([
 }
 
 /**
- * int16 lanes of the products of activations a with weights (q - off), q the stored quants (0..127):
- * relaxed, q is the 7-bit operand and the offset comes off through sums = offsetSums(a, off); plain,
- * it comes off the quants (signed products).
+ * int16 lanes of the products of activations a with weights w of a format stored with an offset
+ * (Q3_K, Q6_K): relaxed build, w are the stored quants (the 7-bit operand) and the offset's part
+ * sums = offsetSums(a, off) comes off; plain build, w are the signed weights already.
  */
 // @ts-ignore: decorator
-@inline export function offsetDot(a: v128, q: v128, sums: v128, off: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return i16x8.sub(pairDot(a, q), sums);
-  return pairDot(a, i8x16.sub(q, off));
+@inline export function weightDot(a: v128, w: v128, sums: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD ? i16x8.sub(pairDot(a, w), sums) : pairDot(a, w);
 }
 
 /** The sum of the four int32 lanes. */

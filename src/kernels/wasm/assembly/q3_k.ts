@@ -16,7 +16,7 @@
 // the quants 0..7 (the 7-bit operand of its dot) and subtracts 4 x the activations' pair sums,
 // formed once per token and shared by the rows of a tile. Both exact in int16 (|sum| <= 2 x 128 x 7).
 
-import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetSums, pairDot, scalePair, scaledHigh, scaledLow, scalesU16 } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, arrange, offsetSums, pairDot, scalePair, scaledHigh, scaledLow, scalesU16, weightDot } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
 /** Bytes of a block_q3_K and the offsets of qs, scales, d in it (hmask at 0). */
@@ -55,15 +55,6 @@ const BYTE_4: usize = memory.data<u32>([0x04040404, 0x04040404, 0x04040404, 0x04
   const low = v128.and(qs, v128.load(BYTE_3));
   if (ASC_FEATURE_RELAXED_SIMD) return v128.or(low, v128.and(hm, v128.load(BYTE_4)));
   return i8x16.sub(low, v128.andnot(v128.load(BYTE_4), hm));
-}
-
-/**
- * int16 lanes of the products of activations a with weights w (weights()): relaxed, less the
- * offset's part sums = offsets(a); plain, w is signed already.
- */
-// @ts-ignore: decorator
-@inline function weightDot(a: v128, w: v128, sums: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD ? i16x8.sub(pairDot(a, w), sums) : pairDot(a, w);
 }
 
 /** 4 x the activations' pair sums (relaxed; kquant-vec.ts offsetSums), formed once per token. */

@@ -14,7 +14,7 @@
 // pair sums, formed once per token and shared by the rows of a tile. Both exact in int16
 // (|sum| <= 2 x 128 x 63).
 
-import { Q8_K_BYTES, addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, offsetDot, offsetSums, scaledHigh, scaledLow } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, arrange, bytes32, high2, highNibbles, lowNibbles, offsetSums, scaledHigh, scaledLow, weightDot } from "./kquant-vec";
 import { f16ToF32 } from "./vec";
 
 /** Bytes of a block_q6_K and the offsets of qh, scales, d in it. */
@@ -24,15 +24,28 @@ const Q6_K_SCALES: usize = 192;
 const Q6_K_D: usize = 208;
 
 /**
- * The 6-bit quants of 16 weights of quarter kk (a constant at every call: the other forms fold
- * away): the low (kk < 2) or high nibbles of ql with bits 2kk..2kk+1 of qh moved to bits 4-5. int16
- * shifts: what crosses between bytes is masked off.
+ * The 16 quants of group g (0 or 16: the byte offset in its quarter) of quarter kk of half h of the
+ * block at x (kk and g constants at every call: the other forms fold away), arranged for pairDot:
+ * the low (kk < 2) or high nibbles of ql with bits 2kk..2kk+1 of qh moved to bits 4-5 (int16
+ * shifts: what crosses between bytes is masked off). Relaxed build: the quants 0..63 (the 7-bit
+ * operand of its dot); plain build: less 32 (signed, formed once and shared by a tile's tokens). ql
+ * and qh are loaded in place and arranged once, after the unpack (bytewise, so the order commutes),
+ * so no arranged qh stays live across a half.
  */
 // @ts-ignore: decorator
-@inline function quants(ql: v128, qh: v128, kk: u32): v128 {
+@inline function weights(x: usize, h: usize, kk: u32, g: usize): v128 {
+  const ql = v128.load(x + (h << 6) + (<usize>(kk & 1) << 5) + g);
+  const qh = v128.load(x + Q6_K_QH + (h << 5) + g);
   const nib = kk < 2 ? lowNibbles(ql) : highNibbles(ql);
   const bits = kk == 0 ? i16x8.shl(qh, 4) : kk == 1 ? i16x8.shl(qh, 2) : kk == 2 ? qh : i16x8.shr_u(qh, 2);
-  return v128.or(nib, high2(bits));
+  const q = arrange(v128.or(nib, high2(bits)));
+  return ASC_FEATURE_RELAXED_SIMD ? q : i8x16.sub(q, bytes32());
+}
+
+/** 32 x the activations' pair sums (relaxed; kquant-vec.ts offsetSums), formed once per token. */
+// @ts-ignore: decorator
+@inline function offsets(a: v128): v128 {
+  return offsetSums(a, bytes32());
 }
 
 /**
@@ -51,116 +64,101 @@ const Q6_K_D: usize = 208;
       // Scales 8h .. 8h + 7 as int16: int32 lane k = the pair of quarter k.
       const s0 = i16x8.extend_low_i8x16_s(v128.load64_zero(p0 + Q6_K_SCALES + (h << 3)));
       const s1 = twoRows ? i16x8.extend_low_i8x16_s(v128.load64_zero(p1 + Q6_K_SCALES + (h << 3))) : s0;
-      const hA0 = arrange(v128.load(p0 + Q6_K_QH + (h << 5))), hB0 = arrange(v128.load(p0 + Q6_K_QH + (h << 5), 16));
-      const hA1 = twoRows ? arrange(v128.load(p1 + Q6_K_QH + (h << 5))) : zero, hB1 = twoRows ? arrange(v128.load(p1 + Q6_K_QH + (h << 5), 16)) : zero;
       // The four quarters written out: each one's nibble, bit shifts and scale lane are constants.
-      const ql0 = p0 + (h << 6), ql1 = p1 + (h << 6);
       {
-        // Quarter 0: weights 128h + 0 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 0.
+        // Quarter 0: weights 128h + 0 + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (h << 7) + 0;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
-        {
-          const wA = quants(arrange(v128.load(ql0, 0)), hA0, 0), wB = quants(arrange(v128.load(ql0, 16)), hB0, 0);
-          const s = v128.shuffle<i32>(s0, s0, 0, 0, 0, 0);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          aLo = scaledLow(aLo, tA, tB, s);
-          aHi = scaledHigh(aHi, tA, tB, s);
-          if (twoTokens) {
-            const xb = q1 + (h << 7) + 0;
-            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
-            cLo = scaledLow(cLo, uA, uB, s);
-            cHi = scaledHigh(cHi, uA, uB, s);
-          }
+        const oA = offsets(aA), oB = offsets(aB);
+        const s = v128.shuffle<i32>(s0, s0, 0, 0, 0, 0);
+        const wA = weights(p0, h, 0, 0), wB = weights(p0, h, 0, 16);
+        const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
+        aLo = scaledLow(aLo, tA, tB, s);
+        aHi = scaledHigh(aHi, tA, tB, s);
+        if (twoTokens) {
+          const xb = q1 + (h << 7) + 0;
+          const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+          const uA = weightDot(cA, wA, offsets(cA)), uB = weightDot(cB, wB, offsets(cB));
+          cLo = scaledLow(cLo, uA, uB, s);
+          cHi = scaledHigh(cHi, uA, uB, s);
         }
         if (twoRows) {
-          const wA = quants(arrange(v128.load(ql1, 0)), hA1, 0), wB = quants(arrange(v128.load(ql1, 16)), hB1, 0);
-          const s = v128.shuffle<i32>(s1, s1, 0, 0, 0, 0);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          bLo = scaledLow(bLo, tA, tB, s);
-          bHi = scaledHigh(bHi, tA, tB, s);
+          const r = v128.shuffle<i32>(s1, s1, 0, 0, 0, 0);
+          const vA = weightDot(aA, weights(p1, h, 0, 0), oA), vB = weightDot(aB, weights(p1, h, 0, 16), oB);
+          bLo = scaledLow(bLo, vA, vB, r);
+          bHi = scaledHigh(bHi, vA, vB, r);
         }
       }
       {
-        // Quarter 1: weights 128h + 32 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 0.
+        // Quarter 1: weights 128h + 32 + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (h << 7) + 32;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
-        {
-          const wA = quants(arrange(v128.load(ql0, 32)), hA0, 1), wB = quants(arrange(v128.load(ql0, 48)), hB0, 1);
-          const s = v128.shuffle<i32>(s0, s0, 1, 1, 1, 1);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          aLo = scaledLow(aLo, tA, tB, s);
-          aHi = scaledHigh(aHi, tA, tB, s);
-          if (twoTokens) {
-            const xb = q1 + (h << 7) + 32;
-            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
-            cLo = scaledLow(cLo, uA, uB, s);
-            cHi = scaledHigh(cHi, uA, uB, s);
-          }
+        const oA = offsets(aA), oB = offsets(aB);
+        const s = v128.shuffle<i32>(s0, s0, 1, 1, 1, 1);
+        const wA = weights(p0, h, 1, 0), wB = weights(p0, h, 1, 16);
+        const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
+        aLo = scaledLow(aLo, tA, tB, s);
+        aHi = scaledHigh(aHi, tA, tB, s);
+        if (twoTokens) {
+          const xb = q1 + (h << 7) + 32;
+          const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+          const uA = weightDot(cA, wA, offsets(cA)), uB = weightDot(cB, wB, offsets(cB));
+          cLo = scaledLow(cLo, uA, uB, s);
+          cHi = scaledHigh(cHi, uA, uB, s);
         }
         if (twoRows) {
-          const wA = quants(arrange(v128.load(ql1, 32)), hA1, 1), wB = quants(arrange(v128.load(ql1, 48)), hB1, 1);
-          const s = v128.shuffle<i32>(s1, s1, 1, 1, 1, 1);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          bLo = scaledLow(bLo, tA, tB, s);
-          bHi = scaledHigh(bHi, tA, tB, s);
+          const r = v128.shuffle<i32>(s1, s1, 1, 1, 1, 1);
+          const vA = weightDot(aA, weights(p1, h, 1, 0), oA), vB = weightDot(aB, weights(p1, h, 1, 16), oB);
+          bLo = scaledLow(bLo, vA, vB, r);
+          bHi = scaledHigh(bHi, vA, vB, r);
         }
       }
       {
-        // Quarter 2: weights 128h + 64 + [0, 16) (group A) and [16, 32) (group B), ql bytes 0.., nibble 1.
+        // Quarter 2: weights 128h + 64 + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (h << 7) + 64;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
-        {
-          const wA = quants(arrange(v128.load(ql0, 0)), hA0, 2), wB = quants(arrange(v128.load(ql0, 16)), hB0, 2);
-          const s = v128.shuffle<i32>(s0, s0, 2, 2, 2, 2);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          aLo = scaledLow(aLo, tA, tB, s);
-          aHi = scaledHigh(aHi, tA, tB, s);
-          if (twoTokens) {
-            const xb = q1 + (h << 7) + 64;
-            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
-            cLo = scaledLow(cLo, uA, uB, s);
-            cHi = scaledHigh(cHi, uA, uB, s);
-          }
+        const oA = offsets(aA), oB = offsets(aB);
+        const s = v128.shuffle<i32>(s0, s0, 2, 2, 2, 2);
+        const wA = weights(p0, h, 2, 0), wB = weights(p0, h, 2, 16);
+        const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
+        aLo = scaledLow(aLo, tA, tB, s);
+        aHi = scaledHigh(aHi, tA, tB, s);
+        if (twoTokens) {
+          const xb = q1 + (h << 7) + 64;
+          const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+          const uA = weightDot(cA, wA, offsets(cA)), uB = weightDot(cB, wB, offsets(cB));
+          cLo = scaledLow(cLo, uA, uB, s);
+          cHi = scaledHigh(cHi, uA, uB, s);
         }
         if (twoRows) {
-          const wA = quants(arrange(v128.load(ql1, 0)), hA1, 2), wB = quants(arrange(v128.load(ql1, 16)), hB1, 2);
-          const s = v128.shuffle<i32>(s1, s1, 2, 2, 2, 2);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          bLo = scaledLow(bLo, tA, tB, s);
-          bHi = scaledHigh(bHi, tA, tB, s);
+          const r = v128.shuffle<i32>(s1, s1, 2, 2, 2, 2);
+          const vA = weightDot(aA, weights(p1, h, 2, 0), oA), vB = weightDot(aB, weights(p1, h, 2, 16), oB);
+          bLo = scaledLow(bLo, vA, vB, r);
+          bHi = scaledHigh(bHi, vA, vB, r);
         }
       }
       {
-        // Quarter 3: weights 128h + 96 + [0, 16) (group A) and [16, 32) (group B), ql bytes 32.., nibble 1.
+        // Quarter 3: weights 128h + 96 + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (h << 7) + 96;
         const aA = arrange(v128.load(xa)), aB = arrange(v128.load(xa, 16));
-        const oA = offsetSums(aA, bytes32()), oB = offsetSums(aB, bytes32());
-        {
-          const wA = quants(arrange(v128.load(ql0, 32)), hA0, 3), wB = quants(arrange(v128.load(ql0, 48)), hB0, 3);
-          const s = v128.shuffle<i32>(s0, s0, 3, 3, 3, 3);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          aLo = scaledLow(aLo, tA, tB, s);
-          aHi = scaledHigh(aHi, tA, tB, s);
-          if (twoTokens) {
-            const xb = q1 + (h << 7) + 96;
-            const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
-            const uA = offsetDot(cA, wA, offsetSums(cA, bytes32()), bytes32()), uB = offsetDot(cB, wB, offsetSums(cB, bytes32()), bytes32());
-            cLo = scaledLow(cLo, uA, uB, s);
-            cHi = scaledHigh(cHi, uA, uB, s);
-          }
+        const oA = offsets(aA), oB = offsets(aB);
+        const s = v128.shuffle<i32>(s0, s0, 3, 3, 3, 3);
+        const wA = weights(p0, h, 3, 0), wB = weights(p0, h, 3, 16);
+        const tA = weightDot(aA, wA, oA), tB = weightDot(aB, wB, oB);
+        aLo = scaledLow(aLo, tA, tB, s);
+        aHi = scaledHigh(aHi, tA, tB, s);
+        if (twoTokens) {
+          const xb = q1 + (h << 7) + 96;
+          const cA = arrange(v128.load(xb)), cB = arrange(v128.load(xb, 16));
+          const uA = weightDot(cA, wA, offsets(cA)), uB = weightDot(cB, wB, offsets(cB));
+          cLo = scaledLow(cLo, uA, uB, s);
+          cHi = scaledHigh(cHi, uA, uB, s);
         }
         if (twoRows) {
-          const wA = quants(arrange(v128.load(ql1, 32)), hA1, 3), wB = quants(arrange(v128.load(ql1, 48)), hB1, 3);
-          const s = v128.shuffle<i32>(s1, s1, 3, 3, 3, 3);
-          const tA = offsetDot(aA, wA, oA, bytes32()), tB = offsetDot(aB, wB, oB, bytes32());
-          bLo = scaledLow(bLo, tA, tB, s);
-          bHi = scaledHigh(bHi, tA, tB, s);
+          const r = v128.shuffle<i32>(s1, s1, 3, 3, 3, 3);
+          const vA = weightDot(aA, weights(p1, h, 3, 0), oA), vB = weightDot(aB, weights(p1, h, 3, 16), oB);
+          bLo = scaledLow(bLo, vA, vB, r);
+          bHi = scaledHigh(bHi, vA, vB, r);
         }
       }
     }

@@ -1,0 +1,180 @@
+// The Q6_K prefill with scratch (matmul_q6_k with nTokens > 1 and a scratch block; decode and calls
+// without scratch take the register tiles of q6_k.ts). Both operands are rearranged once into the
+// scratch, so the inner loop does only the dots: the activations of up to TOKEN_CHUNK tokens, then
+// the unpacked 6-bit quants of ROW_BLOCK rows at a time, and every row then meets four tokens per
+// pass. Where the register tile unpacks a row's quants once per two tokens and arranges each token's
+// activations once per row, here both happen once per call (rows: once per token chunk).
+//
+// Bit-exact with the reference as q6_k.ts: the same int32 lanes aux32[e mod 8] per super-block, the
+// same float steps. The layout differs: a quarter's two 16-weight groups A and B are interleaved so
+// that one dot gives int16 lanes (A_l, B_l) for l = 0..3 (or 4..7), which i32x4.dot_i16x8_s scales by
+// the pair (s_A, s_B) straight into int32 lanes l (no shuffle of the sums per row and token).
+
+import { Q8_K_BYTES, QK_K, addLanes, addScaled, bytes32, high2, offsetSums, weightDot } from "./kquant-vec";
+import { Q6_K_BYTES } from "./q6_k";
+import { f16ToF32 } from "./vec";
+
+const Q6_K_QH: usize = 128;
+const Q6_K_SCALES: usize = 192;
+const Q6_K_D: usize = 208;
+
+/** Tokens whose arranged activations are held at once (a longer prompt is taken in chunks). */
+const TOKEN_CHUNK: u32 = 64;
+/** Rows unpacked at once: their quants stay in cache while every token of the chunk passes. */
+const ROW_BLOCK: u32 = 16;
+/** Bytes of one token's arranged Q8_K block: per quarter (32 weights) the lanes-0..3 and lanes-4..7 vectors. */
+const ACT_BLOCK: usize = 256;
+/**
+ * Bytes of one row's unpacked Q6_K block: per quarter the lanes-0..3 and 4..7 quant vectors (256),
+ * per quarter its scale pair s_A | s_B << 16 (32), the float d (4), padding to 16.
+ */
+const W_BLOCK: usize = 304;
+const W_SCALES: usize = 256;
+const W_D: usize = 288;
+
+/** Scratch bytes matmul_q6_k's prefill needs for nTokens tokens of inF (a multiple of 256). */
+export function matmul_q6_k_scratch_bytes(nTokens: u32, inF: u32): u32 {
+  const nb = inF / QK_K;
+  return (nTokens < TOKEN_CHUNK ? nTokens : TOKEN_CHUNK) * nb * <u32>ACT_BLOCK + ROW_BLOCK * nb * <u32>W_BLOCK;
+}
+
+/**
+ * Bytes j and j + 8 of group A (bytes 0..15 of a quarter) and of group B (16..31) for lanes l = 0..3,
+ * in pairDot's pair order: relaxed, adjacent bytes (A_l, A_l+8, B_l, B_l+8, ...); plain, extmul's
+ * low and high halves (A_l, B_l, ... | A_l+8, B_l+8, ...). Int16 lane 2l - 2l + 1 of the dot: A_l, B_l.
+ */
+// @ts-ignore: decorator
+@inline function interleaveLo(a: v128, b: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD
+    ? i8x16.shuffle(a, b, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27)
+    : i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 8, 24, 9, 25, 10, 26, 11, 27);
+}
+
+/** interleaveLo for lanes l = 4..7. */
+// @ts-ignore: decorator
+@inline function interleaveHi(a: v128, b: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD
+    ? i8x16.shuffle(a, b, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31)
+    : i8x16.shuffle(a, b, 4, 20, 5, 21, 6, 22, 7, 23, 12, 28, 13, 29, 14, 30, 15, 31);
+}
+
+/** The 256 int8 activations of the Q8_K block at y, interleaved per quarter, at dst (ACT_BLOCK bytes). */
+// @ts-ignore: decorator
+@inline function arrangeActivations(dst: usize, y: usize): void {
+  for (let q: usize = 0; q < 8; q++) {
+    const a = v128.load(y + 4 + (q << 5)), b = v128.load(y + 4 + (q << 5), 16);
+    v128.store(dst + (q << 5), interleaveLo(a, b));
+    v128.store(dst + (q << 5), interleaveHi(a, b), 16);
+  }
+}
+
+/**
+ * The Q6_K block at x unpacked at dst (W_BLOCK bytes): quarter q = 4h + k's quants (the low (k < 2)
+ * or high nibbles of ql[64h + 32(k & 1) ..] with bits 2k..2k+1 of qh[32h ..] at bits 4-5; int16
+ * shifts, what crosses between bytes masked off), relaxed 0..63 (the 7-bit operand), plain less 32;
+ * then its scale pair (scales[2q], scales[2q + 1]) and d.
+ */
+// @ts-ignore: decorator
+@inline function unpackBlock(dst: usize, x: usize): void {
+  const nibble = v128.load(NIBBLE_MASK);
+  for (let q: u32 = 0; q < 8; q++) {
+    const h = <usize>(q >> 2), k = q & 3;
+    const ql = x + (h << 6) + (<usize>(k & 1) << 5), qh = x + Q6_K_QH + (h << 5);
+    const nibShift = (k >> 1) << 2, bitShift = k << 1;
+    let qa = v128.or(v128.and(i16x8.shr_u(v128.load(ql), nibShift), nibble), high2(i16x8.shl(i16x8.shr_u(v128.load(qh), bitShift), 4)));
+    let qb = v128.or(v128.and(i16x8.shr_u(v128.load(ql, 16), nibShift), nibble), high2(i16x8.shl(i16x8.shr_u(v128.load(qh, 16), bitShift), 4)));
+    if (!ASC_FEATURE_RELAXED_SIMD) {
+      qa = i8x16.sub(qa, bytes32());
+      qb = i8x16.sub(qb, bytes32());
+    }
+    v128.store(dst + (<usize>q << 5), interleaveLo(qa, qb));
+    v128.store(dst + (<usize>q << 5), interleaveHi(qa, qb), 16);
+    const sa = <i32>load<i8>(x + Q6_K_SCALES + (<usize>q << 1)), sb = <i32>load<i8>(x + Q6_K_SCALES + (<usize>q << 1) + 1);
+    store<i32>(dst + W_SCALES + (<usize>q << 2), (sa & 0xffff) | (sb << 16));
+  }
+  store<f32>(dst + W_D, f16ToF32(<u32>load<u16>(x + Q6_K_D)));
+}
+
+const NIBBLE_MASK: usize = memory.data<u32>([0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f], 16);
+
+/**
+ * acc (int32 lanes l) += s_A t_A[l] + s_B t_B[l] for the arranged activations at `at` (one vector)
+ * and the quants w of the same lanes; s = the scale pair in every int32 lane.
+ */
+// @ts-ignore: decorator
+@inline function lanes(acc: v128, at: usize, w: v128, s: v128): v128 {
+  const a = v128.load(at);
+  return i32x4.add(acc, i32x4.dot_i16x8_s(weightDot(a, w, offsetSums(a, bytes32())), s));
+}
+
+/**
+ * One unpacked row (w, nb blocks of W_BLOCK) against n tokens (1..4, a constant): arranged
+ * activations at a + t * aStride, their Q8_K rows (for d) at y + t * yStride, results at o + t * oStride.
+ */
+// @ts-ignore: decorator
+@inline function tile(n: u32, w: usize, a: usize, aStride: usize, y: usize, yStride: usize, nb: u32, o: usize, oStride: usize): void {
+  const zero = i32x4.splat(0);
+  let f0L = f32x4.splat(0), f0H = f0L, f1L = f0L, f1H = f0L, f2L = f0L, f2H = f0L, f3L = f0L, f3H = f0L;
+  for (let i: u32 = 0; i < nb; i++) {
+    const wb = w + <usize>i * W_BLOCK, ab = a + <usize>i * ACT_BLOCK;
+    let c0L = zero, c0H = zero, c1L = zero, c1H = zero, c2L = zero, c2H = zero, c3L = zero, c3H = zero;
+    for (let q: usize = 0; q < 8; q++) {
+      const wl = v128.load(wb + (q << 5)), wh = v128.load(wb + (q << 5), 16), s = v128.load32_splat(wb + W_SCALES + (q << 2));
+      const at = ab + (q << 5);
+      c0L = lanes(c0L, at, wl, s); c0H = lanes(c0H, at + 16, wh, s);
+      if (n > 1) { c1L = lanes(c1L, at + aStride, wl, s); c1H = lanes(c1H, at + aStride + 16, wh, s); }
+      if (n > 2) { c2L = lanes(c2L, at + 2 * aStride, wl, s); c2H = lanes(c2H, at + 2 * aStride + 16, wh, s); }
+      if (n > 3) { c3L = lanes(c3L, at + 3 * aStride, wl, s); c3H = lanes(c3H, at + 3 * aStride + 16, wh, s); }
+    }
+    // sums[l] += d * aux32[l], d = d_w * d_x.
+    const d = load<f32>(wb + W_D), yb = y + <usize>i * Q8_K_BYTES;
+    f0L = addScaled(f0L, d * load<f32>(yb), c0L); f0H = addScaled(f0H, d * load<f32>(yb), c0H);
+    if (n > 1) { const d1 = d * load<f32>(yb + yStride); f1L = addScaled(f1L, d1, c1L); f1H = addScaled(f1H, d1, c1H); }
+    if (n > 2) { const d2 = d * load<f32>(yb + 2 * yStride); f2L = addScaled(f2L, d2, c2L); f2H = addScaled(f2H, d2, c2H); }
+    if (n > 3) { const d3 = d * load<f32>(yb + 3 * yStride); f3L = addScaled(f3L, d3, c3L); f3H = addScaled(f3H, d3, c3H); }
+  }
+  store<f32>(o, addLanes(0, f0L, f0H));
+  if (n > 1) store<f32>(o + oStride, addLanes(0, f1L, f1H));
+  if (n > 2) store<f32>(o + 2 * oStride, addLanes(0, f2L, f2H));
+  if (n > 3) store<f32>(o + 3 * oStride, addLanes(0, f3L, f3H));
+}
+
+/**
+ * matmul_q6_k for nTokens > 1 with scratch (matmul_q6_k_scratch_bytes(nTokens, inF) bytes, this
+ * thread's alone): out rows [rowStart, rowEnd) of every token.
+ */
+export function prefillQ6K(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
+  const nb = inF / QK_K;
+  const rowBytes = <usize>nb * Q6_K_BYTES, tokenBytes = <usize>nb * Q8_K_BYTES;
+  const actRow = <usize>nb * ACT_BLOCK, wRow = <usize>nb * W_BLOCK;
+  const table = scratch + <usize>(nTokens < TOKEN_CHUNK ? nTokens : TOKEN_CHUNK) * actRow;
+  const oStride = <usize>outF << 2;
+  for (let t0: u32 = 0; t0 < nTokens; t0 += TOKEN_CHUNK) {
+    const nt = nTokens - t0 < TOKEN_CHUNK ? nTokens - t0 : TOKEN_CHUNK;
+    const y0 = xq + <usize>t0 * tokenBytes;
+    for (let t: u32 = 0; t < nt; t++) {
+      for (let i: u32 = 0; i < nb; i++) arrangeActivations(scratch + <usize>t * actRow + <usize>i * ACT_BLOCK, y0 + <usize>t * tokenBytes + <usize>i * Q8_K_BYTES);
+    }
+    for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
+      const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
+      for (let r = r0; r < r1; r++) {
+        const x = w + <usize>r * rowBytes, dst = table + <usize>(r - r0) * wRow;
+        for (let i: u32 = 0; i < nb; i++) unpackBlock(dst + <usize>i * W_BLOCK, x + <usize>i * Q6_K_BYTES);
+      }
+      let t: u32 = 0;
+      for (; t + 4 <= nt; t += 4) {
+        const a = scratch + <usize>t * actRow, y = y0 + <usize>t * tokenBytes, o = out + <usize>(t0 + t) * oStride;
+        for (let r = r0; r < r1; r++) tile(4, table + <usize>(r - r0) * wRow, a, actRow, y, tokenBytes, nb, o + (<usize>r << 2), oStride);
+      }
+      const left = nt - t;
+      if (left == 0) continue;
+      const a = scratch + <usize>t * actRow, y = y0 + <usize>t * tokenBytes, o = out + <usize>(t0 + t) * oStride;
+      for (let r = r0; r < r1; r++) {
+        const wr = table + <usize>(r - r0) * wRow, or = o + (<usize>r << 2);
+        if (left == 3) tile(3, wr, a, actRow, y, tokenBytes, nb, or, oStride);
+        else if (left == 2) tile(2, wr, a, actRow, y, tokenBytes, nb, or, oStride);
+        else tile(1, wr, a, actRow, y, tokenBytes, nb, or, oStride);
+      }
+    }
+  }
+}
