@@ -32,19 +32,30 @@ export function matmulBackwardInput(b: WasmBackend, dx: Float32Array, dy: Float3
   checkLength("matmulBackwardInput dx", dx, nTokens * inF);
   const quant = isQuantTensor(w);
   const home = quant ? b.homeOf(dx) : b.placeWeight(w).memoryIndex;
-  b.timed(`matmulBackwardInput ${w.dtype}`, () => {
+  const dtype = quant ? 0 : BACKWARD_INPUT_DTYPES.indexOf(w.dtype as (typeof BACKWARD_INPUT_DTYPES)[number]);
+  inputProduct(b, `matmulBackwardInput ${w.dtype}`, home, dtype, dx, dy, inF, outF, nTokens, alpha, (s) => {
+    if (!quant) return b.placeWeight(w).byteOffset;
+    const wPtr = s.scratch(outF * inF * 4);
+    dequantizeRows(w, 0, outF, new Float32Array(b.arena.buffer(home), wPtr, outF * inF));
+    return wPtr;
+  });
+}
+
+/**
+ * The input-gradient job over token slices (fewer at a time when there is no room): dx (nTokens,
+ * inF) += alpha * dy (nTokens, outF) @ the matrix `weight` gives the address of (once per staging,
+ * of dtype index `dtype` in BACKWARD_INPUT_DTYPES), timed as `op`.
+ */
+function inputProduct(
+  b: WasmBackend, op: string, home: number, dtype: number, dx: Float32Array, dy: Float32Array,
+  inF: number, outF: number, nTokens: number, alpha: number, weight: (s: Staging) => number,
+): void {
+  b.timed(op, () => {
     splitWhenNoRoom(nTokens, (t0, n) => new Staging(b.arena, home).run((s) => {
-      let wPtr: number;
-      if (quant) {
-        wPtr = s.scratch(outF * inF * 4);
-        dequantizeRows(w, 0, outF, new Float32Array(b.arena.buffer(home), wPtr, outF * inF));
-      } else {
-        wPtr = b.placeWeight(w).byteOffset;
-      }
+      const wPtr = weight(s);
       const dyPtr = s.place(dy.subarray(t0 * outF, (t0 + n) * outF), "in");
       const dxPtr = s.place(dx.subarray(t0 * inF, (t0 + n) * inF), "inout");
       const perChunk = tokenChunk(b, n);
-      const dtype = quant ? 0 : BACKWARD_INPUT_DTYPES.indexOf(w.dtype as (typeof BACKWARD_INPUT_DTYPES)[number]);
       b.pool.run(OP.matmulBackwardInput, home, [dtype, dxPtr, dyPtr, wPtr, n, inF, outF, alpha, perChunk], Math.ceil(n / perChunk));
     }));
   });
@@ -60,16 +71,7 @@ export function matmulStaged(b: WasmBackend, dx: Float32Array, dy: Float32Array,
   if (!Number.isInteger(inF)) throw new ArgumentError(`matmulStaged: w holds ${w.length} values, not a multiple of outFeatures ${outF}`);
   checkLength("matmulStaged dy", dy, nTokens * outF);
   checkLength("matmulStaged dx", dx, nTokens * inF);
-  const home = b.homeOf(dx);
-  b.timed("matmulStaged", () => {
-    splitWhenNoRoom(nTokens, (t0, n) => new Staging(b.arena, home).run((s) => {
-      const wPtr = s.place(w, "in");
-      const dyPtr = s.place(dy.subarray(t0 * outF, (t0 + n) * outF), "in");
-      const dxPtr = s.place(dx.subarray(t0 * inF, (t0 + n) * inF), "inout");
-      const perChunk = tokenChunk(b, n);
-      b.pool.run(OP.matmulBackwardInput, home, [BACKWARD_INPUT_DTYPES.indexOf("f32"), dxPtr, dyPtr, wPtr, n, inF, outF, alpha, perChunk], Math.ceil(n / perChunk));
-    }));
-  });
+  inputProduct(b, "matmulStaged", b.homeOf(dx), BACKWARD_INPUT_DTYPES.indexOf("f32"), dx, dy, inF, outF, nTokens, alpha, (s) => s.place(w, "in"));
 }
 
 /**

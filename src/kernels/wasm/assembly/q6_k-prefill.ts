@@ -11,12 +11,9 @@
 // the pair (s_A, s_B) straight into int32 lanes l (no shuffle of the sums per row and token).
 
 import { Q8_K_BYTES, QK_K, addLanes, addScaled, bytes32, high2, offsetSums, weightDot } from "./kquant-vec";
-import { Q6_K_BYTES } from "./q6_k";
+import { Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES } from "./q6_k";
 import { f16ToF32 } from "./vec";
 
-const Q6_K_QH: usize = 128;
-const Q6_K_SCALES: usize = 192;
-const Q6_K_D: usize = 208;
 
 /** Tokens whose arranged activations are held at once (a longer prompt is taken in chunks). */
 const TOKEN_CHUNK: u32 = 64;

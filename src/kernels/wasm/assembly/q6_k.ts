@@ -19,9 +19,9 @@ import { f16ToF32 } from "./vec";
 
 /** Bytes of a block_q6_K and the offsets of qh, scales, d in it. */
 export const Q6_K_BYTES: usize = 210;
-const Q6_K_QH: usize = 128;
-const Q6_K_SCALES: usize = 192;
-const Q6_K_D: usize = 208;
+export const Q6_K_QH: usize = 128;
+export const Q6_K_SCALES: usize = 192;
+export const Q6_K_D: usize = 208;
 
 /**
  * The 16 quants of group g (0 or 16: the byte offset in its quarter) of quarter kk of half h of the
