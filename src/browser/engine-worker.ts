@@ -42,7 +42,9 @@ async function load(request: Extract<ToWorker, { type: "load" }>): Promise<Loade
   const source: WebModelSource = typeof request.source === "string" || request.source instanceof Blob ? request.source : (request.source as readonly NamedBlob[]);
   const cache = { cache: request.cache === true, onDownloadProgress: (loadedBytes: number, totalBytes: number) => post({ type: "download", loadedBytes, totalBytes }) };
   const backend = await createWasmBackend(request.threads === undefined ? {} : { threads: request.threads });
-  const [web, tokenizer] = await Promise.all([
+  // Both settle before either error is thrown: on a wrong URL both fail, and the model's error
+  // (naming config.json, the folder's first file) is the one reported, not whichever lost the race.
+  const [webResult, tokenizerResult] = await Promise.allSettled([
     fromPretrained(source, {
       backend,
       ...(request.dtype === undefined ? {} : { dtype: request.dtype }),
@@ -53,6 +55,9 @@ async function load(request: Extract<ToWorker, { type: "load" }>): Promise<Loade
     // With cache, both go through the OPFS copy: the first to take its lock downloads it, the other then finds it.
     tokenizerFromPretrained(source, cache),
   ]);
+  if (webResult.status === "rejected") throw webResult.reason;
+  if (tokenizerResult.status === "rejected") throw tokenizerResult.reason;
+  const [web, tokenizer] = [webResult.value, tokenizerResult.value];
   const engine = new GenerationEngine(web.model, { tokenizer, defaults: web.generationConfig });
   post({
     type: "loaded",
