@@ -78,13 +78,14 @@ function assertNothingWritten(dir: string, inputs: readonly string[], what: stri
   assert.deepEqual(readdirSync(dir).sort(), [...inputs].sort(), `${what}: nothing written beside the inputs`);
 }
 
-test("bad data: malformed JSONL, labels of the wrong length, an empty file, examples left empty by --max-seq-len; each names file, line and field, and nothing is written", async () => {
+test("bad data: malformed JSONL, labels of the wrong length, an id outside the vocabulary, an empty file, examples left empty by --max-seq-len; each names file, line and field, and nothing is written", async () => {
   const dir = tempDir("ft-bad-data");
   const out = join(dir, "out");
   const data = join(dir, "data.jsonl");
   const cases: { what: string; text: string; extra?: string[]; message: RegExp }[] = [
     { what: "malformed JSONL", text: `${JSON.stringify({ input_ids: [1, 2, 3] })}\n{"input_ids": [1, 2\n`, message: /data\.jsonl:2: .*not valid JSON/ },
     { what: "labels of the wrong length", text: `${JSON.stringify({ input_ids: [1, 2, 3], labels: [1, 2] })}\n`, message: /data\.jsonl:1: labels: .*has 2 entries; input_ids has 3/ },
+    { what: "an id outside the vocabulary", text: `${JSON.stringify({ input_ids: [1, 2, 999999] })}\n`, message: /data\.jsonl:1: input_ids\[2\]: .*999999 is outside the model's vocabulary \[0, 512\)/ },
     { what: "an empty dataset", text: "\n\n", message: /data\.jsonl: .*no examples/ },
     // --max-seq-len truncates (with a warning, below); an example whose labels all fall past the cut is dropped, and a file left with none is an error.
     { what: "every example's labels past --max-seq-len", text: `${JSON.stringify({ input_ids: [1, 2, 3, 4], labels: [-100, -100, -100, 4] })}\n`, extra: ["--max-seq-len", "2"], message: /data\.jsonl: .*none of its 1 examples/ },
