@@ -48,6 +48,8 @@ const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q
 type Case = readonly [number, number, number, number, number];
 const CASES: readonly Case[] = [
   [1, 256, 1, 0, 1], [1, 256, 13, 0, 13], [1, 2048, 19, 3, 18], [1, 512, 37, 0, 37], [1, 4096, 9, 1, 9],
+  // Decode pairs/quads rows `gap` apart (a half / quarter of the slice): gaps up to 10, a row or three left over.
+  [1, 256, 24, 1, 24], [1, 512, 43, 0, 43],
   [2, 256, 7, 0, 7], [3, 768, 11, 2, 11], [4, 512, 16, 4, 12], [5, 1024, 9, 0, 9], [8, 256, 21, 0, 21], [7, 2048, 5, 1, 4],
 ];
 /** More for a matmul with scratch: two token chunks (64 + 67 tokens), rows beyond one row block (16). */

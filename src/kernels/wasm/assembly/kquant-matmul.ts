@@ -4,8 +4,9 @@
 // row, bit-exact with the reference, lives with the format (q2_k.ts, q3_k.ts, kquants.ts for Q4_K and
 // Q5_K, q6_k.ts); the format is a constant at every call, so each export inlines its own tile alone.
 //
-// Decode (one token): rows in pairs (one pass over the token's activations serves two rows), a last
-// row alone. Prefill: blocks of ROW_BLOCK rows, each row against tokens in pairs (its unpacked
+// Decode (one token): rows in pairs g, g + gap (one pass over the token's activations serves two
+// rows; the pairs' rows are half the slice apart, so each thread reads two long streams), a last row
+// alone. Prefill: blocks of ROW_BLOCK rows, each row against tokens in pairs (its unpacked
 // quants serve both), a last token alone. Larger tiles need more than the 16 vector registers of
 // x86-64 (every row x token pair holds two accumulators).
 
@@ -45,11 +46,17 @@ const ROW_BLOCK: u32 = 16;
   const rowBytes = <usize>nb * blockBytes;
   const tokenBytes = <usize>nb * Q8_K_BYTES;
   if (nTokens == 1) {
-    let r = rowStart;
-    for (; r + 2 <= rowEnd; r += 2) {
+    // Tiles of rows g and g + gap, gap = half the slice: tile g + 1 reads both its rows right after
+    // tile g's, so a thread reads two long sequential streams instead of starting two new ones every
+    // two rows (a 2048-wide Q4_K row is 1152 bytes, short for the hardware prefetcher; the float and
+    // q8_0 decode tiles do the same, matmul.ts decodeRows8).
+    const gap = (rowEnd - rowStart) >> 1;
+    const pair = <usize>gap * rowBytes;
+    for (let r = rowStart; r < rowStart + gap; r++) {
       const x = w + <usize>r * rowBytes;
-      tile(format, true, false, x, x + rowBytes, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + 1) << 2), 0);
+      tile(format, true, false, x, x + pair, xq, xq, nb, out + (<usize>r << 2), out + (<usize>(r + gap) << 2), 0);
     }
+    const r = rowStart + 2 * gap;
     if (r < rowEnd) tile(format, false, false, w + <usize>r * rowBytes, 0, xq, xq, nb, out + (<usize>r << 2), 0, 0);
     return;
   }

@@ -12,7 +12,7 @@
 // (d_w * d_x) * sumi, Q4_1/Q5_1 sumf += (d_w * d_x) * sumi + m_w * s_x, with no fused multiply-add.
 // Four output rows share the lanes of that chain.
 
-import { f16High, f16Lo, f16ToF32, f32ToF16, roundAway } from "./vec";
+import { f16High, f16Lo, f16ToF32, f32ToF16, roundAway, storeLanes } from "./vec";
 
 /** Weights per block (QK4_0). */
 const QK: u32 = 32;
@@ -198,11 +198,15 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
   v128.store(out + ((<usize>t1 * outF + r) << 2), sumf1);
 }
 
-/** Rows r .. r+3 of w times the one token xq (decode): the token's quants and offset serve four rows. */
+/**
+ * Rows r, r + gap, r + 2 gap, r + 3 gap of w times the one token xq (decode): the token's quants and
+ * offset serve four rows. The rows are `gap` apart so that tile r + 1 continues each of the four
+ * streams where this one ended (see matmulLegacy).
+ */
 // @ts-ignore: decorator
-@inline function rows4x1(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, r: u32): void {
-  const rowBytes = <usize>nBlocks * wBytes(kind);
-  const w0 = w + <usize>r * rowBytes;
+@inline function rows4x1(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, r: u32, gap: u32): void {
+  const rowBytes = <usize>gap * <usize>nBlocks * wBytes(kind); // bytes between the tile's rows
+  const w0 = w + <usize>r * <usize>nBlocks * wBytes(kind);
   let sumf = f32x4.splat(0);
   for (let b: u32 = 0; b < nBlocks; b++) {
     const pw = w0 + <usize>b * wBytes(kind), px = xq + <usize>b * xBytes(kind);
@@ -213,7 +217,7 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
     const mw = kind >= Q4_1 ? scales4(pw + 2, rowBytes) : dw;
     sumf = addBlock(kind, sumf, s, dw, f32x4.splat(f16ToF32(<u32>load<u16>(px))), mw, f32x4.splat(second(kind, px)));
   }
-  v128.store(out + (<usize>r << 2), sumf);
+  storeLanes(out + (<usize>r << 2), <usize>gap << 2, sumf);
 }
 
 /** out[t, r] for one row r and token t: the row tails (the same float32 steps on lane 0). */
@@ -234,12 +238,21 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
   store<f32>(out + ((<usize>t * outF + r) << 2), f32x4.extract_lane(sumf, 0));
 }
 
-/** The matmul loop: decode four rows per token pass, prefill four rows x two tokens, then the row tails. */
+/**
+ * The matmul loop: decode four rows per token pass (rows g, g + gap, g + 2 gap, g + 3 gap, gap a
+ * quarter of the slice, so a thread reads four long sequential streams instead of starting four new
+ * ones every four rows: a 2048-wide Q4_0 row is 1152 bytes, short for the hardware prefetcher),
+ * prefill four rows x two tokens, then the row tails.
+ */
 // @ts-ignore: decorator
 @inline function matmulLegacy(kind: u32, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
   const nBlocks = inF / QK;
   let r = rowStart;
-  if (nTokens == 1) for (; r + 4 <= rowEnd; r += 4) rows4x1(kind, out, xq, w, nBlocks, r);
+  if (nTokens == 1) {
+    const gap = (rowEnd - rowStart) >> 2;
+    for (let g: u32 = 0; g < gap; g++) rows4x1(kind, out, xq, w, nBlocks, rowStart + g, gap);
+    r = rowStart + gap * 4;
+  }
   for (; r + 4 <= rowEnd; r += 4) {
     for (let t: u32 = 0; t < nTokens; t += 2) rows4x2(kind, out, xq, w, nBlocks, outF, r, t, t + 1 < nTokens ? t + 1 : t);
   }
