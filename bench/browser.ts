@@ -18,12 +18,12 @@
 // decode repetition op by op on both sides (backend.opStats). Load average is printed.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Tokenizer } from "../src/tokenizer/index.js";
-import { launchChromium, pageLog } from "../test/support/browser.js";
+import { CHROMIUM_PATH, launchChromium, pageLog } from "../test/support/browser.js";
 import { PROJECT_ROOT, fixturePath } from "../test/support/paths.js";
 import { startStaticServer } from "../test/support/static-server.js";
 import type { Bench } from "./bench.js";
@@ -93,6 +93,9 @@ export const browserBench: Bench = {
     const genTokens = Number(option(argv, "--gen-tokens", "64"));
     const opsTable = argv.includes("--ops");
     const prompt = anchorPrompt(promptTokens);
+    // Debian's Chromium, installed as `npm test` installs it (apt-get, when root) on a fresh machine.
+    if (!existsSync(CHROMIUM_PATH)) execFileSync(process.execPath, [join(PROJECT_ROOT, "scripts", "ensure-chromium.mjs")], { stdio: "inherit" });
+    if (!existsSync(CHROMIUM_PATH)) throw new Error(`browser bench: no Chromium at ${CHROMIUM_PATH} (apt-get install -y chromium, or set LLAMA3_CHROMIUM)`);
     const pageDir = join(process.env["TMPDIR"] ?? tmpdir(), "llama3-ts-bench", "browser-page");
     mkdirSync(pageDir, { recursive: true });
     writeFileSync(join(pageDir, "ours-worker.js"), OURS_WORKER);
