@@ -65,6 +65,9 @@ export const Q6_K_D: usize = 208;
       const s0 = i16x8.extend_low_i8x16_s(v128.load64_zero(p0 + Q6_K_SCALES + (h << 3)));
       const s1 = twoRows ? i16x8.extend_low_i8x16_s(v128.load64_zero(p1 + Q6_K_SCALES + (h << 3))) : s0;
       // The four quarters written out: each one's nibble, bit shifts and scale lane are constants.
+      // They stay four copies of one shape on purpose: a helper would have to update six accumulator
+      // locals (AssemblyScript has no multi-value returns; accumulators in memory cost a store and load
+      // per quarter) and v128.shuffle's lanes must be literal constants at the call.
       {
         // Quarter 0: weights 128h + 0 + [0, 16) (group A) and [16, 32) (group B).
         const xa = q0 + (h << 7) + 0;
