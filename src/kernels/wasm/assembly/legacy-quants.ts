@@ -205,16 +205,16 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
  */
 // @ts-ignore: decorator
 @inline function rows4x1(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, r: u32, gap: u32): void {
-  const rowBytes = <usize>gap * <usize>nBlocks * wBytes(kind); // bytes between the tile's rows
+  const stride = <usize>gap * <usize>nBlocks * wBytes(kind); // bytes between the tile's rows
   const w0 = w + <usize>r * <usize>nBlocks * wBytes(kind);
   let sumf = f32x4.splat(0);
   for (let b: u32 = 0; b < nBlocks; b++) {
     const pw = w0 + <usize>b * wBytes(kind), px = xq + <usize>b * xBytes(kind);
     const x0 = xq0(kind, px), x1 = xq1(kind, px);
     const off = offsetOf(kind, x0, x1);
-    const s = transposeSum(sums(kind, pw, x0, x1, off), sums(kind, pw + rowBytes, x0, x1, off), sums(kind, pw + rowBytes * 2, x0, x1, off), sums(kind, pw + rowBytes * 3, x0, x1, off));
-    const dw = scales4(pw, rowBytes);
-    const mw = kind >= Q4_1 ? scales4(pw + 2, rowBytes) : dw;
+    const s = transposeSum(sums(kind, pw, x0, x1, off), sums(kind, pw + stride, x0, x1, off), sums(kind, pw + stride * 2, x0, x1, off), sums(kind, pw + stride * 3, x0, x1, off));
+    const dw = scales4(pw, stride);
+    const mw = kind >= Q4_1 ? scales4(pw + 2, stride) : dw;
     sumf = addBlock(kind, sumf, s, dw, f32x4.splat(f16ToF32(<u32>load<u16>(px))), mw, f32x4.splat(second(kind, px)));
   }
   storeLanes(out + (<usize>r << 2), <usize>gap << 2, sumf);
