@@ -54,11 +54,17 @@ export function matmulKernel(k: KernelExports, index: number): MatmulFunction {
 }
 
 /**
- * Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none).
- * Only Q6_K's prefill uses scratch (its rearranged operands).
+ * The weight dtypes whose matmul takes scratch for a prefill (nTokens > 1), with the export that
+ * sizes it: their prefill rearranges both operands once into it (assembly/q6_k-prefill.ts).
  */
+const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, "matmul_q6_k_scratch_bytes"]> = [
+  ["q6_k", "matmul_q6_k_scratch_bytes"],
+];
+
+/** Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none). */
 export function matmulScratchBytes(k: KernelExports, dtype: string, nTokens: number, inF: number): number {
-  return dtype === "q6_k" && nTokens > 1 ? k.matmul_q6_k_scratch_bytes(nTokens, inF) : 0;
+  const entry = MATMUL_SCRATCH.find(([d]) => d === dtype);
+  return entry !== undefined && nTokens > 1 ? k[entry[1]](nTokens, inF) : 0;
 }
 
 /** The quantize kernel of job-argument index `index`, and its activation format. */

@@ -1,4 +1,4 @@
-// Vector helpers of the K-quant kernels (kquants.ts, q2_k.ts, q3_k.ts, q6_k.ts) and the Q8_K layout
+// Vector helpers of the K-quant kernels (kquants.ts, q2_k.ts, q3_k.ts, q6_k.ts, the prefills) and the Q8_K layout
 // they share: the 8-lane integer dot products that
 // keep ggml's generic lane structure. ggml_vec_dot_q*_K_q8_K_generic sums every product of weight e
 // into int32 lane aux32[e mod 8], then per super-block adds d * aux32[l] into float lane l; to stay bit
@@ -159,4 +159,27 @@ const BIT4_MASK: usize = memory.data<u32>([0x10101010, 0x10101010, 0x10101010, 0
 // @ts-ignore: decorator
 @inline export function scalesU16(lo: u32, hi: u32): v128 {
   return i16x8.extend_low_i8x16_u(i64x2.splat(<u64>lo | (<u64>hi << 32)));
+}
+
+/**
+ * Two 16-byte groups a and b interleaved for the prefill tiles that keep both operands rearranged
+ * (q6_k-prefill.ts): bytes j and j + 8 of a and of b for lanes l = 0..3, in
+ * pairDot's pair order: relaxed, adjacent bytes (a_l, a_l+8, b_l, b_l+8, ...); plain, extmul's low
+ * and high halves (a_l, b_l, ... | a_l+8, b_l+8, ...). So int16 lanes 2l and 2l + 1 of a pairDot of
+ * two such vectors are group a's and group b's lane-l sums, which i32x4.dot_i16x8_s scales by a pair
+ * of int16 scales (s_a, s_b) straight into int32 lane l.
+ */
+// @ts-ignore: decorator
+@inline export function interleaveLo(a: v128, b: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD
+    ? i8x16.shuffle(a, b, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27)
+    : i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 8, 24, 9, 25, 10, 26, 11, 27);
+}
+
+/** interleaveLo for lanes l = 4..7. */
+// @ts-ignore: decorator
+@inline export function interleaveHi(a: v128, b: v128): v128 {
+  return ASC_FEATURE_RELAXED_SIMD
+    ? i8x16.shuffle(a, b, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31)
+    : i8x16.shuffle(a, b, 4, 20, 5, 21, 6, 22, 7, 23, 12, 28, 13, 29, 14, 30, 15, 31);
 }

@@ -10,7 +10,7 @@
 // that one dot gives int16 lanes (A_l, B_l) for l = 0..3 (or 4..7), which i32x4.dot_i16x8_s scales by
 // the pair (s_A, s_B) straight into int32 lanes l (no shuffle of the sums per row and token).
 
-import { Q8_K_BYTES, QK_K, addLanes, addScaled, bytes32, high2, offsetSums, weightDot } from "./kquant-vec";
+import { Q8_K_BYTES, QK_K, addLanes, addScaled, bytes32, high2, interleaveHi, interleaveLo, offsetSums, weightDot } from "./kquant-vec";
 import { Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES } from "./q6_k";
 import { f16ToF32 } from "./vec";
 
@@ -33,26 +33,6 @@ const W_D: usize = 288;
 export function matmul_q6_k_scratch_bytes(nTokens: u32, inF: u32): u32 {
   const nb = inF / QK_K;
   return (nTokens < TOKEN_CHUNK ? nTokens : TOKEN_CHUNK) * nb * <u32>ACT_BLOCK + ROW_BLOCK * nb * <u32>W_BLOCK;
-}
-
-/**
- * Bytes j and j + 8 of group A (bytes 0..15 of a quarter) and of group B (16..31) for lanes l = 0..3,
- * in pairDot's pair order: relaxed, adjacent bytes (A_l, A_l+8, B_l, B_l+8, ...); plain, extmul's
- * low and high halves (A_l, B_l, ... | A_l+8, B_l+8, ...). Int16 lane 2l - 2l + 1 of the dot: A_l, B_l.
- */
-// @ts-ignore: decorator
-@inline function interleaveLo(a: v128, b: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD
-    ? i8x16.shuffle(a, b, 0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27)
-    : i8x16.shuffle(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 8, 24, 9, 25, 10, 26, 11, 27);
-}
-
-/** interleaveLo for lanes l = 4..7. */
-// @ts-ignore: decorator
-@inline function interleaveHi(a: v128, b: v128): v128 {
-  return ASC_FEATURE_RELAXED_SIMD
-    ? i8x16.shuffle(a, b, 4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31)
-    : i8x16.shuffle(a, b, 4, 20, 5, 21, 6, 22, 7, 23, 12, 28, 13, 29, 14, 30, 15, 31);
 }
 
 /** The 256 int8 activations of the Q8_K block at y, interleaved per quarter, at dst (ACT_BLOCK bytes). */
