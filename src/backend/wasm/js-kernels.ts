@@ -146,7 +146,9 @@ function jsKernels(memory: WasmMemory): KernelExports {
     matmul_q4_k: matmulAs("q4_k"),
     matmul_q5_k: matmulAs("q5_k"),
     matmul_q6_k: matmulAs("q6_k"),
-    // No scratch: matmul_q6_k takes no rearranged operands here.
+    // No scratch: the K-quant matmuls take no rearranged operands here.
+    matmul_q4_k_scratch_bytes: () => 0,
+    matmul_q5_k_scratch_bytes: () => 0,
     matmul_q6_k_scratch_bytes: () => 0,
     rmsnorm(out, x, weight, nTokens, dim, eps) {
       const { f32 } = views.get();

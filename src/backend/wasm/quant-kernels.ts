@@ -42,7 +42,7 @@ export function quantizeIndex(type: string): number {
 
 /**
  * A matmul kernel: (out, x, w, nTokens, inF, outF, rowStart, rowEnd), and scratch for those that
- * take it (matmul_q6_k; the others ignore a ninth argument).
+ * take it (MATMUL_SCRATCH; the others ignore a ninth argument).
  */
 export type MatmulFunction = (out: number, x: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number) => void;
 
@@ -55,10 +55,10 @@ export function matmulKernel(k: KernelExports, index: number): MatmulFunction {
 
 /**
  * The weight dtypes whose matmul takes scratch for a prefill (nTokens > 1), with the export that
- * sizes it: their prefill rearranges both operands once into it (assembly/q6_k-prefill.ts).
+ * sizes it: their prefill rearranges both operands once into it (assembly/kquant-matmul.ts prefillK).
  */
-const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, "matmul_q6_k_scratch_bytes"]> = [
-  ["q6_k", "matmul_q6_k_scratch_bytes"],
+const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes"]> = [
+  ["q4_k", "matmul_q4_k_scratch_bytes"], ["q5_k", "matmul_q5_k_scratch_bytes"], ["q6_k", "matmul_q6_k_scratch_bytes"],
 ];
 
 /** Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none). */

@@ -23,12 +23,15 @@ import type { WasmKernels } from "./module.js";
 
 const ARENAS = await arenas();
 
+/** The exports that size a matmul's scratch. */
+type ScratchBytes = "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes";
+
 /**
  * The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer;
- * "scratch" where the matmul is run again with its scratch (matmul_q6_k: the prefill that rearranges
- * both operands, q6_k-prefill.ts).
+ * and the export sizing its scratch where the matmul is run again with scratch (the K-quant prefill
+ * that rearranges both operands, assembly/kquant-matmul.ts prefillK).
  */
-const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels, "scratch"?]> = [
+const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels, ScratchBytes?]> = [
   ["q4_0", "matmul_q4_0", "quantize_q8_0"],
   ["q5_0", "matmul_q5_0", "quantize_q8_0"],
   ["q4_1", "matmul_q4_1", "quantize_q8_1"],
@@ -36,9 +39,11 @@ const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmK
   ["q2_k", "matmul_q2_k", "quantize_q8_k"],
   ["q3_k", "matmul_q3_k", "quantize_q8_k"],
   ["q4_k", "matmul_q4_k", "quantize_q8_k"],
+  ["q4_k", "matmul_q4_k", "quantize_q8_k", "matmul_q4_k_scratch_bytes"],
   ["q5_k", "matmul_q5_k", "quantize_q8_k"],
+  ["q5_k", "matmul_q5_k", "quantize_q8_k", "matmul_q5_k_scratch_bytes"],
   ["q6_k", "matmul_q6_k", "quantize_q8_k"],
-  ["q6_k", "matmul_q6_k", "quantize_q8_k", "scratch"],
+  ["q6_k", "matmul_q6_k", "quantize_q8_k", "matmul_q6_k_scratch_bytes"],
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
@@ -81,10 +86,10 @@ const GUARD_BYTES = 256;
 
 /**
  * The wasm product of `w` and `x` on `arena`, rows [rowStart, rowEnd); rows outside stay NaN. With
- * `scratch`, the matmul gets matmul_q6_k_scratch_bytes of 0xff-filled scratch, and the bytes after it
- * are checked untouched.
+ * `scratch` (the export sizing it), the matmul gets that many bytes of 0xff-filled scratch, and the
+ * bytes after it are checked untouched.
  */
-function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: number, rowStart: number, rowEnd: number, kernel: keyof WasmKernels, quantize: keyof WasmKernels, scratch = false): Float32Array {
+function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: number, rowStart: number, rowEnd: number, kernel: keyof WasmKernels, quantize: keyof WasmKernels, scratch?: ScratchBytes): Float32Array {
   const [outF, inF] = w.shape;
   const activation = QUANT_DOTS[w.dtype].activation;
   arena.reset();
@@ -92,11 +97,11 @@ function wasmMatmul(arena: Arena, w: QuantTensor, x: Float32Array, nTokens: numb
   const xPtr = arena.put(x);
   const xq = arena.alloc(nTokens * quantRowBytes(activation, inF));
   const outPtr = arena.alloc(nTokens * outF * 4); // 0xff bytes: NaN
-  const scratchBytes = scratch ? arena.kernels.matmul_q6_k_scratch_bytes(nTokens, inF) : 0;
-  const scratchPtr = scratch ? arena.alloc(scratchBytes + GUARD_BYTES) : 0;
+  const scratchBytes = scratch !== undefined ? arena.kernels[scratch](nTokens, inF) : 0;
+  const scratchPtr = scratch !== undefined ? arena.alloc(scratchBytes + GUARD_BYTES) : 0;
   (arena.kernels[quantize] as WasmKernels["quantize_q8_k"])(xq, xPtr, nTokens, inF);
   (arena.kernels[kernel] as WasmKernels["matmul_q6_k"])(outPtr, xq, wPtr, nTokens, inF, outF, rowStart, rowEnd, scratchPtr);
-  if (scratch) assert.ok(arena.bytes(scratchPtr + scratchBytes, GUARD_BYTES).every((b) => b === 0xff), `${arena.build} ${kernel} wrote past its ${scratchBytes} bytes of scratch (nTokens ${nTokens}, inF ${inF})`);
+  if (scratch !== undefined) assert.ok(arena.bytes(scratchPtr + scratchBytes, GUARD_BYTES).every((b) => b === 0xff), `${arena.build} ${kernel} wrote past its ${scratchBytes} bytes of scratch (nTokens ${nTokens}, inF ${inF})`);
   return arena.f32(outPtr, nTokens * outF);
 }
 
@@ -167,7 +172,7 @@ for (const [index, [type, kernel, quantize, scratch]] of KERNELS.entries()) {
         const x = normals(rng, nTokens * inF);
         const expected = referenceSlice(w, x, nTokens, rowStart, rowEnd);
         for (const arena of ARENAS) {
-          const actual = wasmMatmul(arena, w, x, nTokens, rowStart, rowEnd, kernel, quantize, scratch !== undefined);
+          const actual = wasmMatmul(arena, w, x, nTokens, rowStart, rowEnd, kernel, quantize, scratch);
           assertBitExact(actual, expected, `${arena.build} ${kernel}${scratch ? " with scratch" : ""} ${w === quantized ? "quantized" : "random bytes"} nTokens ${nTokens} inF ${inF} outF ${outF} rows [${rowStart}, ${rowEnd})`);
         }
       }
@@ -190,7 +195,7 @@ test("block-format kernels are bit-exact at the ends of the activation range (ev
       }
       const expected = referenceSlice(w, x, nTokens, 0, outF);
       for (const arena of ARENAS) {
-        assertBitExact(wasmMatmul(arena, w, x, nTokens, 0, outF, kernel, quantize, scratch !== undefined), expected, `${arena.build} ${kernel}${scratch ? " with scratch" : ""} activation extremes, nTokens ${nTokens}`);
+        assertBitExact(wasmMatmul(arena, w, x, nTokens, 0, outF, kernel, quantize, scratch), expected, `${arena.build} ${kernel}${scratch ? " with scratch" : ""} activation extremes, nTokens ${nTokens}`);
       }
     }
   }

@@ -83,10 +83,18 @@ export interface WasmKernels {
   matmul_q5_1(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** x (nTokens, inF) -> xq: nTokens * inF / 256 Q8_K blocks of 292 bytes; inF a multiple of 256. */
   quantize_q8_k(xq: number, x: number, nTokens: number, inF: number): void;
-  /** As matmul_f32 with xq from quantize_q8_k and w Q4_K blocks (outF, inF / 256); bit-exact with the reference. */
-  matmul_q4_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
-  /** As matmul_q4_k with w Q5_K blocks (176 bytes each); bit-exact with the reference. */
-  matmul_q5_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /**
+   * As matmul_f32 with xq from quantize_q8_k and w Q4_K blocks (outF, inF / 256); bit-exact with the
+   * reference. scratch (optional): for nTokens > 1, matmul_q4_k_scratch_bytes(nTokens, inF) bytes of
+   * this thread's own, where the prefill rearranges both operands once (faster; the same bits).
+   */
+  matmul_q4_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number): void;
+  /** Bytes of scratch matmul_q4_k's prefill of nTokens tokens of inF takes (per thread). */
+  matmul_q4_k_scratch_bytes(nTokens: number, inF: number): number;
+  /** As matmul_q4_k with w Q5_K blocks (176 bytes each); bit-exact with the reference; scratch from matmul_q5_k_scratch_bytes. */
+  matmul_q5_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number): void;
+  /** Bytes of scratch matmul_q5_k's prefill takes (per thread). */
+  matmul_q5_k_scratch_bytes(nTokens: number, inF: number): number;
   /** As matmul_q4_k with w Q2_K blocks (84 bytes each); bit-exact with the reference. */
   matmul_q2_k(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /** As matmul_q4_k with w Q3_K blocks (110 bytes each); bit-exact with the reference. */
@@ -195,7 +203,7 @@ export interface WasmKernels {
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
-  "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "cast_bf16_f32", "cast_f16_f32", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q6_k_scratch_bytes", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
+  "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "cast_bf16_f32", "cast_f16_f32", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q4_k_scratch_bytes", "matmul_q5_k_scratch_bytes", "matmul_q6_k_scratch_bytes", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
   "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes",
   "matmul_backward_input_f32", "matmul_backward_input_bf16", "matmul_backward_input_f16", "matmul_backward_weight",
   "attention_backward", "attention_backward_scratch_bytes", "attention_forward_masked", "cross_entropy", "rmsnorm_backward", "swiglu_backward", "rope_backward", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "widen_f16_scaled", "read_stream",

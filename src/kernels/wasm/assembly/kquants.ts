@@ -76,24 +76,40 @@ export function quantize_q8_k(xq: usize, x: usize, nTokens: u32, inF: u32): void
 }
 
 
-/** sumi of vec_dot_q4_K_q8_K: the Q8_K block's bsums (at q8) times the mins, each min twice (exact int32). */
+/** The eight mins (bytes 0..7 of `mins`) as int16 lanes for bsums 0..7: mins 0, 0, 1, 1, 2, 2, 3, 3 (each sub-block has two bsums). */
+// @ts-ignore: decorator
+@inline export function minsLow(mins: v128): v128 {
+  return i8x16.shuffle(mins, i8x16.splat(0), 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
+}
+
+/** minsLow for bsums 8..15: mins 4, 4, 5, 5, 6, 6, 7, 7. */
+// @ts-ignore: decorator
+@inline export function minsHigh(mins: v128): v128 {
+  return i8x16.shuffle(mins, i8x16.splat(0), 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
+}
+
+/** sumi of vec_dot_q4_K_q8_K: the Q8_K block's bsums (at q8) times the mins as minsLow, minsHigh (exact int32). */
+// @ts-ignore: decorator
+@inline export function minsDotOf(q8: usize, lo: v128, hi: v128): i32 {
+  return hsumI32(i32x4.add(i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS), lo), i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS + 16), hi)));
+}
+
+/** minsDotOf for the eight 6-bit mins in bytes 0..7 of `mins`. */
 // @ts-ignore: decorator
 @inline function minsDot(q8: usize, mins: v128): i32 {
-  const minsLo = i8x16.shuffle(mins, i8x16.splat(0), 0, 16, 0, 16, 1, 16, 1, 16, 2, 16, 2, 16, 3, 16, 3, 16);
-  const minsHi = i8x16.shuffle(mins, i8x16.splat(0), 4, 16, 4, 16, 5, 16, 5, 16, 6, 16, 6, 16, 7, 16, 7, 16);
-  return hsumI32(i32x4.add(i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS), minsLo), i32x4.dot_i16x8_s(v128.load(q8, Q8_K_BSUMS + 16), minsHi)));
+  return minsDotOf(q8, minsLow(mins), minsHigh(mins));
 }
 
 /** The eight 6-bit scales of the Q4_K/Q5_K block at x as int16 lanes (int32 lane c = scales 2c, 2c + 1), as the C code's utmp. */
 // @ts-ignore: decorator
-@inline function scalesOf(x: usize): v128 {
+@inline export function scalesOf(x: usize): v128 {
   const u0 = load<u32>(x, 4), u2 = load<u32>(x, 12);
   return scalesU16(u0 & 0x3f3f3f3f, (u2 & 0x0f0f0f0f) | (((u0 >> 6) & 0x03030303) << 4));
 }
 
 /** The eight 6-bit mins of the block at x in bytes 0..7. */
 // @ts-ignore: decorator
-@inline function minsOf(x: usize): v128 {
+@inline export function minsOf(x: usize): v128 {
   const u1 = load<u32>(x, 8), u2 = load<u32>(x, 12);
   return i32x4.replace_lane(i32x4.splat(u1 & 0x3f3f3f3f), 1, ((u2 >> 4) & 0x0f0f0f0f) | (((u1 >> 6) & 0x03030303) << 4));
 }

@@ -1,43 +1,34 @@
-// The Q6_K prefill with scratch (matmul_q6_k with nTokens > 1 and a scratch block; decode and calls
+// The Q6_K pieces of the K-quant prefill with scratch (matmul_q6_k with nTokens > 1 and a scratch
+// block; the loop over token chunks and row blocks is kquant-matmul.ts prefillK, decode and calls
 // without scratch take the register tiles of q6_k.ts). Both operands are rearranged once into the
-// scratch, so the inner loop does only the dots: the activations of up to TOKEN_CHUNK tokens, then
-// the unpacked 6-bit quants of ROW_BLOCK rows at a time, and every row then meets four tokens per
-// pass. Where the register tile unpacks a row's quants once per two tokens and arranges each token's
-// activations once per row, here both happen once per call (rows: once per token chunk).
+// scratch, so the inner loop does only the dots: the activations of a chunk of tokens, then the
+// unpacked 6-bit quants of a block of rows, and every row then meets four tokens per pass. Where the
+// register tile unpacks a row's quants once per two tokens and arranges each token's activations once
+// per row, here both happen once per call (rows: once per token chunk).
 //
 // Bit-exact with the reference as q6_k.ts: the same int32 lanes aux32[e mod 8] per super-block, the
 // same float steps. The layout differs: a quarter's two 16-weight groups A and B are interleaved so
 // that one dot gives int16 lanes (A_l, B_l) for l = 0..3 (or 4..7), which i32x4.dot_i16x8_s scales by
 // the pair (s_A, s_B) straight into int32 lanes l (no shuffle of the sums per row and token).
 
-import { Q8_K_BYTES, QK_K, addLanes, addScaled, bytes32, high2, interleaveHi, interleaveLo, offsetSums, weightDot } from "./kquant-vec";
+import { Q8_K_BYTES, addLanes, addScaled, bytes32, high2, interleaveHi, interleaveLo, offsetSums, weightDot } from "./kquant-vec";
 import { Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES } from "./q6_k";
 import { f16ToF32 } from "./vec";
 
 
-/** Tokens whose arranged activations are held at once (a longer prompt is taken in chunks). */
-const TOKEN_CHUNK: u32 = 64;
-/** Rows unpacked at once: their quants stay in cache while every token of the chunk passes. */
-const ROW_BLOCK: u32 = 16;
 /** Bytes of one token's arranged Q8_K block: per quarter (32 weights) the lanes-0..3 and lanes-4..7 vectors. */
-const ACT_BLOCK: usize = 256;
+export const Q6_K_ACT_BLOCK: usize = 256;
 /**
  * Bytes of one row's unpacked Q6_K block: per quarter the lanes-0..3 and 4..7 quant vectors (256),
  * per quarter its scale pair s_A | s_B << 16 (32), the float d (4), padding to 16.
  */
-const W_BLOCK: usize = 304;
+export const Q6_K_W_BLOCK: usize = 304;
 const W_SCALES: usize = 256;
 const W_D: usize = 288;
 
-/** Scratch bytes matmul_q6_k's prefill needs for nTokens tokens of inF (a multiple of 256). */
-export function matmul_q6_k_scratch_bytes(nTokens: u32, inF: u32): u32 {
-  const nb = inF / QK_K;
-  return (nTokens < TOKEN_CHUNK ? nTokens : TOKEN_CHUNK) * nb * <u32>ACT_BLOCK + ROW_BLOCK * nb * <u32>W_BLOCK;
-}
-
-/** The 256 int8 activations of the Q8_K block at y, interleaved per quarter, at dst (ACT_BLOCK bytes). */
+/** The 256 int8 activations of the Q8_K block at y, interleaved per quarter, at dst (Q6_K_ACT_BLOCK bytes). */
 // @ts-ignore: decorator
-@inline function arrangeActivations(dst: usize, y: usize): void {
+@inline export function arrangeQ6K(dst: usize, y: usize): void {
   for (let q: usize = 0; q < 8; q++) {
     const a = v128.load(y + 4 + (q << 5)), b = v128.load(y + 4 + (q << 5), 16);
     v128.store(dst + (q << 5), interleaveLo(a, b));
@@ -46,13 +37,13 @@ export function matmul_q6_k_scratch_bytes(nTokens: u32, inF: u32): u32 {
 }
 
 /**
- * The Q6_K block at x unpacked at dst (W_BLOCK bytes): quarter q = 4h + k's quants (the low (k < 2)
+ * The Q6_K block at x unpacked at dst (Q6_K_W_BLOCK bytes): quarter q = 4h + k's quants (the low (k < 2)
  * or high nibbles of ql[64h + 32(k & 1) ..] with bits 2k..2k+1 of qh[32h ..] at bits 4-5; int16
  * shifts, what crosses between bytes masked off), relaxed 0..63 (the 7-bit operand), plain less 32;
  * then its scale pair (scales[2q], scales[2q + 1]) and d.
  */
 // @ts-ignore: decorator
-@inline function unpackBlock(dst: usize, x: usize): void {
+@inline export function unpackQ6K(dst: usize, x: usize): void {
   const nibble = v128.load(NIBBLE_MASK);
   for (let q: u32 = 0; q < 8; q++) {
     const h = <usize>(q >> 2), k = q & 3;
@@ -85,15 +76,15 @@ const NIBBLE_MASK: usize = memory.data<u32>([0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f,
 }
 
 /**
- * One unpacked row (w, nb blocks of W_BLOCK) against n tokens (1..4, a constant): arranged
+ * One unpacked row (w, nb blocks of Q6_K_W_BLOCK) against n tokens (1..4, a constant): arranged
  * activations at a + t * aStride, their Q8_K rows (for d) at y + t * yStride, results at o + t * oStride.
  */
 // @ts-ignore: decorator
-@inline function tile(n: u32, w: usize, a: usize, aStride: usize, y: usize, yStride: usize, nb: u32, o: usize, oStride: usize): void {
+@inline export function prefillTileQ6K(n: u32, w: usize, a: usize, aStride: usize, y: usize, yStride: usize, nb: u32, o: usize, oStride: usize): void {
   const zero = i32x4.splat(0);
   let f0L = f32x4.splat(0), f0H = f0L, f1L = f0L, f1H = f0L, f2L = f0L, f2H = f0L, f3L = f0L, f3H = f0L;
   for (let i: u32 = 0; i < nb; i++) {
-    const wb = w + <usize>i * W_BLOCK, ab = a + <usize>i * ACT_BLOCK;
+    const wb = w + <usize>i * Q6_K_W_BLOCK, ab = a + <usize>i * Q6_K_ACT_BLOCK;
     let c0L = zero, c0H = zero, c1L = zero, c1H = zero, c2L = zero, c2H = zero, c3L = zero, c3H = zero;
     for (let q: usize = 0; q < 8; q++) {
       const wl = v128.load(wb + (q << 5)), wh = v128.load(wb + (q << 5), 16), s = v128.load32_splat(wb + W_SCALES + (q << 2));
@@ -114,44 +105,4 @@ const NIBBLE_MASK: usize = memory.data<u32>([0x0f0f0f0f, 0x0f0f0f0f, 0x0f0f0f0f,
   if (n > 1) store<f32>(o + oStride, addLanes(0, f1L, f1H));
   if (n > 2) store<f32>(o + 2 * oStride, addLanes(0, f2L, f2H));
   if (n > 3) store<f32>(o + 3 * oStride, addLanes(0, f3L, f3H));
-}
-
-/**
- * matmul_q6_k for nTokens > 1 with scratch (matmul_q6_k_scratch_bytes(nTokens, inF) bytes, this
- * thread's alone): out rows [rowStart, rowEnd) of every token.
- */
-export function prefillQ6K(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
-  const nb = inF / QK_K;
-  const rowBytes = <usize>nb * Q6_K_BYTES, tokenBytes = <usize>nb * Q8_K_BYTES;
-  const actRow = <usize>nb * ACT_BLOCK, wRow = <usize>nb * W_BLOCK;
-  const table = scratch + <usize>(nTokens < TOKEN_CHUNK ? nTokens : TOKEN_CHUNK) * actRow;
-  const oStride = <usize>outF << 2;
-  for (let t0: u32 = 0; t0 < nTokens; t0 += TOKEN_CHUNK) {
-    const nt = nTokens - t0 < TOKEN_CHUNK ? nTokens - t0 : TOKEN_CHUNK;
-    const y0 = xq + <usize>t0 * tokenBytes;
-    for (let t: u32 = 0; t < nt; t++) {
-      for (let i: u32 = 0; i < nb; i++) arrangeActivations(scratch + <usize>t * actRow + <usize>i * ACT_BLOCK, y0 + <usize>t * tokenBytes + <usize>i * Q8_K_BYTES);
-    }
-    for (let r0 = rowStart; r0 < rowEnd; r0 += ROW_BLOCK) {
-      const r1 = r0 + ROW_BLOCK < rowEnd ? r0 + ROW_BLOCK : rowEnd;
-      for (let r = r0; r < r1; r++) {
-        const x = w + <usize>r * rowBytes, dst = table + <usize>(r - r0) * wRow;
-        for (let i: u32 = 0; i < nb; i++) unpackBlock(dst + <usize>i * W_BLOCK, x + <usize>i * Q6_K_BYTES);
-      }
-      let t: u32 = 0;
-      for (; t + 4 <= nt; t += 4) {
-        const a = scratch + <usize>t * actRow, y = y0 + <usize>t * tokenBytes, o = out + <usize>(t0 + t) * oStride;
-        for (let r = r0; r < r1; r++) tile(4, table + <usize>(r - r0) * wRow, a, actRow, y, tokenBytes, nb, o + (<usize>r << 2), oStride);
-      }
-      const left = nt - t;
-      if (left == 0) continue;
-      const a = scratch + <usize>t * actRow, y = y0 + <usize>t * tokenBytes, o = out + <usize>(t0 + t) * oStride;
-      for (let r = r0; r < r1; r++) {
-        const wr = table + <usize>(r - r0) * wRow, or = o + (<usize>r << 2);
-        if (left == 3) tile(3, wr, a, actRow, y, tokenBytes, nb, or, oStride);
-        else if (left == 2) tile(2, wr, a, actRow, y, tokenBytes, nb, or, oStride);
-        else tile(1, wr, a, actRow, y, tokenBytes, nb, or, oStride);
-      }
-    }
-  }
 }
