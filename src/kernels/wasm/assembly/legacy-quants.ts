@@ -12,30 +12,8 @@
 // (d_w * d_x) * sumi, Q4_1/Q5_1 sumf += (d_w * d_x) * sumi + m_w * s_x, with no fused multiply-add.
 // Four output rows share the lanes of that chain.
 
+import { Q4_0, Q4_1, Q5_0, Q5_1, QK, fifthBitsOf, highQuants, lowQuants, nibbles, transposeSum, wBytes } from "./legacy-vec";
 import { f16High, f16Lo, f16ToF32, f32ToF16, roundAway, storeLanes } from "./vec";
-
-/** Weights per block (QK4_0). */
-const QK: u32 = 32;
-/** The weight formats, as the `kind` argument of the kernels below (a constant at every call). */
-const Q4_0: u32 = 0, Q5_0: u32 = 1, Q4_1: u32 = 2, Q5_1: u32 = 3;
-
-/** Byte masks of Q5_0's fifth bits: byte j of 16 tests bit j mod 8 (of qh byte j / 8, or 2 + j / 8). */
-const BIT_OF_BYTE: usize = memory.data<u8>([1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128], 16);
-const QH_LOW: usize = memory.data<u8>([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1], 16);
-const QH_HIGH: usize = memory.data<u8>([2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3], 16);
-
-/** 16 where bit j (j = 0..15 of `which`'s half: QH_LOW weights 0..15, QH_HIGH 16..31) of qh is set, else 0. */
-// @ts-ignore: decorator
-@inline function fifthBits(qh: v128, which: usize): v128 {
-  const bytes = i8x16.swizzle(qh, v128.load(which));
-  const bit = v128.load(BIT_OF_BYTE);
-  return v128.and(i8x16.eq(v128.and(bytes, bit), bit), i8x16.splat(16));
-}
-/** Bytes of a weight block of `kind`. */
-// @ts-ignore: decorator
-@inline function wBytes(kind: u32): usize {
-  return kind == Q4_0 ? 18 : kind == Q5_0 ? 22 : kind == Q4_1 ? 20 : 24;
-}
 
 /** Bytes of the activation block `kind` dots against: Q8_0 (34) or Q8_1 (36). */
 // @ts-ignore: decorator
@@ -97,14 +75,8 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
  */
 // @ts-ignore: decorator
 @inline function blockSums(kind: u32, pw: usize, x0: v128, x1: v128): v128 {
-  const q = kind == Q4_0 ? v128.load(pw, 2) : kind == Q5_0 ? v128.load(pw, 6) : kind == Q4_1 ? v128.load(pw, 4) : v128.load(pw, 8);
-  const nibble = i8x16.splat(0x0f);
-  let lo = v128.and(q, nibble), hi = v128.and(i16x8.shr_u(q, 4), nibble);
-  if (kind == Q5_0 || kind == Q5_1) {
-    const qh = i32x4.splat(kind == Q5_0 ? load<u32>(pw, 2) : load<u32>(pw, 4));
-    lo = v128.or(lo, fifthBits(qh, QH_LOW));
-    hi = v128.or(hi, fifthBits(qh, QH_HIGH));
-  }
+  const q = nibbles(kind, pw), qh = fifthBitsOf(kind, pw);
+  let lo = lowQuants(kind, q, qh), hi = highQuants(kind, q, qh);
   if (ASC_FEATURE_RELAXED_SIMD) {
     return i32x4.extadd_pairwise_i16x8_s(i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi)));
   }
@@ -148,14 +120,6 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
   if (kind == Q4_0) return f32x4.add(sumf, f32x4.mul(f32x4.mul(s, dw), dx));
   if (kind == Q5_0) return f32x4.add(sumf, f32x4.mul(f32x4.mul(dw, dx), s));
   return f32x4.add(sumf, f32x4.add(f32x4.mul(f32x4.mul(dw, dx), s), f32x4.mul(mw, sx)));
-}
-
-/** [sum(s0), sum(s1), sum(s2), sum(s3)] of four i32x4 vectors. */
-// @ts-ignore: decorator
-@inline function transposeSum(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
-  const t0 = i32x4.add(v128.shuffle<i32>(s0, s1, 0, 4, 1, 5), v128.shuffle<i32>(s0, s1, 2, 6, 3, 7));
-  const t1 = i32x4.add(v128.shuffle<i32>(s2, s3, 0, 4, 1, 5), v128.shuffle<i32>(s2, s3, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
 }
 
 /** float32 scales of the blocks at p, p + stride, p + 2 stride, p + 3 stride (lanes 0..3). */
