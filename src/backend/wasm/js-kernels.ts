@@ -147,6 +147,8 @@ function jsKernels(memory: WasmMemory): KernelExports {
     matmul_q5_k: matmulAs("q5_k"),
     matmul_q6_k: matmulAs("q6_k"),
     // No scratch: the K-quant matmuls take no rearranged operands here.
+    matmul_q4_0_scratch_bytes: () => 0,
+    matmul_q5_0_scratch_bytes: () => 0,
     matmul_q4_k_scratch_bytes: () => 0,
     matmul_q5_k_scratch_bytes: () => 0,
     matmul_q6_k_scratch_bytes: () => 0,

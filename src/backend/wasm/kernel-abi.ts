@@ -15,7 +15,7 @@ import type { WasmMemory } from "./wasm-api.js";
 export type KernelExports = Pick<
   WasmKernels,
   | "matmul_f32" | "matmul_bf16" | "matmul_f16" | "matmul_f16_finite" | "cast_bf16_f32" | "cast_f16_f32" | "quantize_q8_0" | "matmul_q8_0"
-  | "matmul_q4_0" | "matmul_q5_0" | "quantize_q8_1" | "matmul_q4_1" | "matmul_q5_1" | "quantize_q8_k" | "matmul_q2_k" | "matmul_q3_k" | "matmul_q4_k" | "matmul_q5_k" | "matmul_q6_k" | "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes"
+  | "matmul_q4_0" | "matmul_q5_0" | "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_bytes" | "quantize_q8_1" | "matmul_q4_1" | "matmul_q5_1" | "quantize_q8_k" | "matmul_q2_k" | "matmul_q3_k" | "matmul_q4_k" | "matmul_q5_k" | "matmul_q6_k" | "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes"
   | "rmsnorm" | "rope" | "swiglu" | "add" | "attention" | "attention_f16" | "attention_bf16" | "attention_scratch_bytes"
   | TrainingKernelName
 >;

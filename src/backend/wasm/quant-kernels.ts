@@ -55,11 +55,16 @@ export function matmulKernel(k: KernelExports, index: number): MatmulFunction {
 
 /**
  * The weight dtypes whose matmul takes scratch for a prefill (nTokens > 1), with the export that
- * sizes it: their prefill rearranges both operands once into it (assembly/kquant-matmul.ts prefillK).
+ * sizes it: their prefill rearranges its operands once into it (assembly/kquant-matmul.ts prefillK,
+ * assembly/legacy-prefill.ts).
  */
-const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes"]> = [
+const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, ScratchBytesKernel]> = [
+  ["q4_0", "matmul_q4_0_scratch_bytes"], ["q5_0", "matmul_q5_0_scratch_bytes"],
   ["q4_k", "matmul_q4_k_scratch_bytes"], ["q5_k", "matmul_q5_k_scratch_bytes"], ["q6_k", "matmul_q6_k_scratch_bytes"],
 ];
+
+/** The exports that size a matmul's scratch. */
+type ScratchBytesKernel = "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_bytes" | "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes";
 
 /** Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none). */
 export function matmulScratchBytes(k: KernelExports, dtype: string, nTokens: number, inF: number): number {

@@ -24,16 +24,18 @@ import type { WasmKernels } from "./module.js";
 const ARENAS = await arenas();
 
 /** The exports that size a matmul's scratch. */
-type ScratchBytes = "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes";
+type ScratchBytes = "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_bytes" | "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes";
 
 /**
  * The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer;
- * and the export sizing its scratch where the matmul is run again with scratch (the K-quant prefill
- * that rearranges both operands, assembly/kquant-matmul.ts prefillK).
+ * and the export sizing its scratch where the matmul is run again with scratch (the prefills that
+ * rearrange their operands once: assembly/kquant-matmul.ts prefillK, assembly/legacy-prefill.ts).
  */
 const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels, ScratchBytes?]> = [
   ["q4_0", "matmul_q4_0", "quantize_q8_0"],
+  ["q4_0", "matmul_q4_0", "quantize_q8_0", "matmul_q4_0_scratch_bytes"],
   ["q5_0", "matmul_q5_0", "quantize_q8_0"],
+  ["q5_0", "matmul_q5_0", "quantize_q8_0", "matmul_q5_0_scratch_bytes"],
   ["q4_1", "matmul_q4_1", "quantize_q8_1"],
   ["q5_1", "matmul_q5_1", "quantize_q8_1"],
   ["q2_k", "matmul_q2_k", "quantize_q8_k"],
@@ -165,7 +167,7 @@ for (const [index, [type, kernel, quantize, scratch]] of KERNELS.entries()) {
   test(`${kernel}${scratch ? " with scratch" : ""} is bit-exact with the reference (${dotName}): quantized and random-byte weights`, () => {
     const rng = new Rng(0x4b00 + index);
     // With scratch: more tokens than one chunk of arranged activations (64), and a remainder of 3.
-    const more = BLOCK_FORMATS[type].blockSize === 32 ? CASES_32 : scratch ? SCRATCH_CASES : [];
+    const more = [...(BLOCK_FORMATS[type].blockSize === 32 ? CASES_32 : []), ...(scratch ? SCRATCH_CASES : [])];
     for (const [nTokens, inF, outF, rowStart, rowEnd] of [...CASES, ...more]) {
       const quantized = quantizeTensor({ dtype: "f32", shape: [outF, inF], data: normals(rng, outF * inF, 0.05) }, type, "w");
       for (const w of [quantized, randomBlocks(type, rng, outF, inF)]) {

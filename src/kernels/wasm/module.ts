@@ -71,10 +71,18 @@ export interface WasmKernels {
   quantize_q8_0(xq: number, x: number, nTokens: number, inF: number): void;
   /** As matmul_f32 with xq from quantize_q8_0 and w Q8_0 blocks (outF, inF / 32); bit-exact with the reference. */
   matmul_q8_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
-  /** As matmul_q8_0 with w Q4_0 blocks (outF, inF / 32, 18 bytes each); bit-exact with the reference. */
-  matmul_q4_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
-  /** As matmul_q8_0 with w Q5_0 blocks (outF, inF / 32, 22 bytes each); bit-exact with the reference. */
-  matmul_q5_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
+  /**
+   * As matmul_q8_0 with w Q4_0 blocks (outF, inF / 32, 18 bytes each); bit-exact with the reference.
+   * scratch (optional): for nTokens > 1, matmul_q4_0_scratch_bytes(nTokens, inF) bytes of this
+   * thread's own, where the prefill unpacks each row once per token chunk (faster; the same bits).
+   */
+  matmul_q4_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number): void;
+  /** Bytes of scratch matmul_q4_0's prefill of nTokens tokens of inF takes (per thread). */
+  matmul_q4_0_scratch_bytes(nTokens: number, inF: number): number;
+  /** As matmul_q8_0 with w Q5_0 blocks (outF, inF / 32, 22 bytes each); bit-exact with the reference; scratch from matmul_q5_0_scratch_bytes. */
+  matmul_q5_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number): void;
+  /** Bytes of scratch matmul_q5_0's prefill takes (per thread). */
+  matmul_q5_0_scratch_bytes(nTokens: number, inF: number): number;
   /** x (nTokens, inF) -> xq: nTokens * inF / 32 Q8_1 blocks of 36 bytes; inF a multiple of 32. */
   quantize_q8_1(xq: number, x: number, nTokens: number, inF: number): void;
   /** As matmul_f32 with xq from quantize_q8_1 and w Q4_1 blocks (outF, inF / 32, 20 bytes each); bit-exact with the reference. */
@@ -203,7 +211,7 @@ export interface WasmKernels {
 }
 
 const EXPORT_NAMES: readonly (keyof WasmKernels)[] = [
-  "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "cast_bf16_f32", "cast_f16_f32", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q4_k_scratch_bytes", "matmul_q5_k_scratch_bytes", "matmul_q6_k_scratch_bytes", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
+  "matmul_f32", "matmul_bf16", "matmul_f16", "matmul_f16_finite", "cast_bf16_f32", "cast_f16_f32", "quantize_q8_0", "matmul_q8_0", "matmul_q4_0", "matmul_q5_0", "matmul_q4_0_scratch_bytes", "matmul_q5_0_scratch_bytes", "quantize_q8_1", "matmul_q4_1", "matmul_q5_1", "quantize_q8_k", "matmul_q4_k", "matmul_q5_k", "matmul_q6_k", "matmul_q4_k_scratch_bytes", "matmul_q5_k_scratch_bytes", "matmul_q6_k_scratch_bytes", "matmul_q2_k", "matmul_q3_k", "rmsnorm", "rope", "swiglu", "add", "softmax",
   "attention", "attention_f16", "attention_bf16", "attention_scratch_bytes",
   "matmul_backward_input_f32", "matmul_backward_input_bf16", "matmul_backward_input_f16", "matmul_backward_weight",
   "attention_backward", "attention_backward_scratch_bytes", "attention_forward_masked", "cross_entropy", "rmsnorm_backward", "swiglu_backward", "rope_backward", "kernel_reserved_bytes", "widen_f16", "widen_f16_scalar", "widen_f16_scaled", "read_stream",

@@ -6,7 +6,7 @@
 export { matmul_f32, matmul_bf16, matmul_f16, matmul_f16_finite, widen_f16, widen_f16_scalar, widen_f16_scaled } from "./matmul";
 export { cast_bf16_f32, cast_f16_f32 } from "./cast";
 export { quantize_q8_0, matmul_q8_0 } from "./q8_0";
-export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1 } from "./legacy-quants";
+export { quantize_q8_1, matmul_q4_0, matmul_q5_0, matmul_q4_1, matmul_q5_1, matmul_q4_0_scratch_bytes, matmul_q5_0_scratch_bytes } from "./legacy-quants";
 export { quantize_q8_k } from "./kquants";
 export { matmul_q2_k, matmul_q3_k, matmul_q4_k, matmul_q5_k, matmul_q6_k, matmul_q4_k_scratch_bytes, matmul_q5_k_scratch_bytes, matmul_q6_k_scratch_bytes } from "./kquant-matmul";
 export { rmsnorm, rope, rope_backward, swiglu, add, softmax } from "./elementwise";

@@ -10,9 +10,11 @@
 // Bit-exact with the reference: each block's integer dot product is exact (see blockSums), then per
 // output, in block order, the C code's float32 steps: Q4_0 sumf += (sumi * d_w) * d_x, Q5_0 sumf +=
 // (d_w * d_x) * sumi, Q4_1/Q5_1 sumf += (d_w * d_x) * sumi + m_w * s_x, with no fused multiply-add.
-// Four output rows share the lanes of that chain.
+// Four output rows share the lanes of that chain. The Q4_0/Q5_0 prefill with scratch, where each row
+// is unpacked once per token chunk and four tokens share the lanes instead, is legacy-prefill.ts.
 
 import { Q4_0, Q4_1, Q5_0, Q5_1, QK, fifthBitsOf, highQuants, lowQuants, nibbles, transposeSum, wBytes } from "./legacy-vec";
+import { legacyScratchBytes, prefillLegacy } from "./legacy-prefill";
 import { f16High, f16Lo, f16ToF32, f32ToF16, roundAway, storeLanes } from "./vec";
 
 /** Bytes of the activation block `kind` dots against: Q8_0 (34) or Q8_1 (36). */
@@ -227,15 +229,29 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
 
 /**
  * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq (nTokens, inF) from quantize_q8_0, w
- * (outF, inF) Q4_0 blocks, inF a multiple of 32.
+ * (outF, inF) Q4_0 blocks, inF a multiple of 32. scratch: 0, or for nTokens > 1 this thread's
+ * matmul_q4_0_scratch_bytes(nTokens, inF) bytes, where the prefill unpacks each row once per token
+ * chunk (legacy-prefill.ts; a host passing no ninth argument passes 0).
  */
-export function matmul_q4_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+export function matmul_q4_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
+  if (nTokens > 1 && scratch != 0) prefillLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
+  else matmulLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
 }
 
-/** As matmul_q4_0 for Q5_0 weights (22-byte blocks). */
-export function matmul_q5_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+/** As matmul_q4_0 for Q5_0 weights (22-byte blocks); scratch: matmul_q5_0_scratch_bytes. */
+export function matmul_q5_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
+  if (nTokens > 1 && scratch != 0) prefillLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
+  else matmulLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+}
+
+/** Scratch bytes matmul_q4_0's prefill of nTokens tokens of inF (a multiple of 32) takes (per thread). */
+export function matmul_q4_0_scratch_bytes(nTokens: u32, inF: u32): u32 {
+  return legacyScratchBytes(nTokens, inF);
+}
+
+/** Scratch bytes matmul_q5_0's prefill takes (per thread). */
+export function matmul_q5_0_scratch_bytes(nTokens: u32, inF: u32): u32 {
+  return legacyScratchBytes(nTokens, inF);
 }
 
 /** As matmul_q4_0 with xq from quantize_q8_1 and w Q4_1 blocks (20 bytes). */

@@ -1,6 +1,6 @@
-// The pieces of the 32-weight block formats' kernels (legacy-quants.ts) that other kernel files can
-// share: the format constants, block sizes, the unpacking of a block's quants and the transposed sum
-// of four int32 vectors. Block layouts: see legacy-quants.ts.
+// The pieces the 32-weight block formats' kernels share (legacy-quants.ts and the prefill with
+// scratch, legacy-prefill.ts): the format constants, block sizes, the unpacking of a block's quants
+// and the transposed sum of four int32 vectors. Block layouts: see legacy-quants.ts.
 
 /** Weights per block (QK4_0). */
 export const QK: u32 = 32;
