@@ -1,6 +1,6 @@
 // Conformance of the WebAssembly block-format kernels (assembly/kquants.ts, q2_k.ts, q3_k.ts,
-// q6_k.ts, legacy-quants.ts: the activation quantizers and the matrix products by K-quant and legacy
-// weights) with their reference twins
+// q6_k.ts, legacy-quants.ts, q8_0.ts and the prefills with scratch: the activation quantizers and the
+// matrix products by K-quant, legacy and Q8_0 weights) with their reference twins
 // (tensor/q8_k.ts quantizeBlocksQ8_K, kernels/reference/quant-dot.ts matmulQuant over the dots of
 // k-quants.ts: llama.cpp's quantize_row_q8_K_ref and ggml_vec_dot_*_generic), for every build this
 // runtime validates. Every comparison is bit for bit: the kernels compute the same exact integer
@@ -32,6 +32,7 @@ type ScratchBytes = "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_bytes" | 
  * rearrange their operands once: assembly/kquant-matmul.ts prefillK, assembly/legacy-prefill.ts).
  */
 const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmKernels, ScratchBytes?]> = [
+  ["q8_0", "matmul_q8_0", "quantize_q8_0"],
   ["q4_0", "matmul_q4_0", "quantize_q8_0"],
   ["q4_0", "matmul_q4_0", "quantize_q8_0", "matmul_q4_0_scratch_bytes"],
   ["q5_0", "matmul_q5_0", "quantize_q8_0"],
@@ -49,7 +50,7 @@ const KERNELS: ReadonlyArray<readonly [QuantType, keyof WasmKernels, keyof WasmK
 ];
 
 /** Byte offsets of each format's float16 scales inside a block (kept finite in random-byte weights). */
-const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
+const HALF_FIELDS: Readonly<Partial<Record<QuantType, readonly number[]>>> = { q8_0: [0], q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2], q2_k: [80, 82], q3_k: [108], q4_k: [0, 2], q5_k: [0, 2], q6_k: [208] };
 
 /** (nTokens, inF, outF, rowStart, rowEnd): one and many blocks, odd rows, slices, decode and prefill. */
 type Case = readonly [number, number, number, number, number];

@@ -87,7 +87,9 @@ const TOKEN_CHUNK: u32 = 64;
 /**
  * One unpacked row (quants at wq, scales at wd) against n tokens (1..4, a constant): their Q8_0
  * rows at x + k * xStride, their scales and offsets at sd, so (consecutive tokens; the block's
- * entries `stride` tokens apart), results at o + k * oStride.
+ * entries `stride` bytes apart), results at o + k * oStride. With n < 4 the lanes past n read
+ * entries this chunk did not write (inside the scratch: stride is a multiple of four tokens); those
+ * lanes are never stored.
  */
 // @ts-ignore: decorator
 @inline function tile(kind: u32, n: u32, wq: usize, wd: usize, x: usize, xStride: usize, sd: usize, so: usize, stride: usize, nb: u32, o: usize, oStride: usize): void {
