@@ -54,9 +54,10 @@ export function matmulKernel(k: KernelExports, index: number): MatmulFunction {
 }
 
 /**
- * The weight dtypes whose matmul takes scratch for a prefill (nTokens > 1), with the export that
- * sizes it: their prefill rearranges its operands once into it (assembly/kquant-matmul.ts prefillK,
- * assembly/legacy-prefill.ts).
+ * The weight dtypes whose matmul takes scratch, with the export that sizes it (0 where a call needs
+ * none): their prefill rearranges its operands once into it (assembly/kquant-matmul.ts prefillK,
+ * assembly/legacy-prefill.ts); Q4_0/Q5_0 decode keeps the token's per-block data there
+ * (assembly/legacy-quants.ts decodeToken).
  */
 const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, ScratchBytesKernel]> = [
   ["q4_0", "matmul_q4_0_scratch_bytes"], ["q5_0", "matmul_q5_0_scratch_bytes"],
@@ -69,7 +70,7 @@ type ScratchBytesKernel = "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_byt
 /** Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none). */
 export function matmulScratchBytes(k: KernelExports, dtype: string, nTokens: number, inF: number): number {
   const entry = MATMUL_SCRATCH.find(([d]) => d === dtype);
-  return entry !== undefined && nTokens > 1 ? k[entry[1]](nTokens, inF) : 0;
+  return entry !== undefined ? k[entry[1]](nTokens, inF) : 0;
 }
 
 /** The quantize kernel of job-argument index `index`, and its activation format. */

@@ -201,7 +201,7 @@ export class WasmBackend implements TrainingBackend {
         // Rows only: blocks of rows x tokens (tiles kept in cache) measured no faster, the kernels
         // being bound by arithmetic, not by cache misses.
         const rowsPerChunk = this.rowsPerChunk(outF);
-        // Scratch per thread for the kernels that rearrange their operands first (the K-quant prefills).
+        // Scratch per thread for the kernels that take it (the prefills that rearrange their operands first; Q4_0/Q5_0 decode).
         const stride = Math.ceil(matmulScratchBytes(this.pool.kernelsOn(weight.memoryIndex), w.dtype, n, inF) / BLOCK_ALIGN) * BLOCK_ALIGN;
         const scratch = stride === 0 ? 0 : s.scratch(stride * this.nThreads);
         this.pool.run(OP.matmul, weight.memoryIndex, [dtypeIndex, outPtr, xPtr, weight.byteOffset, n, inF, outF, rowsPerChunk, scratch, stride], Math.ceil(outF / rowsPerChunk));

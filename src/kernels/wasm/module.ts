@@ -73,15 +73,16 @@ export interface WasmKernels {
   matmul_q8_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number): void;
   /**
    * As matmul_q8_0 with w Q4_0 blocks (outF, inF / 32, 18 bytes each); bit-exact with the reference.
-   * scratch (optional): for nTokens > 1, matmul_q4_0_scratch_bytes(nTokens, inF) bytes of this
-   * thread's own, where the prefill unpacks each row once per token chunk (faster; the same bits).
+   * scratch (optional): matmul_q4_0_scratch_bytes(nTokens, inF) bytes of this thread's own, where
+   * a prefill unpacks each row once per token chunk and decode keeps the token's per-block scale and
+   * offset term (faster; the same bits).
    */
   matmul_q4_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number): void;
-  /** Bytes of scratch matmul_q4_0's prefill of nTokens tokens of inF takes (per thread). */
+  /** Bytes of scratch matmul_q4_0 takes for nTokens tokens of inF (per thread; decode too). */
   matmul_q4_0_scratch_bytes(nTokens: number, inF: number): number;
   /** As matmul_q8_0 with w Q5_0 blocks (outF, inF / 32, 22 bytes each); bit-exact with the reference; scratch from matmul_q5_0_scratch_bytes. */
   matmul_q5_0(out: number, xq: number, w: number, nTokens: number, inF: number, outF: number, rowStart: number, rowEnd: number, scratch?: number): void;
-  /** Bytes of scratch matmul_q5_0's prefill takes (per thread). */
+  /** Bytes of scratch matmul_q5_0 takes (per thread; decode too). */
   matmul_q5_0_scratch_bytes(nTokens: number, inF: number): number;
   /** x (nTokens, inF) -> xq: nTokens * inF / 32 Q8_1 blocks of 36 bytes; inF a multiple of 32. */
   quantize_q8_1(xq: number, x: number, nTokens: number, inF: number): void;

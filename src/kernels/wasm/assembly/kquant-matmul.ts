@@ -96,9 +96,10 @@ const TOKEN_CHUNK: u32 = 64;
   return format == Q6_K ? Q6_K_W_BLOCK : K45_W_BLOCK;
 }
 
-/** Scratch bytes the prefill of `format` needs for nTokens tokens of inF (a multiple of 256). */
+/** Scratch bytes the prefill of `format` needs for nTokens tokens of inF (a multiple of 256); none for decode (one token). */
 // @ts-ignore: decorator
 @inline function prefillScratchBytes(format: u32, nTokens: u32, inF: u32): u32 {
+  if (nTokens <= 1) return 0;
   const nb = inF / QK_K;
   return (nTokens < TOKEN_CHUNK ? nTokens : TOKEN_CHUNK) * nb * <u32>actBlock(format) + ROW_BLOCK * nb * <u32>wBlock(format);
 }

@@ -164,24 +164,54 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
   v128.store(out + ((<usize>t1 * outF + r) << 2), sumf1);
 }
 
+/** Bytes of the token data decodeToken prepares per block (float32 d, int32 offset term). */
+const PREP_BYTES: usize = 8;
+
+/**
+ * The one token's per-block data for the decode tiles (Q4_0/Q5_0, with scratch), at prep: its
+ * float32 scale and, in the relaxed build, the offset (8 or 16) x the sum of its quants as one
+ * int32, so rows4x1 neither converts the half nor forms offsetOf per tile.
+ */
+// @ts-ignore: decorator
+@inline function decodeToken(kind: u32, prep: usize, xq: usize, nBlocks: u32): void {
+  for (let b: u32 = 0; b < nBlocks; b++) {
+    const px = xq + <usize>b * xBytes(kind), p = prep + <usize>b * PREP_BYTES;
+    store<f32>(p, f16ToF32(<u32>load<u16>(px)));
+    if (ASC_FEATURE_RELAXED_SIMD) {
+      const o = offsetOf(kind, xq0(kind, px), xq1(kind, px));
+      const o2 = i32x4.add(o, v128.shuffle<i32>(o, o, 2, 3, 0, 1));
+      store<i32>(p, i32x4.extract_lane(i32x4.add(o2, v128.shuffle<i32>(o2, o2, 1, 0, 3, 2)), 0), 4);
+    }
+  }
+}
+
 /**
  * Rows r, r + gap, r + 2 gap, r + 3 gap of w times the one token xq (decode): the token's quants and
  * offset serve four rows. The rows are `gap` apart so that tile r + 1 continues each of the four
- * streams where this one ended (see matmulLegacy).
+ * streams where this one ended (see matmulLegacy). With pre (a constant; Q4_0/Q5_0), the token's
+ * scale and offset term come from decodeToken's data at prep: the relaxed build subtracts the
+ * offset term from the four rows' sums after the transpose (integers: the same sums).
  */
 // @ts-ignore: decorator
-@inline function rows4x1(kind: u32, out: usize, xq: usize, w: usize, nBlocks: u32, r: u32, gap: u32): void {
+@inline function rows4x1(kind: u32, pre: bool, out: usize, xq: usize, prep: usize, w: usize, nBlocks: u32, r: u32, gap: u32): void {
   const stride = <usize>gap * <usize>nBlocks * wBytes(kind); // bytes between the tile's rows
   const w0 = w + <usize>r * <usize>nBlocks * wBytes(kind);
   let sumf = f32x4.splat(0);
   for (let b: u32 = 0; b < nBlocks; b++) {
     const pw = w0 + <usize>b * wBytes(kind), px = xq + <usize>b * xBytes(kind);
     const x0 = xq0(kind, px), x1 = xq1(kind, px);
-    const off = offsetOf(kind, x0, x1);
-    const s = transposeSum(sums(kind, pw, x0, x1, off), sums(kind, pw + stride, x0, x1, off), sums(kind, pw + stride * 2, x0, x1, off), sums(kind, pw + stride * 3, x0, x1, off));
     const dw = scales4(pw, stride);
     const mw = kind >= Q4_1 ? scales4(pw + 2, stride) : dw;
-    sumf = addBlock(kind, sumf, s, dw, f32x4.splat(f16ToF32(<u32>load<u16>(px))), mw, f32x4.splat(second(kind, px)));
+    if (pre) {
+      const p = prep + <usize>b * PREP_BYTES;
+      let s = transposeSum(blockSums(kind, pw, x0, x1), blockSums(kind, pw + stride, x0, x1), blockSums(kind, pw + stride * 2, x0, x1), blockSums(kind, pw + stride * 3, x0, x1));
+      if (ASC_FEATURE_RELAXED_SIMD) s = i32x4.sub(s, v128.load32_splat(p, 4));
+      sumf = addBlock(kind, sumf, s, dw, v128.load32_splat(p), mw, mw);
+    } else {
+      const off = offsetOf(kind, x0, x1);
+      const s = transposeSum(sums(kind, pw, x0, x1, off), sums(kind, pw + stride, x0, x1, off), sums(kind, pw + stride * 2, x0, x1, off), sums(kind, pw + stride * 3, x0, x1, off));
+      sumf = addBlock(kind, sumf, s, dw, f32x4.splat(f16ToF32(<u32>load<u16>(px))), mw, f32x4.splat(second(kind, px)));
+    }
   }
   storeLanes(out + (<usize>r << 2), <usize>gap << 2, sumf);
 }
@@ -211,12 +241,17 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
  * prefill four rows x two tokens, then the row tails.
  */
 // @ts-ignore: decorator
-@inline function matmulLegacy(kind: u32, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
+@inline function matmulLegacy(kind: u32, out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, prep: usize): void {
   const nBlocks = inF / QK;
   let r = rowStart;
   if (nTokens == 1) {
     const gap = (rowEnd - rowStart) >> 2;
-    for (let g: u32 = 0; g < gap; g++) rows4x1(kind, out, xq, w, nBlocks, rowStart + g, gap);
+    if (prep != 0 && (kind == Q4_0 || kind == Q5_0)) {
+      decodeToken(kind, prep, xq, nBlocks);
+      for (let g: u32 = 0; g < gap; g++) rows4x1(kind, true, out, xq, prep, w, nBlocks, rowStart + g, gap);
+    } else {
+      for (let g: u32 = 0; g < gap; g++) rows4x1(kind, false, out, xq, 0, w, nBlocks, rowStart + g, gap);
+    }
     r = rowStart + gap * 4;
   }
   for (; r + 4 <= rowEnd; r += 4) {
@@ -229,37 +264,38 @@ export function quantize_q8_1(xq: usize, x: usize, nTokens: u32, inF: u32): void
 
 /**
  * out (nTokens, outF) rows [rowStart, rowEnd) = xq @ w^T: xq (nTokens, inF) from quantize_q8_0, w
- * (outF, inF) Q4_0 blocks, inF a multiple of 32. scratch: 0, or for nTokens > 1 this thread's
- * matmul_q4_0_scratch_bytes(nTokens, inF) bytes, where the prefill unpacks each row once per token
- * chunk (legacy-prefill.ts; a host passing no ninth argument passes 0).
+ * (outF, inF) Q4_0 blocks, inF a multiple of 32. scratch: 0, or this thread's
+ * matmul_q4_0_scratch_bytes(nTokens, inF) bytes: a prefill unpacks each row there once per token
+ * chunk (legacy-prefill.ts), decode keeps the token's per-block scale and offset term there
+ * (decodeToken). A host passing no ninth argument passes 0.
  */
 export function matmul_q4_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
   if (nTokens > 1 && scratch != 0) prefillLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
-  else matmulLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  else matmulLegacy(Q4_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
 }
 
 /** As matmul_q4_0 for Q5_0 weights (22-byte blocks); scratch: matmul_q5_0_scratch_bytes. */
 export function matmul_q5_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32, scratch: usize): void {
   if (nTokens > 1 && scratch != 0) prefillLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
-  else matmulLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  else matmulLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
 }
 
 /** Scratch bytes matmul_q4_0's prefill of nTokens tokens of inF (a multiple of 32) takes (per thread). */
 export function matmul_q4_0_scratch_bytes(nTokens: u32, inF: u32): u32 {
-  return legacyScratchBytes(nTokens, inF);
+  return nTokens == 1 ? (inF / QK) * <u32>PREP_BYTES : legacyScratchBytes(nTokens, inF);
 }
 
 /** Scratch bytes matmul_q5_0's prefill takes (per thread). */
 export function matmul_q5_0_scratch_bytes(nTokens: u32, inF: u32): u32 {
-  return legacyScratchBytes(nTokens, inF);
+  return nTokens == 1 ? (inF / QK) * <u32>PREP_BYTES : legacyScratchBytes(nTokens, inF);
 }
 
 /** As matmul_q4_0 with xq from quantize_q8_1 and w Q4_1 blocks (20 bytes). */
 export function matmul_q4_1(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulLegacy(Q4_1, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmulLegacy(Q4_1, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, 0);
 }
 
 /** As matmul_q4_1 for Q5_1 weights (24-byte blocks). */
 export function matmul_q5_1(out: usize, xq: usize, w: usize, nTokens: u32, inF: u32, outF: u32, rowStart: u32, rowEnd: u32): void {
-  matmulLegacy(Q5_1, out, xq, w, nTokens, inF, outF, rowStart, rowEnd);
+  matmulLegacy(Q5_1, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, 0);
 }
