@@ -146,7 +146,7 @@ function jsKernels(memory: WasmMemory): KernelExports {
     matmul_q4_k: matmulAs("q4_k"),
     matmul_q5_k: matmulAs("q5_k"),
     matmul_q6_k: matmulAs("q6_k"),
-    // No scratch: the K-quant matmuls take no rearranged operands here.
+    // No scratch: the block-format matmuls here rearrange nothing.
     matmul_q4_0_scratch_bytes: () => 0,
     matmul_q5_0_scratch_bytes: () => 0,
     matmul_q4_k_scratch_bytes: () => 0,

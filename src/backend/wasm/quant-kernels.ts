@@ -64,8 +64,8 @@ const MATMUL_SCRATCH: ReadonlyArray<readonly [QuantType, ScratchBytesKernel]> = 
   ["q4_k", "matmul_q4_k_scratch_bytes"], ["q5_k", "matmul_q5_k_scratch_bytes"], ["q6_k", "matmul_q6_k_scratch_bytes"],
 ];
 
-/** The exports that size a matmul's scratch. */
-type ScratchBytesKernel = "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_bytes" | "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes";
+/** The exports that size a matmul's scratch (matmul_<dtype>_scratch_bytes). */
+type ScratchBytesKernel = Extract<keyof KernelExports, `matmul_${string}_scratch_bytes`>;
 
 /** Scratch bytes per thread the matmul of weight dtype `dtype` takes for nTokens tokens of inF (0: none). */
 export function matmulScratchBytes(k: KernelExports, dtype: string, nTokens: number, inF: number): number {

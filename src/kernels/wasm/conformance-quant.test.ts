@@ -24,7 +24,7 @@ import type { WasmKernels } from "./module.js";
 const ARENAS = await arenas();
 
 /** The exports that size a matmul's scratch. */
-type ScratchBytes = "matmul_q4_0_scratch_bytes" | "matmul_q5_0_scratch_bytes" | "matmul_q4_k_scratch_bytes" | "matmul_q5_k_scratch_bytes" | "matmul_q6_k_scratch_bytes";
+type ScratchBytes = Extract<keyof WasmKernels, `matmul_${string}_scratch_bytes`>;
 
 /**
  * The wasm kernels of each weight format this file covers: its matmul and its activations' quantizer;

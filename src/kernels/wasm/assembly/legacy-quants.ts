@@ -280,12 +280,12 @@ export function matmul_q5_0(out: usize, xq: usize, w: usize, nTokens: u32, inF: 
   else matmulLegacy(Q5_0, out, xq, w, nTokens, inF, outF, rowStart, rowEnd, scratch);
 }
 
-/** Scratch bytes matmul_q4_0's prefill of nTokens tokens of inF (a multiple of 32) takes (per thread). */
+/** Scratch bytes matmul_q4_0 takes for nTokens tokens of inF (a multiple of 32), per thread: decode's token data or the prefill's. */
 export function matmul_q4_0_scratch_bytes(nTokens: u32, inF: u32): u32 {
   return nTokens == 1 ? (inF / QK) * <u32>PREP_BYTES : legacyScratchBytes(nTokens, inF);
 }
 
-/** Scratch bytes matmul_q5_0's prefill takes (per thread). */
+/** Scratch bytes matmul_q5_0 takes (as matmul_q4_0_scratch_bytes). */
 export function matmul_q5_0_scratch_bytes(nTokens: u32, inF: u32): u32 {
   return nTokens == 1 ? (inF / QK) * <u32>PREP_BYTES : legacyScratchBytes(nTokens, inF);
 }
